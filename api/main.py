@@ -1,0 +1,60 @@
+"""The FastAPI app: `uvicorn api.main:app`. Stateless: a Temporal client plus the database."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from temporalio.client import Client
+
+from api import errors
+from api.middleware import RequestContextMiddleware
+from api.routes import health, runs_v2, workflows_v2
+from core.db import get_engine
+from core.services.workflows import load_directory
+from core.settings import Settings, get_settings
+
+log = logging.getLogger("stellarflow.api")
+
+
+def create_app(settings: Settings | None = None, client: Client | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        get_engine()
+        for path, problem in load_directory(settings.definitions_dir):
+            if problem is None:
+                log.info("loaded definition %s", path)
+        yield
+        # The client is shared with whoever passed it in; nothing to close for a lazily made one either.
+
+    app = FastAPI(
+        title="StellarFlow API",
+        version="0.1.0",
+        description="Durable orchestration for AI-agent swarms and CI/CD workflows, on Temporal.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.temporal_client = client
+    app.state.temporal_lock = asyncio.Lock()
+    app.state.started = time.monotonic()
+    errors.install(app)
+    app.add_middleware(RequestContextMiddleware)
+    app.include_router(health.router)
+    app.include_router(workflows_v2.router)
+    app.include_router(runs_v2.router)
+    return app
+
+
+def __getattr__(name: str) -> FastAPI:
+    # `uvicorn api.main:app` builds the app on first access, after settings are final.
+    if name == "app":
+        global app
+        app = create_app()
+        return app
+    raise AttributeError(name)

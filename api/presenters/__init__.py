@@ -1,0 +1,1 @@
+"""One presenter per API dialect: domain models in, that dialect's bodies out."""

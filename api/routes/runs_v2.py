@@ -1,0 +1,68 @@
+"""Dialect 2: one run — state, cancel, approvals, logs (`/api/v2/runs`)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.deps import ClientDep, PageDep, Principal, SettingsDep, require
+from api.presenters import v2
+from core.services import runs
+
+router = APIRouter(prefix="/api/v2/runs", tags=["runs"])
+
+
+class Decision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+@router.get("")
+async def list_runs(page: PageDep, settings: SettingsDep,
+                    _: Annotated[Principal, Depends(require("workflows:read"))]) -> dict:
+    result = runs.list_runs(page)
+    query = {f"filter[{k}]": v for k, v in page.filters.items()}
+    return v2.paged([v2.run(i, settings, with_steps=False) for i in result.items], result, "/api/v2/runs", query)
+
+
+@router.get("/{run_id}")
+async def get_run(run_id: str, client: ClientDep, settings: SettingsDep,
+                  _: Annotated[Principal, Depends(require("workflows:read"))]) -> dict:
+    info = await runs.get_run(client, run_id)
+    return v2.ok(v2.run(info, settings))
+
+
+@router.post("/{run_id}/cancel", status_code=202)
+async def cancel_run(run_id: str, client: ClientDep, settings: SettingsDep,
+                     _: Annotated[Principal, Depends(require("workflows:run"))]) -> JSONResponse:
+    info = await runs.cancel_run(client, run_id)
+    return JSONResponse(v2.ok(v2.run(info, settings)), status_code=202)
+
+
+async def _decide(run_id: str, step_id: str, approved: bool, body: Decision | None, client, principal) -> dict:
+    step = await runs.decide_approval(client, run_id, step_id, approved=approved, by=principal.username,
+                                      comment=body.comment if body else None)
+    return v2.ok(step.model_dump(mode="json", exclude_none=True))
+
+
+@router.post("/{run_id}/steps/{step_id}/approve")
+async def approve_step(run_id: str, step_id: str, client: ClientDep,
+                       principal: Annotated[Principal, Depends(require("workflows:approve"))],
+                       body: Annotated[Decision | None, Body()] = None) -> dict:
+    return await _decide(run_id, step_id, True, body, client, principal)
+
+
+@router.post("/{run_id}/steps/{step_id}/reject")
+async def reject_step(run_id: str, step_id: str, client: ClientDep,
+                      principal: Annotated[Principal, Depends(require("workflows:approve"))],
+                      body: Annotated[Decision | None, Body()] = None) -> dict:
+    return await _decide(run_id, step_id, False, body, client, principal)
+
+
+@router.get("/{run_id}/logs")
+async def run_logs(run_id: str, _: Annotated[Principal, Depends(require("workflows:read"))]) -> dict:
+    info, events = runs.run_logs(run_id)
+    return v2.ok(v2.logs(info, events))

@@ -1,0 +1,109 @@
+"""Dialect 2: workflow definitions and their runs (`/api/v2/workflows`)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Header, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.deps import ClientDep, PageDep, Principal, SettingsDep, require
+from api.presenters import v2
+from core.services import runs, workflows
+
+router = APIRouter(prefix="/api/v2/workflows", tags=["workflows"])
+
+SEED_EXAMPLE: dict[str, Any] = {
+    "name": "CI/CD Pipeline",
+    "description": "Automated testing and deployment workflow",
+    "triggers": [{"type": "github", "event": "push", "branches": ["main", "develop"]}],
+    "steps": [
+        {"id": "step-1", "name": "Run Tests", "action": "execute-command",
+         "parameters": {"command": "npm test", "timeout": 300000}},
+        {"id": "step-2", "name": "Build Application", "action": "execute-command",
+         "parameters": {"command": "npm run build"}, "dependsOn": ["step-1"]},
+        {"id": "step-3", "name": "Deploy to Staging", "action": "deploy",
+         "parameters": {"environment": "staging", "strategy": "blue-green"}, "dependsOn": ["step-2"]},
+    ],
+    "notifications": {"channels": ["email", "slack"], "events": ["started", "failed", "completed"]},
+}
+DefinitionBody = Annotated[
+    dict[str, Any],
+    Body(description="A workflow definition (see docs/workflow.schema.json)", examples=[SEED_EXAMPLE]),
+]
+
+
+class RunCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    inputs: dict[str, Any] = Field(default_factory=dict)
+    version: int | None = Field(default=None, ge=1, description="defaults to the current version")
+
+
+@router.post("", status_code=201)
+async def create_workflow(
+    body: DefinitionBody, _: Annotated[Principal, Depends(require("workflows:write"))]
+) -> JSONResponse:
+    info = workflows.create_workflow(body)
+    return JSONResponse(v2.ok(v2.workflow(info)), status_code=201,
+                        headers={"Location": f"/api/v2/workflows/{info.id}"})
+
+
+@router.get("")
+async def list_workflows(page: PageDep, _: Annotated[Principal, Depends(require("workflows:read"))]) -> dict:
+    result = workflows.list_workflows(page)
+    query = {f"filter[{k}]": v for k, v in page.filters.items()}
+    if page.sort:
+        query["sort"] = ",".join(page.sort)
+    return v2.paged([v2.workflow(i) for i in result.items], result, "/api/v2/workflows", query)
+
+
+@router.get("/{workflow_id}")
+async def get_workflow(workflow_id: str, _: Annotated[Principal, Depends(require("workflows:read"))]) -> dict:
+    return v2.ok(v2.workflow(workflows.get_workflow(workflow_id), with_definition=True))
+
+
+@router.put("/{workflow_id}")
+async def put_workflow(
+    workflow_id: str, body: DefinitionBody, _: Annotated[Principal, Depends(require("workflows:write"))]
+) -> dict:
+    """A changed definition becomes a new version; runs keep the version they pinned."""
+    return v2.ok(v2.workflow(workflows.put_workflow(workflow_id, body), with_definition=True))
+
+
+@router.delete("/{workflow_id}", status_code=204)
+async def delete_workflow(
+    workflow_id: str, _: Annotated[Principal, Depends(require("workflows:write"))]
+) -> Response:
+    workflows.delete_workflow(workflow_id)
+    return Response(status_code=204)
+
+
+@router.post("/{workflow_id}/runs", status_code=202)
+async def start_run(
+    workflow_id: str,
+    client: ClientDep,
+    settings: SettingsDep,
+    _: Annotated[Principal, Depends(require("workflows:run"))],
+    body: Annotated[RunCreate | None, Body()] = None,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=255)] = None,
+) -> JSONResponse:
+    body = body or RunCreate()
+    info, created = await runs.start_run(client, settings, workflow_id, body.inputs,
+                                         idempotency_key=idempotency_key, version=body.version)
+    payload = v2.ok(v2.run(info, settings), links=v2.run_links(info.id, info.workflowId, settings))
+    headers = {"Location": f"/api/v2/runs/{info.id}"}
+    if not created:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(payload, status_code=202, headers=headers)
+
+
+@router.get("/{workflow_id}/runs")
+async def list_runs(
+    workflow_id: str, page: PageDep, settings: SettingsDep,
+    _: Annotated[Principal, Depends(require("workflows:read"))],
+) -> dict:
+    result = runs.list_runs(page, workflow_id=workflow_id)
+    query = {f"filter[{k}]": v for k, v in page.filters.items()}
+    return v2.paged([v2.run(i, settings, with_steps=False) for i in result.items], result,
+                    f"/api/v2/workflows/{workflow_id}/runs", query)

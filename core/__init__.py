@@ -1,0 +1,1 @@
+"""What every StellarFlow process shares: settings, tables, domain models, the DSL and services."""

@@ -1,0 +1,135 @@
+"""Database tables and engine. SQLite file by default, PostgreSQL through DATABASE_URL.
+
+The database holds what is not a run (definitions, idempotency keys, deployment slots) and the read side of
+runs: the append-only `events` table and the `runs` projection used by list views.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, event
+from sqlalchemy.engine import Engine
+from sqlmodel import Field, Session, SQLModel, create_engine
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class WorkflowRow(SQLModel, table=True):
+    __tablename__ = "workflows"
+    id: str = Field(primary_key=True)
+    name: str
+    description: str | None = None
+    version: int = 1
+    content_hash: str
+    source: str = "api"  # "api" or "file:<path>"
+    status: str = "active"  # active | deleted
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class WorkflowVersionRow(SQLModel, table=True):
+    __tablename__ = "workflow_versions"
+    workflow_id: str = Field(primary_key=True)
+    version: int = Field(primary_key=True)
+    content_hash: str
+    definition: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class RunRow(SQLModel, table=True):
+    """Projection of one PipelineWorkflow run, overwritten by newer snapshots only (`seq` grows)."""
+
+    __tablename__ = "runs"
+    __table_args__ = (Index("ix_runs_workflow_created", "workflow_id", "created_at"),)
+    id: str = Field(primary_key=True)
+    workflow_id: str = Field(index=True)
+    version: int
+    status: str = Field(index=True)
+    seq: int = 0
+    inputs: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    state: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    error: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+
+
+class EventRow(SQLModel, table=True):
+    __tablename__ = "events"
+    __table_args__ = (UniqueConstraint("resource_id", "seq", name="uq_events_resource_seq"),)
+    id: int | None = Field(default=None, primary_key=True)
+    resource_id: str = Field(index=True)
+    seq: int
+    type: str
+    at: datetime
+    data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class IdempotencyRow(SQLModel, table=True):
+    __tablename__ = "idempotency_keys"
+    scope: str = Field(primary_key=True)
+    key: str = Field(primary_key=True)
+    request_hash: str
+    resource_id: str
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class DeploymentRow(SQLModel, table=True):
+    """Which blue-green slot is live per environment, and what was last deployed there."""
+
+    __tablename__ = "deployments"
+    environment: str = Field(primary_key=True)
+    live_slot: str | None = None
+    version: str | None = None
+    run_id: str | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+@lru_cache(maxsize=8)
+def engine_for(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            from pathlib import Path
+
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
+        event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        engine = create_engine(url, pool_pre_ping=True)
+    SQLModel.metadata.create_all(engine)
+    return engine
+
+
+def get_engine() -> Engine:
+    from core.settings import get_settings
+
+    return engine_for(get_settings().db_url)
+
+
+@contextmanager
+def session_scope() -> Iterator[Session]:
+    """One transaction: committed on success, rolled back on error."""
+    with Session(get_engine(), expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except Exception:
+            session.rollback()
+            raise

@@ -1,0 +1,67 @@
+"""The action registry: each action's parameter model. Validation, the JSON Schema and the worker all
+read this one table, so an action added here is known everywhere."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from core.dsl.durations import Duration
+
+
+class ActionParams(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class ExecuteCommandParams(ActionParams):
+    """`command` is a shell string (run by /bin/sh -c) or an argv list (no shell). Templated values in a
+    shell string are shell-quoted; prefer `env` to pass data."""
+
+    command: str | list[str] = Field(description="shell string, or argv list run without a shell")
+    timeout: Duration | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+    workingDirectory: str | None = Field(default=None, description="relative to the run's workspace")
+
+
+class HttpRequestParams(ActionParams):
+    url: str
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"] = "GET"
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: Any = None
+    expectStatus: list[int] | None = Field(default=None, description="accepted statuses; default any 2xx")
+    timeout: Duration | None = None
+
+
+class WaitParams(ActionParams):
+    duration: Duration
+
+
+class ApprovalParams(ActionParams):
+    message: str | None = None
+    timeout: Duration | None = None
+    onTimeout: Literal["reject", "approve"] = "reject"
+
+
+class DeployParams(ActionParams):
+    environment: str
+    strategy: Literal["rolling", "blue-green", "recreate"] = "rolling"
+    version: str | None = None
+
+
+class NotifyParams(ActionParams):
+    channels: list[Literal["slack", "webhook", "email"]]
+    message: str
+
+
+ACTION_PARAMS: dict[str, type[ActionParams]] = {
+    "execute-command": ExecuteCommandParams,
+    "http-request": HttpRequestParams,
+    "wait": WaitParams,
+    "approval": ApprovalParams,
+    "deploy": DeployParams,
+    "notify": NotifyParams,
+}
+
+# Actions the workflow itself carries out (durable timers, signals); the rest run as activities.
+WORKFLOW_NATIVE_ACTIONS = frozenset({"wait", "approval"})

@@ -1,0 +1,151 @@
+"""The workflow definition language. It accepts the seed body of `POST /api/v2/workflows` as is and
+extends it; unknown keys are rejected (`extra="forbid"`) so a typo never silently does nothing."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from core.dsl.durations import Duration
+
+ID_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]*$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class Trigger(Strict):
+    type: Literal["manual", "api", "github", "schedule"]
+    event: Literal["push", "pull_request"] | None = None
+    branches: list[str] = Field(default_factory=list)
+    cron: str | None = None
+
+
+class InputSpec(Strict):
+    type: Literal["string", "number", "boolean", "choice"] = "string"
+    description: str | None = None
+    default: Any = None
+    required: bool = False
+    options: list[str | int | float] | None = Field(default=None, description="allowed values of a choice")
+
+    @model_validator(mode="after")
+    def _check(self) -> InputSpec:
+        if self.type == "choice" and not self.options:
+            raise ValueError("a choice input needs `options`")
+        if self.default is not None:
+            self.default = coerce_input(self, self.default)
+        return self
+
+
+def coerce_input(spec: InputSpec, value: Any) -> Any:
+    """Coerce a run input (often a CLI string) to its declared type; ValueError names the problem."""
+    if spec.type == "string":
+        if isinstance(value, dict | list):
+            raise ValueError("expected a string")
+        return str(value)
+    if spec.type == "number":
+        if isinstance(value, bool):
+            raise ValueError("expected a number")
+        if isinstance(value, int | float):
+            return value
+        try:
+            number = float(str(value))
+        except ValueError:
+            raise ValueError(f"expected a number, got {value!r}") from None
+        return int(number) if number.is_integer() else number
+    if spec.type == "boolean":
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in {"true", "1", "yes", "on"}:
+            return True
+        if text in {"false", "0", "no", "off"}:
+            return False
+        raise ValueError(f"expected a boolean, got {value!r}")
+    options = spec.options or []
+    for option in options:
+        if value == option or str(value) == str(option):
+            return option
+    raise ValueError(f"must be one of {options}, got {value!r}")
+
+
+class Backoff(Strict):
+    initial: Duration = 1.0
+    factor: float = Field(default=2.0, ge=1.0)
+    max: Duration | None = None
+
+
+class RetrySpec(Strict):
+    maxAttempts: int = Field(default=3, ge=1, le=100)
+    backoff: Backoff = Field(default_factory=Backoff)
+
+
+class Notifications(Strict):
+    channels: list[Literal["email", "slack", "webhook"]] = Field(default_factory=list)
+    events: list[Literal["started", "failed", "completed"]] = Field(
+        default_factory=lambda: ["started", "failed", "completed"]
+    )
+
+
+class EnvironmentSpec(Strict):
+    """How to deploy to one environment. Commands run in the run's workspace with DEPLOY_ENVIRONMENT,
+    DEPLOY_STRATEGY, DEPLOY_SLOT and DEPLOY_VERSION in their environment; `healthCheckUrl` may use
+    `{{ slot }}`."""
+
+    deployCommand: str | list[str]
+    healthCheckUrl: str | None = None
+    rollbackCommand: str | list[str] | None = None
+    healthCheckTimeout: Duration = 30.0
+    slots: list[str] = Field(default_factory=lambda: ["blue", "green"], min_length=2, max_length=2)
+
+
+class Step(Strict):
+    id: str = Field(pattern=ID_PATTERN, max_length=64)
+    name: str | None = None
+    action: str
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    dependsOn: list[str] = Field(default_factory=list)
+    if_: str | None = Field(default=None, alias="if", description="sandboxed jinja2 expression")
+    retry: RetrySpec | None = None
+    timeout: Duration | None = None
+    continueOnError: bool = Field(
+        default=False, description="a failure of this step neither skips its dependents nor fails the run"
+    )
+    outputs: dict[str, str] = Field(
+        default_factory=dict, description="named outputs: templates over `result` (this step's raw outputs)"
+    )
+    forEach: list[Any] | str | None = Field(
+        default=None, description="a list, or an expression giving one; each item runs as an instance"
+    )
+    matrix: dict[str, list[Any]] | None = None
+
+    @model_validator(mode="after")
+    def _fan_out(self) -> Step:
+        if self.forEach is not None and self.matrix is not None:
+            raise ValueError("use either forEach or matrix, not both")
+        if self.matrix is not None and (not self.matrix or any(not v for v in self.matrix.values())):
+            raise ValueError("matrix axes must be non-empty lists")
+        return self
+
+
+class WorkflowDefinition(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    description: str | None = None
+    triggers: list[Trigger] = Field(default_factory=list)
+    inputs: dict[str, InputSpec] = Field(default_factory=dict)
+    env: dict[str, str] = Field(default_factory=dict)
+    steps: list[Step] = Field(min_length=1)
+    notifications: Notifications | None = None
+    environments: dict[str, EnvironmentSpec] = Field(default_factory=dict)
+
+    def step(self, step_id: str) -> Step:
+        for step in self.steps:
+            if step.id == step_id:
+                return step
+        raise KeyError(step_id)
+
+    def dump(self) -> dict[str, Any]:
+        """The canonical JSON form (aliases, no unset defaults) that runs pin and hashes are taken of."""
+        return self.model_dump(mode="json", by_alias=True, exclude_unset=True)

@@ -1,0 +1,252 @@
+"""Pipeline runs: start (idempotently), read (live while running), list, cancel, approve, logs.
+
+A run is a PipelineWorkflow whose workflow id is the run id; the database only holds its projection.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
+
+from core.db import IdempotencyRow, RunRow, session_scope
+from core.dsl.validate import DefinitionError, resolve_inputs
+from core.errors import Conflict, IdempotencyMismatch, NotFound, Unavailable, ValidationFailed
+from core.events import list_events, record
+from core.ids import new_id
+from core.listing import Page, PageRequest
+from core.models import TERMINAL_RUN, RecordRequest, RunEvent, RunState, RunStatus, StepState
+from core.services.workflows import get_definition
+from core.settings import Settings
+from core.temporal import SA_STATUS, SA_VERSION, SA_WORKFLOW_ID
+from workflows.pipeline import ApprovalDecision, PipelineInput, PipelineWorkflow
+
+SORTABLE = {"createdAt": RunRow.created_at, "status": RunRow.status}
+
+
+class RunInfo(BaseModel):
+    id: str
+    workflowId: str
+    version: int
+    status: RunStatus
+    inputs: dict[str, Any]
+    createdAt: datetime
+    startedAt: datetime | None
+    endedAt: datetime | None
+    error: str | None
+    steps: list[StepState]
+
+    @property
+    def summary(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for step in self.steps:
+            counts[step.status.value] = counts.get(step.status.value, 0) + 1
+        return counts
+
+    @property
+    def duration_ms(self) -> int | None:
+        if self.startedAt and self.endedAt:
+            return int((_aware(self.endedAt) - _aware(self.startedAt)).total_seconds() * 1000)
+        return None
+
+
+def ui_link(settings: Settings, run_id: str) -> str:
+    return f"{settings.ui_url}/namespaces/{settings.temporal_namespace}/workflows/{run_id}"
+
+
+async def start_run(
+    client: Client,
+    settings: Settings,
+    workflow_id: str,
+    inputs: dict[str, Any] | None = None,
+    *,
+    idempotency_key: str | None = None,
+    version: int | None = None,
+) -> tuple[RunInfo, bool]:
+    """Returns (run, created). The same Idempotency-Key with the same request gives back the same run."""
+    info, definition = get_definition(workflow_id, version)
+    try:
+        resolved = resolve_inputs(definition, inputs or {})
+    except DefinitionError as err:
+        raise ValidationFailed("Run inputs are invalid", details=[i.as_detail() for i in err.issues]) from None
+
+    run_id = new_id("run")
+    if idempotency_key:
+        request_hash = hashlib.sha256(
+            json.dumps({"inputs": inputs or {}, "version": version}, sort_keys=True).encode()
+        ).hexdigest()
+        existing = _claim_key(f"runs:{workflow_id}", idempotency_key, request_hash, run_id)
+        if existing is not None:
+            return get_run_row(existing), False
+
+    state = RunState(id=run_id, workflowId=workflow_id, version=info.version, inputs=resolved,
+                     steps=[StepState(id=s.id, name=s.name, action=s.action) for s in definition.steps])
+    pipeline_input = PipelineInput(
+        run_id=run_id,
+        workflow_id=workflow_id,
+        version=info.version,
+        definition=definition.dump(),
+        inputs=resolved,
+        heartbeat_timeout_s=settings.heartbeat_timeout_s,
+        default_timeout_s=settings.default_step_timeout_s,
+        link=ui_link(settings, run_id),
+    )
+    try:
+        await client.start_workflow(
+            PipelineWorkflow.run,
+            pipeline_input,
+            id=run_id,
+            task_queue=settings.task_queue,
+            search_attributes=TypedSearchAttributes([
+                SearchAttributePair(SA_WORKFLOW_ID, workflow_id),
+                SearchAttributePair(SA_VERSION, info.version),
+                SearchAttributePair(SA_STATUS, RunStatus.running.value),
+            ]),
+        )
+    except RPCError as err:
+        if idempotency_key:
+            _release_key(f"runs:{workflow_id}", idempotency_key)
+        raise Unavailable(f"Temporal did not accept the run: {err.message}") from None
+    record(RecordRequest(run=state, seq=0))
+    return get_run_row(run_id), True
+
+
+async def get_run(client: Client, run_id: str) -> RunInfo:
+    """The live state while the run is open (a workflow query), the projection once it is closed."""
+    info = get_run_row(run_id)
+    if info.status in TERMINAL_RUN:
+        return info
+    try:
+        live: RunState = await client.get_workflow_handle(run_id).query(
+            PipelineWorkflow.status, rpc_timeout=timedelta(seconds=5)
+        )
+    except Exception:  # no worker right now, or the run just closed: the projection is still true
+        return get_run_row(run_id)
+    return RunInfo(
+        id=live.id, workflowId=live.workflowId, version=live.version, status=live.status, inputs=live.inputs,
+        createdAt=info.createdAt, startedAt=live.startedAt, endedAt=live.endedAt, error=live.error,
+        steps=live.steps,
+    )
+
+
+def get_run_row(run_id: str) -> RunInfo:
+    with session_scope() as session:
+        row = session.get(RunRow, run_id)
+        if row is None:
+            raise NotFound("run", run_id)
+        return _from_row(row)
+
+
+def list_runs(page: PageRequest, *, workflow_id: str | None = None) -> Page[RunInfo]:
+    if workflow_id is not None:
+        get_definition(workflow_id)  # 404 for an unknown workflow
+    with session_scope() as session:
+        query = select(RunRow)
+        if workflow_id is not None:
+            query = query.where(RunRow.workflow_id == workflow_id)
+        if status := page.filters.get("status"):
+            query = query.where(RunRow.status == status)
+        total = session.exec(select(func.count()).select_from(query.subquery())).one()
+        rows = session.exec(page.apply(query, SORTABLE, default="-createdAt")).all()
+        return Page(items=[_from_row(row) for row in rows], total=total, request=page)
+
+
+async def cancel_run(client: Client, run_id: str) -> RunInfo:
+    info = get_run_row(run_id)
+    if info.status in TERMINAL_RUN:
+        raise Conflict(f"Run {run_id} already finished ({info.status.value})")
+    await client.get_workflow_handle(run_id).cancel()
+    return await get_run(client, run_id)
+
+
+async def decide_approval(
+    client: Client, run_id: str, step_id: str, *, approved: bool, by: str | None, comment: str | None
+) -> StepState:
+    info = get_run_row(run_id)
+    if step_id not in {s.id for s in info.steps}:
+        raise NotFound("step", step_id)
+    if info.status in TERMINAL_RUN:
+        raise Conflict(f"Run {run_id} already finished ({info.status.value})")
+    handle = client.get_workflow_handle(run_id)
+    try:
+        return await handle.execute_update(
+            PipelineWorkflow.decide_approval,
+            ApprovalDecision(step_id=step_id, approved=approved, by=by, comment=comment),
+            result_type=StepState,
+        )
+    except WorkflowUpdateFailedError as err:
+        cause = err.cause
+        message = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+        raise Conflict(message) from None
+    except RPCError as err:
+        raise Conflict(f"Run {run_id} is not accepting decisions: {err.message}") from None
+
+
+def run_logs(run_id: str) -> tuple[RunInfo, list[RunEvent]]:
+    return get_run_row(run_id), list_events(run_id)
+
+
+# ---- internals ---------------------------------------------------------------------------------------
+
+
+def _claim_key(scope: str, key: str, request_hash: str, run_id: str) -> str | None:
+    """Claim an idempotency key for a new run; returns the earlier run id when the key was used already."""
+    try:
+        with session_scope() as session:
+            session.add(IdempotencyRow(scope=scope, key=key, request_hash=request_hash, resource_id=run_id))
+        return None
+    except IntegrityError:
+        pass
+    with session_scope() as session:
+        row = session.get(IdempotencyRow, (scope, key))
+        if row is None:  # released meanwhile: the earlier start failed
+            return _claim_key(scope, key, request_hash, run_id)
+        if _aware(row.created_at) < datetime.now(UTC) - timedelta(hours=24):
+            session.delete(row)
+            session.flush()
+            session.add(IdempotencyRow(scope=scope, key=key, request_hash=request_hash, resource_id=run_id))
+            return None
+        if row.request_hash != request_hash:
+            raise IdempotencyMismatch(
+                "Idempotency-Key was already used with a different request body",
+                details=[{"field": "Idempotency-Key", "constraint": "unique", "message":
+                          "reuse a key only to retry the identical request"}],
+            )
+        return row.resource_id
+
+
+def _release_key(scope: str, key: str) -> None:
+    with session_scope() as session:
+        row = session.get(IdempotencyRow, (scope, key))
+        if row is not None:
+            session.delete(row)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _from_row(row: RunRow) -> RunInfo:
+    state = RunState.model_validate(row.state) if row.state else None
+    return RunInfo(
+        id=row.id,
+        workflowId=row.workflow_id,
+        version=row.version,
+        status=RunStatus(row.status),
+        inputs=row.inputs,
+        createdAt=_aware(row.created_at),
+        startedAt=_aware(row.started_at) if row.started_at else None,
+        endedAt=_aware(row.ended_at) if row.ended_at else None,
+        error=row.error,
+        steps=state.steps if state else [],
+    )

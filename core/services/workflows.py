@@ -1,0 +1,203 @@
+"""Workflow definitions: create, version, list, delete, and load the ones committed under `definitions/`.
+
+Every version is kept; runs pin (workflow id, version), so editing a definition never changes a run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from core.db import RunRow, WorkflowRow, WorkflowVersionRow, session_scope, utcnow
+from core.dsl.models import WorkflowDefinition
+from core.dsl.validate import DefinitionError, load_file, parse_definition
+from core.errors import NotFound, ValidationFailed
+from core.ids import new_id
+from core.listing import Page, PageRequest
+
+log = logging.getLogger("stellarflow.workflows")
+
+SORTABLE = {"createdAt": WorkflowRow.created_at, "updatedAt": WorkflowRow.updated_at, "name": WorkflowRow.name}
+
+
+class WorkflowStats(BaseModel):
+    totalRuns: int = 0
+    successRate: float | None = None
+    avgDuration: int | None = None  # milliseconds over finished runs
+
+
+class WorkflowInfo(BaseModel):
+    id: str
+    name: str
+    description: str | None
+    status: str
+    version: int
+    contentHash: str
+    source: str
+    createdAt: datetime
+    updatedAt: datetime
+    nextRun: datetime | None = None
+    stats: WorkflowStats
+    definition: dict[str, Any]
+
+
+def content_hash(definition: WorkflowDefinition) -> str:
+    canonical = json.dumps(definition.dump(), sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def parse(body: dict[str, Any] | str, *, source: str | None = None) -> WorkflowDefinition:
+    try:
+        return parse_definition(body, source=source)
+    except DefinitionError as err:
+        raise ValidationFailed(
+            "Workflow definition is invalid", details=[issue.as_detail() for issue in err.issues]
+        ) from None
+
+
+def create_workflow(body: dict[str, Any] | WorkflowDefinition, *, workflow_id: str | None = None) -> WorkflowInfo:
+    definition = body if isinstance(body, WorkflowDefinition) else parse(body)
+    with session_scope() as session:
+        row = _store_new(session, workflow_id or new_id("wf"), definition, source="api")
+        return _info(session, row)
+
+
+def put_workflow(workflow_id: str, body: dict[str, Any] | WorkflowDefinition, *, source: str = "api") -> WorkflowInfo:
+    """Store a new version when the content changed (creating the workflow if it does not exist yet)."""
+    definition = body if isinstance(body, WorkflowDefinition) else parse(body)
+    digest = content_hash(definition)
+    with session_scope() as session:
+        row = session.get(WorkflowRow, workflow_id)
+        if row is None or row.status == "deleted":
+            if row is not None:
+                session.delete(row)
+                session.flush()
+            row = _store_new(session, workflow_id, definition, source=source)
+        elif row.content_hash != digest:
+            row.version += 1
+            row.content_hash, row.name, row.description = digest, definition.name, definition.description
+            row.updated_at, row.source = utcnow(), source
+            session.add(row)
+            session.add(
+                WorkflowVersionRow(
+                    workflow_id=row.id, version=row.version, content_hash=digest, definition=definition.dump()
+                )
+            )
+        return _info(session, row)
+
+
+def get_workflow(workflow_id: str) -> WorkflowInfo:
+    with session_scope() as session:
+        return _info(session, _active(session, workflow_id))
+
+
+def get_definition(workflow_id: str, version: int | None = None) -> tuple[WorkflowInfo, WorkflowDefinition]:
+    with session_scope() as session:
+        row = _active(session, workflow_id)
+        wanted = version or row.version
+        stored = session.get(WorkflowVersionRow, (workflow_id, wanted))
+        if stored is None:
+            raise NotFound("workflow version", f"{workflow_id}@{wanted}")
+        return _info(session, row), WorkflowDefinition.model_validate(stored.definition)
+
+
+def list_workflows(page: PageRequest) -> Page[WorkflowInfo]:
+    with session_scope() as session:
+        query = select(WorkflowRow).where(WorkflowRow.status != "deleted")
+        if name := page.filters.get("name"):
+            query = query.where(WorkflowRow.name == name)
+        if status := page.filters.get("status"):
+            query = query.where(WorkflowRow.status == status)
+        total = session.exec(select(func.count()).select_from(query.subquery())).one()
+        rows = session.exec(page.apply(query, SORTABLE, default="-createdAt")).all()
+        return Page(items=[_info(session, row) for row in rows], total=total, request=page)
+
+
+def delete_workflow(workflow_id: str) -> None:
+    with session_scope() as session:
+        row = _active(session, workflow_id)
+        row.status, row.updated_at = "deleted", utcnow()
+        session.add(row)
+
+
+def load_directory(directory: Path) -> list[tuple[Path, str | None]]:
+    """Load `*.yaml`/`*.yml` as workflows (id = file stem). A bad file is reported and skipped, never fatal."""
+    results: list[tuple[Path, str | None]] = []
+    if not directory.is_dir():
+        return results
+    for path in sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")]):
+        try:
+            definition = load_file(path)
+        except DefinitionError as err:
+            log.error("definition %s is invalid and was not loaded:\n%s", path, err)
+            results.append((path, str(err)))
+            continue
+        put_workflow(path.stem, definition, source=f"file:{path.name}")
+        results.append((path, None))
+    return results
+
+
+# ---- internals ---------------------------------------------------------------------------------------
+
+
+def _store_new(session: Session, workflow_id: str, definition: WorkflowDefinition, *, source: str) -> WorkflowRow:
+    digest = content_hash(definition)
+    row = WorkflowRow(
+        id=workflow_id,
+        name=definition.name,
+        description=definition.description,
+        version=1,
+        content_hash=digest,
+        source=source,
+    )
+    session.add(row)
+    session.add(
+        WorkflowVersionRow(workflow_id=workflow_id, version=1, content_hash=digest, definition=definition.dump())
+    )
+    session.flush()
+    return row
+
+
+def _active(session: Session, workflow_id: str) -> WorkflowRow:
+    row = session.get(WorkflowRow, workflow_id)
+    if row is None or row.status == "deleted":
+        raise NotFound("workflow", workflow_id)
+    return row
+
+
+def _stats(session: Session, workflow_id: str) -> WorkflowStats:
+    rows = session.exec(
+        select(RunRow.status, RunRow.started_at, RunRow.ended_at).where(RunRow.workflow_id == workflow_id)
+    ).all()
+    finished = [r for r in rows if r[0] in ("succeeded", "failed", "cancelled")]
+    durations = [(r[2] - r[1]).total_seconds() * 1000 for r in finished if r[1] and r[2]]
+    return WorkflowStats(
+        totalRuns=len(rows),
+        successRate=round(sum(1 for r in finished if r[0] == "succeeded") / len(finished), 4) if finished else None,
+        avgDuration=round(sum(durations) / len(durations)) if durations else None,
+    )
+
+
+def _info(session: Session, row: WorkflowRow) -> WorkflowInfo:
+    stored = session.get(WorkflowVersionRow, (row.id, row.version))
+    return WorkflowInfo(
+        id=row.id,
+        name=row.name,
+        description=row.description,
+        status=row.status,
+        version=row.version,
+        contentHash=row.content_hash,
+        source=row.source,
+        createdAt=row.created_at,
+        updatedAt=row.updated_at,
+        stats=_stats(session, row.id),
+        definition=stored.definition if stored else {},
+    )

