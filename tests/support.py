@@ -37,3 +37,26 @@ async def wait_for_step(
         if loop.time() > deadline:
             raise AssertionError(f"step {step_id} of {run_id} never matched: {step}")
         await asyncio.sleep(0.05)
+
+
+async def start(api: httpx.AsyncClient, definition: dict, inputs: dict | None = None) -> str:
+    """Store a definition through the API and start a run of it; returns the run id."""
+    created = await api.post("/api/v2/workflows", json=definition)
+    assert created.status_code == 201, created.text
+    started = await api.post(f"/api/v2/workflows/{created.json()['data']['id']}/runs", json={"inputs": inputs or {}})
+    assert started.status_code == 202, started.text
+    return started.json()["data"]["id"]
+
+
+async def run_to_end(api: httpx.AsyncClient, definition: dict, inputs: dict | None = None,
+                     *, timeout: float = 30.0) -> dict:
+    return await wait_for_run(api, await start(api, definition, inputs), timeout=timeout)
+
+
+def step_of(run: dict, step_id: str) -> dict:
+    return next(s for s in run["steps"] if s["id"] == step_id)
+
+
+def cmd(step_id: str, command: str | list[str], **extra: object) -> dict:
+    """An execute-command step, for brevity in tests."""
+    return {"id": step_id, "action": "execute-command", "parameters": {"command": command}, **extra}

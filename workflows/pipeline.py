@@ -162,7 +162,7 @@ class PipelineWorkflow:
                 self._schedule_ready(running)
                 await self._flush()
                 if not running:
-                    return
+                    break
                 await workflow.wait(list(running.values()), return_when=asyncio.FIRST_COMPLETED)
                 for step_id in [sid for sid, task in running.items() if task.done()]:
                     running.pop(step_id).result()
@@ -172,6 +172,10 @@ class PipelineWorkflow:
             if running:
                 await workflow.wait(list(running.values()))
             raise
+        # Every step must have reached a final state; anything else is a scheduler bug, never a success.
+        for state in self.state.steps:
+            if state.status not in TERMINAL_STEP:
+                self._fail_now(state, f"internal error: step left {state.status.value} when the run ended")
 
     def _schedule_ready(self, running: dict[str, asyncio.Task[None]]) -> None:
         """Start every step whose dependencies are finished; skipping one may free others, so repeat."""
@@ -223,9 +227,8 @@ class PipelineWorkflow:
             if step.forEach is not None or step.matrix is not None:
                 await self._run_fan_out(step, state)
             else:
-                outputs, attempts = await self._run_instance(step, self._context(), state)
-                state.outputs, state.attempts = outputs, attempts
-                state.status = StepStatus.succeeded
+                state.outputs, state.attempts = await self._run_instance(step, self._context(), state)
+            state.status = StepStatus.succeeded
         except StepFailure as failure:
             state.status = StepStatus.failed
             state.error = str(failure)
@@ -382,6 +385,8 @@ class PipelineWorkflow:
                 cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
             )
         except ActivityError as err:
+            if isinstance(err.cause, CancelledError):  # we asked for it: the run is being cancelled
+                raise asyncio.CancelledError() from None
             raise self._failure_from(err, policy) from None
         return result.outputs, result.attempt
 

@@ -75,26 +75,29 @@ async def start_run(
 ) -> tuple[RunInfo, bool]:
     """Returns (run, created). The same Idempotency-Key with the same request gives back the same run."""
     info, definition = get_definition(workflow_id, version)
-    try:
-        resolved = resolve_inputs(definition, inputs or {})
-    except DefinitionError as err:
-        raise ValidationFailed("Run inputs are invalid", details=[i.as_detail() for i in err.issues]) from None
-
+    pinned = version or info.version
     run_id = new_id("run")
+    scope = f"runs:{workflow_id}"
     if idempotency_key:
         request_hash = hashlib.sha256(
             json.dumps({"inputs": inputs or {}, "version": version}, sort_keys=True).encode()
         ).hexdigest()
-        existing = _claim_key(f"runs:{workflow_id}", idempotency_key, request_hash, run_id)
+        existing = _claim_key(scope, idempotency_key, request_hash, run_id)
         if existing is not None:
             return get_run_row(existing), False
+    try:
+        resolved = resolve_inputs(definition, inputs or {})
+    except DefinitionError as err:
+        if idempotency_key:
+            _release_key(scope, idempotency_key)
+        raise ValidationFailed("Run inputs are invalid", details=[i.as_detail() for i in err.issues]) from None
 
-    state = RunState(id=run_id, workflowId=workflow_id, version=info.version, inputs=resolved,
+    state = RunState(id=run_id, workflowId=workflow_id, version=pinned, inputs=resolved,
                      steps=[StepState(id=s.id, name=s.name, action=s.action) for s in definition.steps])
     pipeline_input = PipelineInput(
         run_id=run_id,
         workflow_id=workflow_id,
-        version=info.version,
+        version=pinned,
         definition=definition.dump(),
         inputs=resolved,
         heartbeat_timeout_s=settings.heartbeat_timeout_s,
@@ -109,13 +112,13 @@ async def start_run(
             task_queue=settings.task_queue,
             search_attributes=TypedSearchAttributes([
                 SearchAttributePair(SA_WORKFLOW_ID, workflow_id),
-                SearchAttributePair(SA_VERSION, info.version),
+                SearchAttributePair(SA_VERSION, pinned),
                 SearchAttributePair(SA_STATUS, RunStatus.running.value),
             ]),
         )
     except RPCError as err:
         if idempotency_key:
-            _release_key(f"runs:{workflow_id}", idempotency_key)
+            _release_key(scope, idempotency_key)
         raise Unavailable(f"Temporal did not accept the run: {err.message}") from None
     record(RecordRequest(run=state, seq=0))
     return get_run_row(run_id), True
