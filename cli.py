@@ -22,7 +22,11 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-app = typer.Typer(pretty_exceptions_enable=False, help="StellarFlow: durable workflows and agent swarms on Temporal.", no_args_is_help=True)
+app = typer.Typer(
+    help="StellarFlow: durable workflows and agent swarms on Temporal.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 runs_app = typer.Typer(pretty_exceptions_enable=False, help="Inspect and cancel runs.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
 console = Console()
