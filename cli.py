@@ -6,7 +6,6 @@ processes.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -187,9 +186,9 @@ def validate(files: Annotated[list[Path], typer.Argument(help="definition files"
 @app.command()
 def schema() -> None:
     """Print the JSON Schema of workflow definitions (also at docs/workflow.schema.json)."""
-    from core.dsl.schema import json_schema
+    from core.dsl.schema import render_schema
 
-    sys.stdout.write(json.dumps(json_schema(), indent=2, sort_keys=True) + "\n")
+    sys.stdout.write(render_schema())
 
 
 # ---- runs --------------------------------------------------------------------------------------------
