@@ -129,29 +129,34 @@ class PipelineWorkflow:
             self.env = {k: str(v) for k, v in render(self.defn.env, self._base_context()).items()}
             await self._execute_dag()
         except TemplateError as err:
-            self._finish(RunStatus.failed, f"env template error: {err}")
+            outcome: tuple[RunStatus, str | None] = (RunStatus.failed, f"env template error: {err}")
         except asyncio.CancelledError:
             await self._cancel_everything()
             raise
         except Exception as err:  # a bug must not leave the run silently stuck
-            self._finish(RunStatus.failed, f"internal error: {type(err).__name__}: {err}")
+            outcome = (RunStatus.failed, f"internal error: {type(err).__name__}: {err}")
         else:
             failed = [
                 s.id
                 for s in self.state.steps
                 if s.status == StepStatus.failed and not self.defn.step(s.id).continueOnError
             ]
-            if failed:
-                self._finish(RunStatus.failed, f"step(s) failed: {', '.join(failed)}")
-            else:
-                self._finish(RunStatus.succeeded, None)
+            outcome = (RunStatus.failed, f"step(s) failed: {', '.join(failed)}") if failed else (
+                RunStatus.succeeded, None)
+        await self._conclude(*outcome)
+        return self.state
+
+    async def _conclude(self, status: RunStatus, error: str | None) -> None:
+        """Send the final notifications, then publish the final state: a run reads as finished only once
+        everything it does is done and recorded."""
         if self.started_note is not None:
             await self.started_note
-        final_note = self._notify_async("completed" if self.state.status == RunStatus.succeeded else "failed")
-        if final_note is not None:
-            await final_note
+        event = {RunStatus.succeeded: "completed"}.get(status, "failed")
+        note = self._notify_async(event, status, error)
+        if note is not None:
+            await note
+        self._finish(status, error)
         await self._flush()
-        return self.state
 
     # ---- DAG scheduling -----------------------------------------------------------------------------
 
@@ -476,15 +481,12 @@ class PipelineWorkflow:
         for step in self.state.steps:
             if step.status in (StepStatus.pending, StepStatus.running):
                 step.status, step.reason, step.endedAt = StepStatus.cancelled, "run cancelled", workflow.now()
-        self._finish(RunStatus.cancelled, "run cancelled")
-        if self.started_note is not None:
-            await self.started_note
-        note = self._notify_async("failed")
-        if note is not None:
-            await note
-        await self._flush()
+                self._emit("step.cancelled", {"stepId": step.id})
+        await self._conclude(RunStatus.cancelled, "run cancelled")
 
-    def _notify_async(self, event: str) -> asyncio.Task[None] | None:
+    def _notify_async(
+        self, event: str, status: RunStatus | None = None, error: str | None = None
+    ) -> asyncio.Task[None] | None:
         """Send run notifications without holding up the steps; a failing channel is only a warning."""
         config = self.defn.notifications
         if config is None or event not in config.events or not config.channels:
@@ -495,9 +497,8 @@ class PipelineWorkflow:
             workflow_name=self.defn.name,
             event=event,
             channels=list(config.channels),
-            status=self.state.status.value,
-            message=f"{self.defn.name}: run {self.inp.run_id} {event}"
-            + (f" ({self.state.error})" if self.state.error and event == "failed" else ""),
+            status=(status or self.state.status).value,
+            message=f"{self.defn.name}: run {self.inp.run_id} {event}" + (f" ({error})" if error else ""),
             link=self.inp.link,
         )
 

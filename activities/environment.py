@@ -1,0 +1,161 @@
+"""What every action activity shares: the run's workspace, the child-process environment, parameter
+validation and the shape of a failed outcome.
+
+Kept apart from the activities so the rules (which variables a command may see, where it may run, what a
+failure carries) are written once and read the same by execute-command, deploy and the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from collections.abc import Awaitable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from core.dsl.actions import ACTION_PARAMS, ActionParams
+from core.models import ActionRequest
+from core.settings import get_settings
+
+T = TypeVar("T")
+P = TypeVar("P", bound=ActionParams)
+
+# Variables a command inherits from the worker. Everything else (DATABASE_URL, cloud credentials, the
+# notification webhooks...) stays in the worker: a step only sees what its definition gives it.
+ALLOWED_ENV_VARS = frozenset(
+    {"PATH", "HOME", "LANG", "TZ", "TMPDIR", "TERM", "USER", "LOGNAME", "SHELL", "PYTHONPATH", "VIRTUAL_ENV"}
+)
+ALLOWED_ENV_PREFIXES = ("LC_",)
+
+HEARTBEAT_INTERVAL_S = 1.0
+
+
+# ---- errors ---------------------------------------------------------------------------------------------
+
+
+def invalid_parameters(message: str) -> ApplicationError:
+    """A request that can never succeed: retrying would only repeat the same error."""
+    return ApplicationError(message, type="InvalidParameters", non_retryable=True)
+
+
+def step_failed(message: str, outputs: Mapping[str, Any], req: ActionRequest) -> ApplicationError:
+    """A failed outcome. The outputs travel as the first detail so the run still shows stdout, status
+    codes...; the second detail is the attempt, which the workflow reports as the step's attempt count.
+    Whether the policy may retry it is the step's choice (`retry:` in the definition)."""
+    return ApplicationError(
+        message,
+        dict(outputs),
+        {"attempt": current_attempt()},
+        type="StepFailed",
+        non_retryable=not req.retry_failures,
+    )
+
+
+def parse_params(req: ActionRequest, model: type[P] | None = None) -> P:
+    """Validate the rendered parameters with the action's model. The message names fields and problems but
+    never echoes input values: a rendered parameter may hold a secret."""
+    model = model or ACTION_PARAMS.get(req.action)  # type: ignore[assignment]
+    if model is None:
+        raise invalid_parameters(f"unknown action {req.action!r}")
+    try:
+        return model.model_validate(req.parameters)  # type: ignore[return-value]
+    except ValidationError as err:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in e['loc']) or '(parameters)'}: {e['msg']}" for e in err.errors()
+        )
+        raise invalid_parameters(f"invalid parameters for {req.action}: {problems}") from None
+
+
+# ---- Temporal context, optional ---------------------------------------------------------------------------
+
+
+def current_attempt() -> int:
+    """The Temporal attempt number, or 1 when called directly (unit tests, scripts)."""
+    return activity.info().attempt if activity.in_activity() else 1
+
+
+def heartbeat(details: Any) -> None:
+    """Heartbeat only inside an activity: heartbeats are what let Temporal deliver cancellation and notice a
+    dead worker, and the plain functions must stay callable without Temporal."""
+    if activity.in_activity():
+        activity.heartbeat(details)
+
+
+async def with_heartbeats(awaitable: Awaitable[T], interval_s: float = HEARTBEAT_INTERVAL_S) -> T:
+    """Await `awaitable` while heartbeating `{"elapsedMs": ...}` about every `interval_s`. Cancelling the
+    caller cancels the awaitable too (it is awaited, not detached)."""
+    if not activity.in_activity():
+        return await awaitable
+    started = time.monotonic()
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            heartbeat({"elapsedMs": int((time.monotonic() - started) * 1000)})
+
+    beater = asyncio.create_task(beat())
+    try:
+        return await awaitable
+    finally:
+        beater.cancel()
+
+
+# ---- workspace and process environment -------------------------------------------------------------------
+
+
+def workspace_for(run_id: str) -> Path:
+    """The run's workspace, shared by all its steps and created on first use. The run id is one path
+    component: an id that could name another directory is refused rather than sanitised."""
+    if not run_id or run_id in {".", ".."} or "/" in run_id or "\\" in run_id or "\0" in run_id:
+        raise invalid_parameters(f"run id {run_id!r} cannot name a workspace directory")
+    workspace = get_settings().workspaces_dir / run_id
+    workspace.mkdir(parents=True, exist_ok=True)
+    return workspace.resolve()
+
+
+def resolve_working_dir(workspace: Path, relative: str | None) -> Path:
+    """`workingDirectory` is relative to the workspace and must stay inside it, symlinks included (the path
+    is resolved before the check). A missing directory is created, like the workspace itself."""
+    if not relative:
+        return workspace
+    if "\0" in relative or Path(relative).is_absolute():
+        raise invalid_parameters(f"workingDirectory {relative!r} must be a path relative to the run's workspace")
+    target = (workspace / relative).resolve()
+    if not target.is_relative_to(workspace):
+        raise invalid_parameters(f"workingDirectory {relative!r} leaves the run's workspace")
+    target.mkdir(parents=True, exist_ok=True)
+    return target
+
+
+def base_environment(source: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The allowlisted part of the worker's environment, with the worker's own interpreter `bin/` first on
+    PATH so tools installed next to the worker (ruff, pytest in the project venv) are found."""
+    source = os.environ if source is None else source
+    env = {
+        key: value for key, value in source.items() if key in ALLOWED_ENV_VARS or key.startswith(ALLOWED_ENV_PREFIXES)
+    }
+    venv_bin = str(Path(sys.prefix) / "bin")
+    path = [part for part in env.get("PATH", os.defpath).split(os.pathsep) if part]
+    if not path or path[0] != venv_bin:
+        path = [venv_bin, *(part for part in path if part != venv_bin)]
+    env["PATH"] = os.pathsep.join(path)
+    return env
+
+
+def check_env(env: Mapping[str, str], where: str) -> dict[str, str]:
+    """Refuse names and values the OS would reject at spawn time, with a message naming the variable (never
+    its value)."""
+    checked: dict[str, str] = {}
+    for key, value in env.items():
+        if not isinstance(key, str) or not key or "=" in key or "\0" in key:
+            raise invalid_parameters(f"{where}: {key!r} is not a valid environment variable name")
+        if not isinstance(value, str) or "\0" in value:
+            raise invalid_parameters(f"{where}: the value of {key} must be a string without NUL bytes")
+        checked[key] = value
+    return checked
