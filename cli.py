@@ -294,12 +294,13 @@ def runs_list(
     with _client() as client:
         body = _check(client.get(url, params=params))
     table = Table()
-    for column in ("run", "workflow", "version", "status", "created", "duration"):
+    table.add_column("run", no_wrap=True, min_width=30)  # ids must stay whole: they are pasted into commands
+    for column in ("workflow", "version", "status", "created", "duration"):
         table.add_column(column)
     for item in body["data"]:
         duration = f"{item['durationMs'] / 1000:.2f}s" if item.get("durationMs") is not None else ""
         table.add_row(item["id"], item["workflowId"], str(item["version"]),
-                      f"[{STATUS_STYLE.get(item['status'], '')}]{item['status']}[/]", item["createdAt"], duration)
+                      f"[{STATUS_STYLE.get(item['status'], '')}]{item['status']}[/]", item["createdAt"][:19], duration)
     console.print(table)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -32,6 +33,9 @@ def build_worker(client: Client, settings: Settings) -> Worker:
         ),
         max_concurrent_activities=200,
         max_concurrent_local_activities=200,
+        # A run whose worker died waits this long before its next task leaves the dead worker's sticky
+        # queue (the SDK default is 10 s); the cost is an occasional replay when a live worker is slow.
+        sticky_queue_schedule_to_start_timeout=timedelta(seconds=3),
     )
 
 

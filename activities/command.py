@@ -184,6 +184,43 @@ def _group_alive(pgid: int) -> bool:
     return False
 
 
+def _group_members(pgid: int) -> list[int]:
+    members = []
+    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else []:
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] not in {"Z", "X"}:
+            members.append(int(entry.name))
+    return members
+
+
+def _started_by(pid: int, run_id: str, step_id: str) -> bool:
+    try:
+        environ = (Path("/proc") / str(pid) / "environ").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return f"STELLARFLOW_RUN_ID={run_id}".encode() in environ and f"STELLARFLOW_STEP_ID={step_id}".encode() in environ
+
+
+def reap_previous_attempt(marker: Path, run_id: str, step_id: str) -> bool:
+    """PR_SET_PDEATHSIG reaches only the direct child, so a worker that died mid-step can leave the step's
+    grandchildren running. The next attempt kills that group first — only if its processes really belong to
+    this run and step, since a process group id can be reused. Returns True when it killed something."""
+    try:
+        pgid = int(marker.read_text().strip())
+    except (OSError, ValueError):
+        return False
+    if any(_started_by(pid, run_id, step_id) for pid in _group_members(pgid)):
+        _signal_group(pgid, signal.SIGKILL)
+        return True
+    return False
+
+
 def _signal_group(pgid: int, sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
@@ -230,6 +267,7 @@ async def run_process(
     env: Mapping[str, str],
     timeout_s: float,
     tail_bytes: int,
+    on_start: Callable[[int], None] | None = None,
 ) -> CommandOutcome:
     """Run one command to completion, timeout or cancellation. A string runs under `/bin/sh -c`; a list is
     exec'd as is, so its items are never shell syntax. On timeout or cancellation the process group is
@@ -266,6 +304,8 @@ async def run_process(
         )  # fmt: skip
 
     pgid = transport.get_pid()
+    if on_start is not None:
+        on_start(pgid)
     timed_out = False
     warnings: list[str] = []
     try:
@@ -369,9 +409,13 @@ async def run_in_workspace(
         STELLARFLOW_WORKSPACE=str(workspace),
         STELLARFLOW_OUTPUT=output_path,
     )
+    marker = workspace / ".stellarflow" / "groups" / f"{req.step_id}{req.instance or ''}.pgid"
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    reap_previous_attempt(marker, req.run_id, req.step_id)
     try:
         outcome = await run_process(
-            command, cwd=cwd, env=env, timeout_s=timeout_s, tail_bytes=get_settings().output_tail_bytes
+            command, cwd=cwd, env=env, timeout_s=timeout_s, tail_bytes=get_settings().output_tail_bytes,
+            on_start=lambda pgid: marker.write_text(str(pgid)),
         )
         with open(output_path, "rb") as handle:
             raw = handle.read(MAX_OUTPUT_FILE_BYTES + 1)

@@ -1,0 +1,284 @@
+"""The two-command promise, end to end: `stellarflow up` starts a real stack (Temporal dev server, worker,
+API) from nothing but a data dir, `stellarflow run --watch` drives a run through it, Ctrl-C stops all of it.
+
+Everything runs as real processes, the way a user starts them; every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+from core.temporal import temporal_binary
+
+ROOT = Path(__file__).resolve().parents[1]
+_SCRIPT = Path(sys.prefix) / "bin" / "stellarflow"
+STELLARFLOW = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-c", "import cli; cli.main()"]
+START_TIMEOUT_S = 60
+STOP_TIMEOUT_S = 20
+CLI_TIMEOUT_S = 60
+RUN_ID = re.compile(r"run (run-[0-9A-Za-z]+) started")
+
+FAILING = """\
+name: Fails on purpose
+steps:
+  - id: boom
+    action: execute-command
+    parameters:
+      command: echo about to fail; exit 3
+"""
+
+CYCLIC = """\
+name: Cyclic
+steps:
+  - id: a
+    action: execute-command
+    dependsOn: [c]
+    parameters: {command: "true"}
+  - id: b
+    action: execute-command
+    dependsOn: [a]
+    parameters: {command: "true"}
+  - id: c
+    action: execute-command
+    dependsOn: [b]
+    parameters: {command: "true"}
+"""
+
+
+def _free_ports(count: int) -> list[int]:
+    """Distinct free ports: all sockets are held open until every port is known."""
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [sock.getsockname()[1] for sock in sockets]
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def _clean_env(**extra: str) -> dict[str, str]:
+    """The user's environment: none of the session's STELLARFLOW_* pins, no external Temporal or database.
+    A wide terminal, so rich does not fold run ids in tables."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("STELLARFLOW_") and key not in {"TEMPORAL_ADDRESS", "DATABASE_URL"}
+    }
+    env["COLUMNS"] = "200"
+    env.update(extra)
+    return env
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    """Fields after the command name: [state, ppid, pgrp, ...], or None when the process is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat[stat.rfind(")") + 2 :].split()
+
+
+def _running(pid: int) -> bool:
+    fields = _proc_stat(pid)
+    return fields is not None and fields[0] not in {"Z", "X"}
+
+
+def _descendants(root: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _proc_stat(int(entry.name))) is not None:
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found: set[int] = set()
+    todo = [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+@dataclass
+class Stack:
+    proc: subprocess.Popen
+    log: Path
+    data_dir: Path
+    api_port: int
+    temporal_port: int
+    ui_port: int
+    children: set[int] = field(default_factory=set)  # every process `up` started, seen while it ran
+    run_ids: list[str] = field(default_factory=list)  # runs that completed through this stack
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def cli(self, *args: str, timeout: float = CLI_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
+        """One `stellarflow` command against this stack, as a user would type it."""
+        return subprocess.run(
+            [*STELLARFLOW, *args], cwd=ROOT, env=_clean_env(STELLARFLOW_API_PORT=str(self.api_port)),
+            capture_output=True, text=True, timeout=timeout,
+        )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    base = tmp_path_factory.mktemp("cli-up")
+    api_port, temporal_port, ui_port = _free_ports(3)
+    log = base / "up.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [*STELLARFLOW, "up", "--data-dir", str(base / "data"), "--api-port", str(api_port),
+             "--temporal-port", str(temporal_port), "--ui-port", str(ui_port)],
+            cwd=ROOT, env=_clean_env(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    running = Stack(proc, log, base / "data", api_port, temporal_port, ui_port)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        docs = f"http://127.0.0.1:{api_port}/docs"
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"`stellarflow up` exited with {proc.returncode}:\n{running.output()}")
+            if docs in running.output():
+                with contextlib.suppress(httpx.TransportError):
+                    health = httpx.get(f"http://127.0.0.1:{api_port}/api/v2/system/health", timeout=5)
+                    if health.status_code == 200:
+                        break
+            if time.monotonic() > deadline:
+                pytest.fail(f"the stack was not healthy after {START_TIMEOUT_S}s:\n{running.output()}")
+            time.sleep(0.1)
+        running.children = _descendants(proc.pid)
+        yield running
+    finally:
+        running.children |= _descendants(proc.pid) if proc.poll() is None else set()
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+        for pid in running.children:  # each in its own session: the group kill above does not reach them
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def test_up_prints_where_everything_is(stack: Stack) -> None:
+    output = stack.output()
+    assert f"http://127.0.0.1:{stack.api_port}/docs" in output
+    assert f"http://127.0.0.1:{stack.ui_port}" in output
+    assert f"127.0.0.1:{stack.temporal_port}" in output
+    # Three processes: the dev server, the worker and the API.
+    assert len(stack.children) >= 3, stack.children
+    assert httpx.get(f"http://127.0.0.1:{stack.ui_port}", timeout=5).status_code == 200
+
+
+def test_run_watch_succeeds_and_is_durable_in_temporal(stack: Stack) -> None:
+    result = stack.cli("run", "definitions/fan-out.yaml", "--watch")
+    assert result.returncode == 0, result.stdout + result.stderr
+    match = RUN_ID.search(result.stdout)
+    assert match, result.stdout
+    run_id = match.group(1)
+    assert "succeeded" in result.stdout
+    assert f"http://127.0.0.1:{stack.ui_port}/namespaces/default/workflows/{run_id}" in result.stdout
+
+    # The history lives in the data dir, and Temporal itself knows the run.
+    assert (stack.data_dir / "temporal.db").is_file()
+    assert (stack.data_dir / "stellarflow.db").is_file()
+    command = [temporal_binary(), "workflow", "list", "--address", f"127.0.0.1:{stack.temporal_port}",
+               "--query", "WorkflowType='PipelineWorkflow'"]  # fmt: skip
+    # Visibility is eventually consistent (about 1.5 s here), and the projection says "succeeded" just
+    # before the workflow itself closes: wait for the row to show the run completed.
+    deadline = time.monotonic() + 15
+    while True:
+        listed = subprocess.run(command, capture_output=True, text=True, timeout=15)
+        rows = [line for line in listed.stdout.splitlines() if run_id in line]
+        if rows and "Completed" in rows[0]:
+            break
+        if time.monotonic() > deadline:
+            pytest.fail(
+                f"{run_id} not completed in `temporal workflow list` (exit {listed.returncode}):\n"
+                f"{listed.stdout}{listed.stderr}"
+            )
+        time.sleep(0.5)
+    assert "PipelineWorkflow" in rows[0], rows[0]
+    stack.run_ids.append(run_id)
+
+
+def test_run_watch_of_a_failing_definition_exits_non_zero(stack: Stack, tmp_path: Path) -> None:
+    failing = tmp_path / "fails-on-purpose.yaml"
+    failing.write_text(FAILING)
+    result = stack.cli("run", str(failing), "--watch")
+    assert result.returncode == 1, result.stdout + result.stderr
+    match = RUN_ID.search(result.stdout)
+    assert match, result.stdout
+    stack.run_ids.append(match.group(1))
+    assert "failed" in result.stdout
+    assert "step(s) failed: boom" in result.stderr
+    assert "exited with code 3" in result.stdout  # the step's detail column
+
+
+def test_runs_list_shows_the_runs(stack: Stack) -> None:
+    result = stack.cli("runs", "list")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "fan-out" in result.stdout and "fails-on-purpose" in result.stdout, result.stdout
+    assert "succeeded" in result.stdout and "failed" in result.stdout
+    assert len(re.findall(r"run-[0-9A-Za-z]{26}", result.stdout)) >= 2, result.stdout
+
+
+def test_validate_the_shipped_definitions() -> None:
+    files = sorted(str(path.relative_to(ROOT)) for path in (ROOT / "definitions").glob("*.yaml"))
+    assert files
+    result = subprocess.run([*STELLARFLOW, "validate", *files], cwd=ROOT, env=_clean_env(),
+                            capture_output=True, text=True, timeout=CLI_TIMEOUT_S)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    for name in files:
+        assert name in result.stdout
+
+
+def test_validate_reports_a_cycle(tmp_path: Path) -> None:
+    cyclic = tmp_path / "cyclic.yaml"
+    cyclic.write_text(CYCLIC)
+    result = subprocess.run([*STELLARFLOW, "validate", str(cyclic)], cwd=ROOT, env=_clean_env(),
+                            capture_output=True, text=True, timeout=CLI_TIMEOUT_S)  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "cycle" in result.stderr, result.stderr
+    assert "a -> c -> b -> a" in result.stderr, result.stderr
+
+
+def test_ctrl_c_stops_everything(stack: Stack) -> None:
+    """Last on purpose: it takes the module's stack down."""
+    stack.children |= _descendants(stack.proc.pid)
+    os.killpg(stack.proc.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
+    try:
+        code = stack.proc.wait(timeout=STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"`stellarflow up` still running {STOP_TIMEOUT_S}s after SIGINT:\n{stack.output()}")
+    assert code == 0, stack.output()
+    assert "stopped." in stack.output()
+    left = [pid for pid in stack.children if _running(pid)]
+    assert not left, f"processes left running after Ctrl-C: {left}"
+    for port in (stack.api_port, stack.temporal_port, stack.ui_port):
+        assert not _listening(port), f"something still listens on {port}"
+
+    # With the server gone, the runs' histories are still on disk (Temporal's own SQL schema).
+    db = stack.data_dir / "temporal.db"
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+        stored = {row[0] for row in conn.execute("SELECT workflow_id FROM current_executions")}
+    assert set(stack.run_ids) <= stored, (stack.run_ids, stored)

@@ -1,0 +1,210 @@
+"""A worker killed mid-run resumes the run: the durability promise, against the real dev server.
+
+The worker runs as a separate process on a dedicated task queue (the session's in-process worker polls
+`stellarflow`, so it never sees this run). It is SIGKILLed while step 3 of a 5-step chain is running; a new
+worker process takes over. Marker files written by the commands prove what ran how often.
+
+Where the ~17 s go (measured): the heartbeat timeout (2 s) and the retry backoff (1 s) before attempt 2 of
+step 3 starts on the new worker, the step itself (STEP3_SLEEP_S), then the SDK's sticky-queue
+schedule-to-start timeout (10 s): the next workflow task first goes to the dead worker's sticky queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from core.events import list_events
+from core.models import RunStatus, StepStatus
+from core.services.runs import get_run_row, start_run
+from core.services.workflows import put_workflow
+from core.settings import get_settings
+from workflows.pipeline import PipelineWorkflow
+
+ROOT = Path(__file__).resolve().parents[1]
+STEP3_SLEEP_S = 2  # long enough to kill the worker while step 3 runs, short enough for a fast test
+TEST_BUDGET_S = 45  # a hang guard, not a benchmark: the test takes 17-22 s here, even next to other suites
+
+
+def _definition(mark: Path) -> dict:
+    env = {"MARK": str(mark)}
+
+    def step(index: int, command: str) -> dict:
+        body: dict = {"id": f"step{index}", "action": "execute-command", "parameters": {"command": command, "env": env}}
+        if index > 1:
+            body["dependsOn"] = [f"step{index - 1}"]
+        return body
+
+    return {
+        "name": "Worker crash",
+        "steps": [
+            step(1, 'echo ran >> "$MARK/step1"'),
+            step(2, 'echo ran >> "$MARK/step2"'),
+            # $$ is the shell's pid, and also its process group (the runner starts each command in its
+            # own session), so the test can tell whether the first attempt died with its worker.
+            step(3, f'echo $$ >> "$MARK/step3.started"; sleep 60 & echo $! >> "$MARK/step3.background"; '
+                    f'sleep {STEP3_SLEEP_S}; echo ran >> "$MARK/step3"'),
+            step(4, 'echo ran >> "$MARK/step4"'),
+            step(5, 'echo ran >> "$MARK/step5"'),
+        ],
+    }
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def _running(pid: int) -> bool:
+    """True while `pid` exists and is not a zombie (an orphan whose reaper never waits stays a zombie)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rfind(")") + 2 :].split()[0] not in {"Z", "X"}
+
+
+class WorkerProcess:
+    """`python -m worker` in its own process group, output kept in a log file for failure messages."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.log = log
+        self._out = open(log, "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "worker"],
+            cwd=ROOT,
+            env=env,
+            stdout=self._out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its process group: no cleanup code of the worker can run."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=5)
+
+    def stop(self) -> None:
+        if self.alive():
+            self.kill()
+        self._out.close()
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:]
+
+
+async def _wait_for(predicate, what: str, timeout: float, workers: list[WorkerProcess]) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        for worker in workers:
+            if not worker.alive() and worker.proc.returncode != -signal.SIGKILL:
+                pytest.fail(f"worker exited with {worker.proc.returncode} while waiting for {what}:\n{worker.output()}")
+        if time.monotonic() > deadline:
+            logs = "\n---\n".join(w.output() for w in workers)
+            pytest.fail(f"timed out after {timeout}s waiting for {what}; worker output:\n{logs}")
+        await asyncio.sleep(0.05)
+
+
+async def test_killed_worker_resumes_run(temporal_env: WorkflowEnvironment, tmp_path: Path) -> None:
+    began = time.monotonic()
+    queue = f"crash-{uuid.uuid4().hex[:10]}"
+    mark = tmp_path / "marks"
+    mark.mkdir()
+    worker_env = {
+        **os.environ,
+        "STELLARFLOW_TASK_QUEUE": queue,
+        "TEMPORAL_ADDRESS": temporal_env.client.service_client.config.target_host,
+        "STELLARFLOW_TEMPORAL_NAMESPACE": temporal_env.client.namespace,
+        "STELLARFLOW_DATA_DIR": os.environ["STELLARFLOW_DATA_DIR"],
+        "STELLARFLOW_HEARTBEAT_TIMEOUT_S": "2",
+    }
+    settings = get_settings().model_copy(update={"task_queue": queue, "heartbeat_timeout_s": 2})
+    workflow_id = f"worker-crash-{uuid.uuid4().hex[:8]}"
+    put_workflow(workflow_id, _definition(mark))
+
+    workers: list[WorkerProcess] = []
+    first_shell: int | None = None
+    try:
+        workers.append(WorkerProcess(worker_env, tmp_path / "worker-1.log"))
+        run, created = await start_run(temporal_env.client, settings, workflow_id)
+        assert created
+
+        started = mark / "step3.started"
+        await _wait_for(lambda: len(_lines(started)) >= 1, "step 3 to start", 20, workers)
+        first_shell = int(_lines(started)[0])
+        assert _running(first_shell)
+        assert _lines(mark / "step1") == ["ran"] and _lines(mark / "step2") == ["ran"]
+        assert not (mark / "step3").exists()
+
+        workers[0].kill()
+        assert workers[0].proc.returncode == -signal.SIGKILL
+        # The command runs in its own session, so killing the worker's group does not reach it; the
+        # runner's PR_SET_PDEATHSIG does: the first attempt's shell dies with the worker.
+        await _wait_for(lambda: not _running(first_shell), "the orphaned step-3 shell to die", 3, [])
+
+        workers.append(WorkerProcess(worker_env, tmp_path / "worker-2.log"))
+        remaining = TEST_BUDGET_S - (time.monotonic() - began)
+        await _wait_for(
+            lambda: get_run_row(run.id).status in (RunStatus.succeeded, RunStatus.failed, RunStatus.cancelled),
+            f"run {run.id} to finish",
+            remaining,
+            workers,
+        )
+        final = get_run_row(run.id)
+        assert final.status == RunStatus.succeeded, final
+        assert final.error is None
+        # The crashed attempt's grandchild (its shell's death signal does not reach it) was killed by the
+        # retry before it ran the command again; the successful attempt's own background job is left alone.
+        first_background, second_background = (int(pid) for pid in _lines(mark / "step3.background"))
+        assert not _running(first_background)
+        assert _running(second_background)
+
+        # Completed steps are not run again after a crash; the interrupted one is, exactly once more.
+        for index in (1, 2, 4, 5):
+            assert _lines(mark / f"step{index}") == ["ran"], f"step{index} ran {_lines(mark / f'step{index}')}"
+        assert _lines(mark / "step3") == ["ran"], "only the second attempt of step 3 may finish"
+        assert len(_lines(started)) == 2, _lines(started)
+
+        steps = {step.id: step for step in final.steps}
+        assert all(step.status == StepStatus.succeeded for step in steps.values()), final.steps
+        assert steps["step3"].attempts == 2, steps["step3"]
+        assert all(steps[f"step{i}"].attempts == 1 for i in (1, 2, 4, 5)), final.steps
+
+        # The event log survived the crash whole: contiguous seqs, each transition exactly once.
+        events = list_events(run.id)
+        assert [event.seq for event in events] == list(range(1, len(events) + 1))
+        types = [event.type for event in events]
+        assert types[0] == "run.started" and types[-1] == "run.succeeded", types
+        assert types.count("run.started") == 1 and types.count("run.succeeded") == 1, types
+        for index in range(1, 6):
+            started_events = [e for e in events if e.type == "step.started" and e.data["stepId"] == f"step{index}"]
+            done_events = [e for e in events if e.type == "step.succeeded" and e.data["stepId"] == f"step{index}"]
+            assert len(started_events) == 1 and len(done_events) == 1, types
+        assert [e.data["attempts"] for e in events if e.type == "step.succeeded"] == [1, 1, 2, 1, 1]
+
+        # The run also finished in Temporal, with the same state.
+        handle = temporal_env.client.get_workflow_handle_for(PipelineWorkflow.run, run.id)
+        result = await asyncio.wait_for(handle.result(), timeout=5)
+        assert result.status == RunStatus.succeeded
+    finally:
+        for worker in workers:
+            worker.stop()
+        if first_shell is not None:  # the first attempt's `sleep`, orphaned when its shell died
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(first_shell, signal.SIGKILL)
+        for pid in _lines(mark / "step3.background"):
+            with contextlib.suppress(ProcessLookupError, PermissionError, ValueError):
+                os.kill(int(pid), signal.SIGKILL)
