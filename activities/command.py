@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -46,29 +46,18 @@ PIPE_GRACE_S = 1.0  # after the command exits, how long background processes may
 MAX_OUTPUT_FILE_BYTES = 1 << 20
 BUILTIN_OUTPUTS = frozenset({"stdout", "stderr", "exitCode", "durationMs", "stdoutBytes", "stderrBytes", "truncated"})
 _OUTPUT_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
-_PR_SET_PDEATHSIG = 1
 
 
-def _death_signal_preexec() -> Callable[[], None] | None:
-    """Best effort on Linux: the child gets SIGKILL when the worker dies, so a crashed worker does not leave
-    a build running unobserved (Temporal will run the step again elsewhere). libc is loaded here, in the
-    parent, so the forked child only makes one syscall before exec."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    option, sig = ctypes.c_int(_PR_SET_PDEATHSIG), ctypes.c_ulong(int(signal.SIGKILL))
-    zero = ctypes.c_ulong(0)
-
-    def preexec() -> None:
-        prctl(option, sig, zero, zero, zero)
-
-    return preexec
+def _death_signal_prefix() -> list[str]:
+    """Make the command die with the worker (Linux): `setpriv --pdeathsig KILL` sets the signal and execs
+    the command in the same process. Not `preexec_fn`: forking a threaded interpreter to run Python in the
+    child can deadlock it (seen here) and costs a full fork. Grandchildren are not covered; a retried
+    attempt reaps them (`reap_previous_attempt`)."""
+    setpriv = shutil.which("setpriv") if sys.platform.startswith("linux") else None
+    return [setpriv, "--pdeathsig", "KILL", "--"] if setpriv else []
 
 
-_PREEXEC = _death_signal_preexec()
+_DEATH_SIGNAL = _death_signal_prefix()
 
 
 @dataclass
@@ -184,6 +173,13 @@ def _group_alive(pgid: int) -> bool:
     return False
 
 
+def _resolvable(program: str, cwd: Path, env: Mapping[str, str]) -> bool:
+    if "/" in program:
+        path = Path(program) if os.path.isabs(program) else cwd / program
+        return path.is_file() and os.access(path, os.X_OK)
+    return shutil.which(program, path=env.get("PATH", os.defpath)) is not None
+
+
 def _group_members(pgid: int) -> list[int]:
     members = []
     for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else []:
@@ -273,6 +269,15 @@ async def run_process(
     exec'd as is, so its items are never shell syntax. On timeout or cancellation the process group is
     stopped (SIGTERM, then SIGKILL); cancellation is re-raised once the group is gone."""
     argv = ["/bin/sh", "-c", command] if isinstance(command, str) else list(command)
+    program = argv[0]
+    if _DEATH_SIGNAL and not _resolvable(program, cwd, env):
+        # Checked here so the message names the program, not the `setpriv` wrapper that would exec it.
+        reason = f"{program!r}: No such file or directory"
+        return CommandOutcome(
+            exit_code=127, stdout="", stderr=reason, stdout_bytes=0, stderr_bytes=0, truncated=False,
+            duration_ms=0, spawn_error=reason, timeout_s=timeout_s,
+        )  # fmt: skip
+    argv = [*_DEATH_SIGNAL, *argv]
     loop = asyncio.get_running_loop()
     started = time.monotonic()
     # The spawn is shielded: cancelled half-way, asyncio would kill only the direct child and then wait for
@@ -287,7 +292,6 @@ async def run_process(
             cwd=str(cwd),
             env=dict(env),
             start_new_session=True,
-            preexec_fn=_PREEXEC,
         )
     )
     try:

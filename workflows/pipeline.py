@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -47,6 +47,7 @@ ACTIVITY_FOR_ACTION = {
 }
 HEARTBEATING = {"execute_command", "deploy"}
 NON_RETRYABLE = ["InvalidParameters", "EnvironmentNotConfigured", "StepFailed"]
+FLUSH_EVERY = timedelta(milliseconds=250)
 
 
 class PipelineInput(BaseModel):
@@ -90,6 +91,8 @@ class PipelineWorkflow:
             steps=[StepState(id=s.id, name=s.name, action=s.action) for s in self.defn.steps],
         )
         self.seq = 0
+        self.last_flush: datetime | None = None
+        self.flush_timer: asyncio.Task[None] | None = None
         self.unrecorded: list[RunEvent] = []
         self.decisions: dict[str, ApprovalDecision] = {}
         self.env: dict[str, str] = {}
@@ -165,7 +168,7 @@ class PipelineWorkflow:
         try:
             while True:
                 self._schedule_ready(running)
-                await self._flush()
+                await self._flush_soon()
                 if not running:
                     break
                 await workflow.wait(list(running.values()), return_when=asyncio.FIRST_COMPLETED)
@@ -526,10 +529,33 @@ class PipelineWorkflow:
         self.seq += 1
         self.unrecorded.append(RunEvent(seq=self.seq, type=kind, at=workflow.now(), data=data))
 
-    async def _flush(self) -> None:
-        """Write pending events and the projection snapshot in one local activity."""
+    async def _flush_soon(self) -> None:
+        """Record now if the last write is older than FLUSH_EVERY, else once that much time has passed.
+
+        A local activity holds back the workflow task it runs in, so writing on every step would put a
+        database write between each step and the next. Milestones (start, approval waits, the end) flush
+        at once; in between, events are batched and the projection lags by at most FLUSH_EVERY."""
         if not self.unrecorded:
             return
+        now = workflow.now()
+        if self.last_flush is None or now - self.last_flush >= FLUSH_EVERY:
+            await self._flush()
+        elif self.flush_timer is None or self.flush_timer.done():
+            self.flush_timer = asyncio.create_task(self._deferred_flush(FLUSH_EVERY - (now - self.last_flush)))
+
+    async def _deferred_flush(self, delay: timedelta) -> None:
+        await workflow.sleep(max(delay, timedelta(milliseconds=1)))
+        self.flush_timer = None
+        await self._flush()
+
+    async def _flush(self) -> None:
+        """Write pending events and the projection snapshot in one local activity."""
+        if self.flush_timer is not None and not self.flush_timer.done():
+            self.flush_timer.cancel()  # this write covers what the timer was waiting to write
+            self.flush_timer = None
+        if not self.unrecorded:
+            return
+        self.last_flush = workflow.now()
         events, self.unrecorded = self.unrecorded, []
         await workflow.execute_local_activity(
             "record_run",

@@ -5,6 +5,8 @@ A run is a PipelineWorkflow whose workflow id is the run id; the database only h
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 from datetime import UTC, datetime, timedelta
@@ -15,7 +17,7 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
+from temporalio.common import QueryRejectCondition, SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
@@ -74,7 +76,7 @@ async def start_run(
     version: int | None = None,
 ) -> tuple[RunInfo, bool]:
     """Returns (run, created). The same Idempotency-Key with the same request gives back the same run."""
-    info, definition = get_definition(workflow_id, version)
+    info, definition = await asyncio.to_thread(get_definition, workflow_id, version)
     pinned = version or info.version
     run_id = new_id("run")
     scope = f"runs:{workflow_id}"
@@ -120,21 +122,34 @@ async def start_run(
         if idempotency_key:
             _release_key(scope, idempotency_key)
         raise Unavailable(f"Temporal did not accept the run: {err.message}") from None
-    record(RecordRequest(run=state, seq=0))
-    return get_run_row(run_id), True
+    await asyncio.to_thread(record, RecordRequest(run=state, seq=0))
+    return await asyncio.to_thread(get_run_row, run_id), True
 
 
-async def get_run(client: Client, run_id: str) -> RunInfo:
-    """The live state while the run is open (a workflow query), the projection once it is closed."""
-    info = get_run_row(run_id)
+async def get_run(client: Client, run_id: str, *, wait_s: float = 0) -> RunInfo:
+    """The live state while the run is open (a workflow query), the projection once it is closed.
+
+    With `wait_s`, first wait up to that long for the run to close (a long poll on the server, so a client
+    that only wants the outcome need not poll)."""
+    info = await asyncio.to_thread(get_run_row, run_id)
     if info.status in TERMINAL_RUN:
         return info
+    handle = client.get_workflow_handle(run_id)
+    if wait_s > 0:
+        with contextlib.suppress(Exception):  # timed out, or closed as failed/cancelled: read below
+            await asyncio.wait_for(handle.result(), timeout=wait_s)
+        info = await asyncio.to_thread(get_run_row, run_id)
+        if info.status in TERMINAL_RUN:
+            return info
     try:
-        live: RunState = await client.get_workflow_handle(run_id).query(
-            PipelineWorkflow.status, rpc_timeout=timedelta(seconds=5)
+        live: RunState = await handle.query(
+            PipelineWorkflow.status,
+            rpc_timeout=timedelta(seconds=5),
+            # A closed run would be replayed just to answer; its projection already holds the answer.
+            reject_condition=QueryRejectCondition.NOT_OPEN,
         )
-    except Exception:  # no worker right now, or the run just closed: the projection is still true
-        return get_run_row(run_id)
+    except Exception:  # closed meanwhile, or no worker right now: the projection is still true
+        return await asyncio.to_thread(get_run_row, run_id)
     return RunInfo(
         id=live.id, workflowId=live.workflowId, version=live.version, status=live.status, inputs=live.inputs,
         createdAt=info.createdAt, startedAt=live.startedAt, endedAt=live.endedAt, error=live.error,
