@@ -1,7 +1,8 @@
-"""`stellarflow`: start the stack, run and inspect workflows, validate definitions.
+"""`stellarflow`: start the stack, run and inspect workflows, validate definitions, manage users and keys.
 
-The run/runs commands talk to the API over HTTP, like any other client; `up`, `worker` and `api` start
-processes.
+The run/runs/keys commands talk to the API over HTTP, like any other client, with `STELLARFLOW_TOKEN` or else
+the API key `stellarflow up` wrote to `<data dir>/cli.key`; `up`, `worker` and `api` start processes;
+`users create` works on the database directly (an operator's command).
 """
 
 from __future__ import annotations
@@ -28,6 +29,11 @@ app = typer.Typer(
 )
 runs_app = typer.Typer(pretty_exceptions_enable=False, help="Inspect and cancel runs.", no_args_is_help=True)
 app.add_typer(runs_app, name="runs")
+keys_app = typer.Typer(pretty_exceptions_enable=False, help="Your API keys (through the API).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+users_app = typer.Typer(pretty_exceptions_enable=False, help="Users (on the database directly).",
+                        no_args_is_help=True)
+app.add_typer(users_app, name="users")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -83,7 +89,8 @@ def up(
 ) -> None:
     """Start the Temporal dev server (unless TEMPORAL_ADDRESS is set), the worker and the API."""
     _apply_overrides(data_dir=data_dir, api_port=api_port, temporal_port=temporal_port, ui_port=ui_port)
-    from core.db import get_engine
+    from core.auth.bootstrap import bootstrap
+    from core.auth.secret import SecretError
     from core.settings import get_settings
     from core.temporal import dev_server_command
 
@@ -110,7 +117,10 @@ def up(
                           f"(history in {settings.data_dir / 'temporal.db'})")
         else:
             console.print(f"[green]✓[/] using Temporal at {settings.temporal_address}")
-        get_engine()
+        try:
+            first_start = bootstrap(settings)  # creates/migrates the database, the server secret, the admin
+        except SecretError as error:
+            raise typer.Exit(_fail(str(error))) from None
         procs.append(("worker", subprocess.Popen([sys.executable, "-m", "worker"], start_new_session=True)))
         api = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "api.main:app", "--host", settings.api_host,
@@ -124,6 +134,7 @@ def up(
         console.print(f"[green]✓[/] API docs     [link]{settings.api_url}/docs[/link]")
         if settings.temporal_address is None:
             console.print(f"[green]✓[/] Temporal UI  [link]{settings.ui_url}[/link]")
+        _print_access(settings, first_start)
         console.print("Press Ctrl-C to stop all of it.")
         while not stopping:
             for name, proc in procs:
@@ -134,6 +145,30 @@ def up(
     finally:
         _stop(procs)
     console.print("stopped.")
+
+
+def _print_access(settings: Any, first_start: Any) -> None:
+    """How to get a token. The admin's password exists only here, on the first start, and is never stored."""
+    import json
+
+    def login_line(username: str, password: str) -> str:
+        body = json.dumps({"username": username, "password": password})
+        return (f"  get a token: curl -s -X POST {settings.api_url}/api/v2/auth/login "
+                f"-H 'content-type: application/json' -d '{body}'")
+
+    plain = {"markup": False, "highlight": False, "soft_wrap": True}
+    if first_start.admin is not None:
+        username, password = first_start.admin.username, first_start.password
+        console.print("[green]✓[/] created the admin user — its password is shown once, keep it now:")
+        console.print(f"    username {username}   password {password}", **plain)
+        console.print(login_line(username, password), **plain)
+    else:
+        console.print(login_line("<user>", "<password>"), **plain)
+    console.print('  then send it: curl -H "Authorization: Bearer $TOKEN" ...   more users: stellarflow users create',
+                  **plain)
+    if settings.cli_key_file.exists():
+        written = " (new)" if first_start.cli_key_file else ""
+        console.print(f"  the stellarflow CLI signs in with the API key in {settings.cli_key_file}{written}", **plain)
 
 
 def _fail(message: str) -> int:
@@ -194,10 +229,25 @@ def schema() -> None:
 # ---- runs --------------------------------------------------------------------------------------------
 
 
+def _credential() -> str | None:
+    """`STELLARFLOW_TOKEN` (a JWT or an API key), else the key `stellarflow up` wrote to `<data dir>/cli.key`."""
+    token = os.environ.get("STELLARFLOW_TOKEN", "").strip()
+    if token:
+        return token
+    from core.settings import get_settings
+
+    try:
+        return get_settings().cli_key_file.read_text().strip() or None
+    except OSError:
+        return None
+
+
 def _client() -> httpx.Client:
     from core.settings import get_settings
 
-    return httpx.Client(base_url=get_settings().api_url, timeout=30)
+    credential = _credential()
+    headers = {"Authorization": f"Bearer {credential}"} if credential else {}
+    return httpx.Client(base_url=get_settings().api_url, timeout=30, headers=headers)
 
 
 def _check(response: httpx.Response) -> dict:
@@ -210,6 +260,11 @@ def _check(response: httpx.Response) -> dict:
         for detail in error.get("details") or []:
             where = f" (line {detail['line']})" if detail.get("line") else ""
             err_console.print(f"  - {detail.get('field')}{where}: {detail.get('message')}", markup=False)
+        if response.status_code == 401:
+            from core.settings import get_settings
+
+            err_console.print(f"  set STELLARFLOW_TOKEN to a token or API key, or run `stellarflow up` once to write "
+                              f"{get_settings().cli_key_file}", markup=False)
         raise typer.Exit(2)
     return response.json() if response.content else {}
 
@@ -317,6 +372,80 @@ def runs_cancel(run_id: str) -> None:
     with _client() as client:
         body = _check(client.post(f"/api/v2/runs/{run_id}/cancel"))["data"]
     console.print(f"cancellation requested for [bold]{body['id']}[/] (status {body['status']})")
+
+
+# ---- keys and users ----------------------------------------------------------------------------------
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="what the key is for")] = "cli",
+    expires_in: Annotated[int | None, typer.Option(help="seconds until it expires; default never")] = None,
+) -> None:
+    """Create an API key; it is printed once, here."""
+    body: dict[str, Any] = {"name": name}
+    if expires_in is not None:
+        body["expiresIn"] = expires_in
+    with _client() as client:
+        created = _check(client.post("/api/v2/auth/keys", json=body))["data"]
+    console.print(f"[green]✓[/] API key [bold]{created['id']}[/] ({created['name']}) — shown once, store it now:")
+    print(created["key"], flush=True)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """Your API keys (never the keys themselves)."""
+    with _client() as client:
+        items = _check(client.get("/api/v2/auth/keys"))["data"]
+    table = Table()
+    table.add_column("id", no_wrap=True, min_width=30)
+    for column in ("name", "prefix", "created", "last used", "expires"):
+        table.add_column(column)
+    for item in items:
+        table.add_row(item["id"], item["name"], item["prefix"] + "…", (item["createdAt"] or "")[:19],
+                      (item["lastUsedAt"] or "never")[:19], (item["expiresAt"] or "never")[:19])
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str) -> None:
+    with _client() as client:
+        _check(client.delete(f"/api/v2/auth/keys/{key_id}"))
+    console.print(f"[green]✓[/] revoked {key_id}")
+
+
+@users_app.command("create")
+def users_create(
+    username: str,
+    role: Annotated[str, typer.Option(help="admin, developer or viewer")] = "developer",
+    email: Annotated[str | None, typer.Option()] = None,
+    full_name: Annotated[str | None, typer.Option()] = None,
+    tier: Annotated[str, typer.Option(help="free, pro or enterprise (rate limits and quotas)")] = "free",
+    prompt_password: Annotated[bool, typer.Option(help="type the password instead of generating one")] = False,
+    data_dir: Annotated[Path | None, typer.Option(help="where the database lives")] = None,
+) -> None:
+    """Create a user in the database. The password comes from STELLARFLOW_NEW_PASSWORD, a prompt
+    (--prompt-password), or is generated and printed once."""
+    _apply_overrides(data_dir=data_dir)
+    from core.auth import passwords, users
+    from core.errors import DomainError
+
+    password = os.environ.get("STELLARFLOW_NEW_PASSWORD") or None
+    if password is None and prompt_password:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    generated = password is None
+    password = password or passwords.generate()
+    try:
+        user = users.create_user(username, password, email=email, full_name=full_name, role=role, tier=tier)
+    except DomainError as error:
+        err_console.print(f"[red]✗[/] {error.code}: {error.message}", markup=True)
+        for detail in error.details or []:
+            err_console.print(f"  - {detail.get('field')}: {detail.get('message')}", markup=False)
+        raise typer.Exit(2) from None
+    console.print(f"[green]✓[/] user [bold]{user.username}[/] ({user.id}), role {user.role}, tier {user.tier}")
+    if generated:
+        console.print("  password (shown once, keep it now):", highlight=False)
+        print(password, flush=True)
 
 
 def main() -> None:

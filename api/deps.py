@@ -6,10 +6,13 @@ import asyncio
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
-from pydantic import BaseModel
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
 from temporalio.client import Client
 
-from core.errors import Unavailable
+from core.auth.authenticate import authenticate
+from core.auth.permissions import allows
+from core.errors import Forbidden, Unauthorized, Unavailable
 from core.listing import PageRequest
 from core.settings import Settings
 
@@ -34,19 +37,53 @@ async def get_client(request: Request) -> Client:
 
 
 class Principal(BaseModel):
+    """The authenticated caller, as routes see it."""
+
     id: str
     username: str
     role: str
+    permissions: list[str] = Field(default_factory=list)
+    tier: str = "free"
+    method: str = "token"  # "token" (JWT) or "api_key"
+    session_id: str | None = None
+    key_id: str | None = None
+
+
+bearer = HTTPBearer(
+    auto_error=False, scheme_name="bearerAuth",
+    description="A JWT access token (`POST /api/v2/auth/login`, `POST /api/auth/token`) or an API key (`sf_…`).",
+)
+
+
+async def current_principal(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Principal:
+    """Any valid credential. No, bad, expired or revoked credential → 401 with `WWW-Authenticate: Bearer`."""
+    if credentials is None or not credentials.credentials:
+        raise Unauthorized("Authentication required: send Authorization: Bearer <token or API key>")
+    identity = authenticate(request.app.state.settings, credentials.credentials)
+    user = identity.user
+    principal = Principal(id=user.id, username=user.username, role=user.role, permissions=user.permissions,
+                          tier=user.tier, method=identity.method, session_id=identity.session_id,
+                          key_id=identity.key_id)
+    request.state.principal = principal  # for whatever runs later in this request (logging, audit)
+    return principal
+
+
+current_principal.required_permission = None  # type: ignore[attr-defined]
 
 
 def require(permission: str):
-    """The authorisation seam: every route names the permission it needs. Until authentication lands the
-    caller is the local operator."""
+    """The authorisation seam: every route names the permission it needs. A valid credential without it → 403.
+    (`required_permission` on the dependency lets tests walk the routes and know what each one needs.)"""
 
-    async def dependency() -> Principal:
-        return Principal(id="usr-local", username="local", role="admin")
+    async def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if not allows(principal.role, permission):
+            raise Forbidden(f"Permission {permission!r} is required", permission=permission)
+        return principal
 
     dependency.__name__ = f"require_{permission.replace(':', '_')}"
+    dependency.required_permission = permission  # type: ignore[attr-defined]
     return dependency
 
 
@@ -66,4 +103,5 @@ def page_v2(
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 ClientDep = Annotated[Client, Depends(get_client)]
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
 PageDep = Annotated[PageRequest, Depends(page_v2)]

@@ -5,6 +5,7 @@ Unhandled exceptions are turned into a 500 by `api.middleware` (outermost, so he
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -27,7 +28,7 @@ def request_id(request: Request) -> str:
 
 
 def error_body(path: str, rid: str, code: str, message: str,
-               details: list[dict[str, Any]] | None = None, **extra: Any) -> dict[str, Any]:
+               details: list[dict[str, Any]] | dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
     error: dict[str, Any] = {"code": code, "message": message}
     if details is not None:
         error["details"] = details
@@ -37,7 +38,7 @@ def error_body(path: str, rid: str, code: str, message: str,
 
 
 def error_response(request: Request, status: int, code: str, message: str,
-                   details: list[dict[str, Any]] | None = None, **extra: Any) -> JSONResponse:
+                   details: list[dict[str, Any]] | dict[str, Any] | None = None, **extra: Any) -> JSONResponse:
     body = error_body(request.url.path, request_id(request), code, message, details, **extra)
     return JSONResponse(body, status_code=status)
 
@@ -53,7 +54,10 @@ def field_path(loc: tuple[Any, ...]) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> JSONResponse:
-        return error_response(request, exc.status, exc.code, exc.message, exc.details, **exc.extra)
+        response = error_response(request, exc.status, exc.code, exc.message, exc.details, **exc.extra)
+        for name, value in (getattr(exc, "headers", None) or {}).items():
+            response.headers[name] = value
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -62,7 +66,8 @@ def install(app: FastAPI) -> None:
             detail = {"field": field_path(tuple(err.get("loc", ()))),
                       "constraint": _CONSTRAINTS.get(err.get("type", ""), err.get("type", "invalid")),
                       "message": err.get("msg", "invalid")}
-            if err.get("type") != "missing" and "input" in err and _jsonable(err["input"]):
+            if (err.get("type") != "missing" and "input" in err and _jsonable(err["input"])
+                    and not _secret(request.url.path, detail["field"])):
                 detail["value"] = err["input"]
             details.append(detail)
         return error_response(request, 400, "VALIDATION_ERROR", "Request validation failed", details)
@@ -75,6 +80,14 @@ def install(app: FastAPI) -> None:
         for name, value in (exc.headers or {}).items():
             response.headers[name] = value
         return response
+
+
+_SECRET_FIELD = re.compile(r"pass|secret|token|key|credential", re.IGNORECASE)
+
+
+def _secret(path: str, field: str) -> bool:
+    """Never echo a value sent to an auth endpoint, or one in a field that may hold a secret."""
+    return "/auth/" in path or bool(_SECRET_FIELD.search(field))
 
 
 def _jsonable(value: Any) -> bool:

@@ -13,7 +13,10 @@ from temporalio.client import Client
 
 from api import errors
 from api.middleware import RequestContextMiddleware
-from api.routes import health, runs_v2, workflows_v2
+from api.ratelimit import install as install_rate_limits
+from api.routes import auth_v1, auth_v2, health, runs_v2, workflows_v2
+from core.auth.authenticate import TierResolver
+from core.auth.secret import server_secret
 from core.db import get_engine
 from core.services.workflows import load_directory
 from core.settings import Settings, get_settings
@@ -27,10 +30,12 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         get_engine()
+        server_secret(settings)  # a misconfigured secret fails start-up, not the first request
         for path, problem in load_directory(settings.definitions_dir):
             if problem is None:
                 log.info("loaded definition %s", path)
         yield
+        await app.state.rate_limiter.aclose()
         # The client is shared with whoever passed it in; nothing to close for a lazily made one either.
 
     app = FastAPI(
@@ -43,9 +48,13 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.state.temporal_client = client
     app.state.temporal_lock = asyncio.Lock()
     app.state.started = time.monotonic()
+    app.state.tier_resolver = TierResolver(settings)  # token -> tier name or None, for the rate limiter
     errors.install(app)
+    install_rate_limits(app, settings)  # added before RequestContextMiddleware, so it runs inside it
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)
+    app.include_router(auth_v2.router)
+    app.include_router(auth_v1.router)
     app.include_router(workflows_v2.router)
     app.include_router(runs_v2.router)
     return app

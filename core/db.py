@@ -1,7 +1,7 @@
 """Database tables and engine. SQLite file by default, PostgreSQL through DATABASE_URL.
 
-The database holds what is not a run (definitions, idempotency keys, deployment slots) and the read side of
-runs: the append-only `events` table and the `runs` projection used by list views.
+The database holds what is not a run (definitions, idempotency keys, deployment slots, users, login sessions,
+API keys) and the read side of runs: the append-only `events` table and the `runs` projection used by list views.
 """
 
 from __future__ import annotations
@@ -91,6 +91,53 @@ class DeploymentRow(SQLModel, table=True):
     run_id: str | None = None
     updated_at: datetime = Field(default_factory=utcnow)
 
+
+
+class UserRow(SQLModel, table=True):
+    """A person or robot that signs in. `username_key`/`email` are lower-cased, so uniqueness ignores case."""
+
+    __tablename__ = "users"
+    id: str = Field(primary_key=True)
+    username: str
+    username_key: str = Field(unique=True)
+    email: str | None = Field(default=None, unique=True)
+    full_name: str | None = None
+    password_hash: str
+    role: str = "developer"  # admin | developer | viewer
+    tier: str = "free"  # free | pro | enterprise
+    disabled: bool = False
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class AuthSessionRow(SQLModel, table=True):
+    """One login. Access tokens name it (`sid`) and are checked against it on every request; `refresh_jti` is
+    the only refresh token of it that may still be used (rotation), so presenting an older one is reuse."""
+
+    __tablename__ = "auth_sessions"
+    id: str = Field(primary_key=True)
+    user_id: str = Field(index=True)
+    refresh_jti: str
+    created_at: datetime = Field(default_factory=utcnow)
+    refreshed_at: datetime | None = None
+    expires_at: datetime
+    revoked_at: datetime | None = None
+    revoked_reason: str | None = None
+
+
+class ApiKeyRow(SQLModel, table=True):
+    """An API key: only its HMAC-SHA256 (keyed with the server secret) is stored, plus a display prefix."""
+
+    __tablename__ = "api_keys"
+    id: str = Field(primary_key=True)
+    user_id: str = Field(index=True)
+    name: str
+    prefix: str
+    secret_hash: str = Field(unique=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    last_used_at: datetime | None = None
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()

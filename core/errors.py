@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 
@@ -9,7 +10,8 @@ class DomainError(Exception):
     code = "INTERNAL_ERROR"
     status = 500
 
-    def __init__(self, message: str, *, details: list[dict[str, Any]] | None = None, **extra: Any) -> None:
+    def __init__(self, message: str, *, details: list[dict[str, Any]] | dict[str, Any] | None = None,
+                 **extra: Any) -> None:
         super().__init__(message)
         self.message = message
         self.details = details
@@ -42,3 +44,32 @@ class IdempotencyMismatch(DomainError):
 class Unavailable(DomainError):
     code = "SERVICE_UNAVAILABLE"
     status = 503
+
+
+class Unauthorized(DomainError):
+    """No credential, or one that is bad, expired or revoked. Rendered with `WWW-Authenticate: Bearer`."""
+
+    code = "UNAUTHORIZED"
+    status = 401
+    headers = {"WWW-Authenticate": "Bearer"}
+
+
+class Forbidden(DomainError):
+    code = "FORBIDDEN"
+    status = 403
+
+
+class QuotaExceeded(DomainError):
+    """A per-tier quota is used up (see `core.quotas`): 429 for a rate quota, which frees up with time (with
+    `Retry-After` when known), 403 for a capacity quota, which frees up only when something is released."""
+
+    code = "QUOTA_EXCEEDED"
+    status = 403
+
+    def __init__(self, message: str, *, quota: str, limit: int, used: int, requested: int, tier: str,
+                 status: int = 403, retry_after: float | None = None) -> None:
+        super().__init__(message, details={"quota": quota, "limit": limit, "used": used, "requested": requested,
+                                           "tier": tier})
+        self.quota = quota
+        self.status = status
+        self.headers = {"Retry-After": str(max(1, math.ceil(retry_after)))} if retry_after is not None else {}

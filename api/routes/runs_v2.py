@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends
+from fastapi import APIRouter, Body, Depends, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,7 +21,7 @@ class Decision(BaseModel):
 
 
 @router.get("")
-async def list_runs(page: PageDep, settings: SettingsDep,
+def list_runs(page: PageDep, settings: SettingsDep,
                     _: Annotated[Principal, Depends(require("workflows:read"))]) -> dict:
     result = runs.list_runs(page)
     query = {f"filter[{k}]": v for k, v in page.filters.items()}
@@ -29,9 +29,12 @@ async def list_runs(page: PageDep, settings: SettingsDep,
 
 
 @router.get("/{run_id}")
-async def get_run(run_id: str, client: ClientDep, settings: SettingsDep,
-                  _: Annotated[Principal, Depends(require("workflows:read"))]) -> dict:
-    info = await runs.get_run(client, run_id)
+async def get_run(
+    run_id: str, client: ClientDep, settings: SettingsDep,
+    _: Annotated[Principal, Depends(require("workflows:read"))],
+    wait: Annotated[float, Query(ge=0, le=60, description="seconds to wait for the run to finish")] = 0,
+) -> dict:
+    info = await runs.get_run(client, run_id, wait_s=wait)
     return v2.ok(v2.run(info, settings))
 
 
@@ -50,19 +53,19 @@ async def _decide(run_id: str, step_id: str, approved: bool, body: Decision | No
 
 @router.post("/{run_id}/steps/{step_id}/approve")
 async def approve_step(run_id: str, step_id: str, client: ClientDep,
-                       principal: Annotated[Principal, Depends(require("workflows:approve"))],
+                       principal: Annotated[Principal, Depends(require("workflows:run"))],
                        body: Annotated[Decision | None, Body()] = None) -> dict:
     return await _decide(run_id, step_id, True, body, client, principal)
 
 
 @router.post("/{run_id}/steps/{step_id}/reject")
 async def reject_step(run_id: str, step_id: str, client: ClientDep,
-                      principal: Annotated[Principal, Depends(require("workflows:approve"))],
+                      principal: Annotated[Principal, Depends(require("workflows:run"))],
                       body: Annotated[Decision | None, Body()] = None) -> dict:
     return await _decide(run_id, step_id, False, body, client, principal)
 
 
 @router.get("/{run_id}/logs")
-async def run_logs(run_id: str, _: Annotated[Principal, Depends(require("workflows:read"))]) -> dict:
+def run_logs(run_id: str, _: Annotated[Principal, Depends(require("workflows:read"))]) -> dict:
     info, events = runs.run_logs(run_id)
     return v2.ok(v2.logs(info, events))

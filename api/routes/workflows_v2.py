@@ -41,8 +41,8 @@ class RunCreate(BaseModel):
 
 
 @router.post("", status_code=201)
-async def create_workflow(
-    body: DefinitionBody, _: Annotated[Principal, Depends(require("workflows:write"))]
+def create_workflow(
+    body: DefinitionBody, _: Annotated[Principal, Depends(require("workflows:run"))]
 ) -> JSONResponse:
     info = workflows.create_workflow(body)
     return JSONResponse(v2.ok(v2.workflow(info)), status_code=201,
@@ -50,7 +50,7 @@ async def create_workflow(
 
 
 @router.get("")
-async def list_workflows(page: PageDep, _: Annotated[Principal, Depends(require("workflows:read"))]) -> dict:
+def list_workflows(page: PageDep, _: Annotated[Principal, Depends(require("workflows:read"))]) -> dict:
     result = workflows.list_workflows(page)
     query = {f"filter[{k}]": v for k, v in page.filters.items()}
     if page.sort:
@@ -59,21 +59,21 @@ async def list_workflows(page: PageDep, _: Annotated[Principal, Depends(require(
 
 
 @router.get("/{workflow_id}")
-async def get_workflow(workflow_id: str, _: Annotated[Principal, Depends(require("workflows:read"))]) -> dict:
+def get_workflow(workflow_id: str, _: Annotated[Principal, Depends(require("workflows:read"))]) -> dict:
     return v2.ok(v2.workflow(workflows.get_workflow(workflow_id), with_definition=True))
 
 
 @router.put("/{workflow_id}")
-async def put_workflow(
-    workflow_id: str, body: DefinitionBody, _: Annotated[Principal, Depends(require("workflows:write"))]
+def put_workflow(
+    workflow_id: str, body: DefinitionBody, _: Annotated[Principal, Depends(require("workflows:run"))]
 ) -> dict:
     """A changed definition becomes a new version; runs keep the version they pinned."""
     return v2.ok(v2.workflow(workflows.put_workflow(workflow_id, body), with_definition=True))
 
 
 @router.delete("/{workflow_id}", status_code=204)
-async def delete_workflow(
-    workflow_id: str, _: Annotated[Principal, Depends(require("workflows:write"))]
+def delete_workflow(
+    workflow_id: str, _: Annotated[Principal, Depends(require("workflows:run"))]
 ) -> Response:
     workflows.delete_workflow(workflow_id)
     return Response(status_code=204)
@@ -99,7 +99,7 @@ async def start_run(
 
 
 @router.get("/{workflow_id}/runs")
-async def list_runs(
+def list_runs(
     workflow_id: str, page: PageDep, settings: SettingsDep,
     _: Annotated[Principal, Depends(require("workflows:read"))],
 ) -> dict:

@@ -1,0 +1,127 @@
+"""Login sessions: sign in, rotate refresh tokens (reuse revokes the session), sign out, check access tokens.
+
+Every access and refresh token names its session (`sid`); the session row is checked on every request, so
+signing out or a detected reuse stops both kinds of token at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from pydantic import BaseModel
+from sqlalchemy import update
+from sqlmodel import col
+
+from core.auth import passwords, tokens
+from core.auth.identity import Identity, aware
+from core.auth.users import UserInfo, find_for_login, info
+from core.db import AuthSessionRow, UserRow, session_scope, utcnow
+from core.errors import Unauthorized
+from core.ids import new_id
+from core.settings import Settings
+
+log = logging.getLogger("stellarflow.auth")
+BAD_CREDENTIALS = "Invalid username or password"
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    session_id: str
+    user: UserInfo
+
+    def __repr__(self) -> str:  # keep tokens out of any accidental log line
+        return f"TokenPair(session_id={self.session_id!r}, user={self.user.id!r})"
+
+    __str__ = __repr__
+
+
+def login(settings: Settings, identifier: str, password: str) -> TokenPair:
+    """Same answer, and about the same time, for an unknown user, a wrong password or a disabled account."""
+    with session_scope() as session:
+        row = find_for_login(session, identifier) if 0 < len(identifier) <= 320 else None
+    valid = passwords.verify(row.password_hash if row else None, password)
+    if row is None or not valid or row.disabled:
+        log.info("login failed%s", f" for {row.id}" if row else " (unknown user)")
+        raise Unauthorized(BAD_CREDENTIALS)
+    if passwords.needs_rehash(row.password_hash):
+        with session_scope() as session:
+            session.exec(update(UserRow).where(col(UserRow.id) == row.id)
+                         .values(password_hash=passwords.hash_password(password)))
+    pair = start_session(settings, info(row))
+    log.info("login %s: session %s", row.id, pair.session_id)
+    return pair
+
+
+def start_session(settings: Settings, user: UserInfo) -> TokenPair:
+    """A new session for an already authenticated user (login; tests mint tokens with it)."""
+    session_id = new_id("ses")
+    refresh_jti = new_id("jti")
+    with session_scope() as session:
+        session.add(AuthSessionRow(id=session_id, user_id=user.id, refresh_jti=refresh_jti,
+                                   expires_at=utcnow() + timedelta(seconds=settings.refresh_token_ttl_s)))
+    return _pair(settings, user, session_id, refresh_jti)
+
+
+def _pair(settings: Settings, user: UserInfo, session_id: str, refresh_jti: str) -> TokenPair:
+    access, _ = tokens.issue(settings, typ=tokens.ACCESS, sub=user.id, sid=session_id,
+                             ttl_s=settings.access_token_ttl_s)
+    refresh, _ = tokens.issue(settings, typ=tokens.REFRESH, sub=user.id, sid=session_id, jti=refresh_jti,
+                              ttl_s=settings.refresh_token_ttl_s)
+    return TokenPair(access_token=access, refresh_token=refresh, expires_in=settings.access_token_ttl_s,
+                     session_id=session_id, user=user)
+
+
+def refresh(settings: Settings, refresh_token: str) -> TokenPair:
+    """Rotate: the presented refresh token is spent and a new pair is issued. Presenting a spent one again means
+    it leaked (or was replayed), so the whole session is revoked and both holders must sign in again."""
+    claims = tokens.decode(settings, refresh_token, tokens.REFRESH)
+    now = utcnow()
+    reused = False
+    with session_scope() as session:
+        row = session.get(AuthSessionRow, claims.sid)
+        if row is None or row.user_id != claims.sub or row.revoked_at is not None:
+            raise Unauthorized("Session revoked")
+        if aware(row.expires_at) <= now:
+            raise Unauthorized("Session expired")
+        user = session.get(UserRow, row.user_id)
+        if user is None or user.disabled:
+            raise Unauthorized("Session revoked")
+        new_jti = new_id("jti")
+        rotated = session.exec(
+            update(AuthSessionRow)
+            .where(col(AuthSessionRow.id) == claims.sid, col(AuthSessionRow.refresh_jti) == claims.jti,
+                   col(AuthSessionRow.revoked_at).is_(None))
+            .values(refresh_jti=new_jti, refreshed_at=now,
+                    expires_at=now + timedelta(seconds=settings.refresh_token_ttl_s))
+        )
+        if rotated.rowcount != 1:
+            reused = True
+            session.exec(update(AuthSessionRow).where(col(AuthSessionRow.id) == claims.sid)
+                         .values(revoked_at=now, revoked_reason="refresh token reused"))
+    if reused:
+        log.warning("refresh token reused on session %s: session revoked", claims.sid)
+        raise Unauthorized("Refresh token already used; the session is revoked")
+    return _pair(settings, info(user), claims.sid, new_jti)
+
+
+def logout(session_id: str, reason: str = "logout") -> None:
+    with session_scope() as session:
+        session.exec(update(AuthSessionRow)
+                     .where(col(AuthSessionRow.id) == session_id, col(AuthSessionRow.revoked_at).is_(None))
+                     .values(revoked_at=utcnow(), revoked_reason=reason))
+    log.info("session %s ended (%s)", session_id, reason)
+
+
+def check_access_token(settings: Settings, token: str) -> Identity:
+    claims = tokens.decode(settings, token, tokens.ACCESS)
+    with session_scope() as session:
+        row = session.get(AuthSessionRow, claims.sid)
+        if row is None or row.user_id != claims.sub or row.revoked_at is not None:
+            raise Unauthorized("Token revoked")
+        user = session.get(UserRow, claims.sub)
+        if user is None or user.disabled:
+            raise Unauthorized("Token revoked")
+        return Identity(user=info(user), method="token", session_id=row.id)
