@@ -120,7 +120,9 @@ def _main() -> int:
     parser.add_argument("--runs", type=int, default=10, help="measured runs per shape and variant")
     parser.add_argument("--warmup", type=int, default=3, help="unmeasured runs per shape and variant first")
     parser.add_argument("--steps", type=int, default=20, help="chain length / fan-out width")
-    parser.add_argument("--poll-ms", type=float, default=5.0, help="GET /api/v2/runs/{id} interval")
+    parser.add_argument("--poll-ms", type=float, default=5.0, help="GET /api/v2/runs/{id} interval (--wait poll)")
+    parser.add_argument("--wait", choices=["long-poll", "poll"], default="long-poll",
+                        help="how ours learns the end: GET ?wait= (like execute_workflow's long poll) or polling")
     parser.add_argument("--api", choices=["subprocess", "inprocess"], default="subprocess",
                         help="uvicorn in its own process (like `stellarflow up`) or in this one")
     parser.add_argument("--run-timeout", type=float, default=60.0, help="seconds before one run counts as hung")
@@ -371,13 +373,15 @@ def _main() -> int:
                 run_id = posted.json()["data"]["id"]
                 while True:
                     sent = time.perf_counter()
-                    got = await http.get(f"/api/v2/runs/{run_id}")
+                    params = {"wait": min(60.0, args.run_timeout)} if args.wait == "long-poll" else None
+                    got = await http.get(f"/api/v2/runs/{run_id}", params=params)
                     get_ms.append((time.perf_counter() - sent) * 1000)
                     got.raise_for_status()
                     run = got.json()["data"]
                     if run["status"] in terminal:
                         break
-                    await asyncio.sleep(args.poll_ms / 1000)
+                    if args.wait == "poll":
+                        await asyncio.sleep(args.poll_ms / 1000)
                 wall_ms = (time.perf_counter() - started) * 1000
                 seen_at = datetime.now(UTC)
                 if run["status"] != "succeeded" or run["summary"].get("succeeded") != n:
@@ -483,7 +487,8 @@ def _main() -> int:
 
     print(f"StellarFlow DAG overhead: {n}-step chain and {n}-wide fan-out of `true`, "
           f"{args.warmup} warm-up + {args.runs} measured runs per variant, API {args.api}, "
-          f"poll every {args.poll_ms:g} ms", file=sys.stderr, flush=True)
+          + (f"poll every {args.poll_ms:g} ms" if args.wait == "poll" else "long-poll GET ?wait="),
+          file=sys.stderr, flush=True)
     load_before = os.getloadavg()
     started = time.monotonic()
     loop_beat[0] = time.monotonic()

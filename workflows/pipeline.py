@@ -126,6 +126,8 @@ class PipelineWorkflow:
     async def run(self, inp: PipelineInput) -> RunState:
         self.state.status = RunStatus.running
         self.state.startedAt = workflow.now()
+        # The API wrote the pending projection row already; the first events can wait for the first batch.
+        self.last_flush = self.state.startedAt
         self._emit("run.started", {"workflowId": inp.workflow_id, "version": inp.version})
         self.started_note = self._notify_async("started")
         try:
