@@ -83,7 +83,7 @@ def current_attempt() -> int:
 def heartbeat(details: Any) -> None:
     """Heartbeat only inside an activity: heartbeats are what let Temporal deliver cancellation and notice a
     dead worker, and the plain functions must stay callable without Temporal."""
-    if activity.in_activity():
+    if activity.in_activity() and not activity.info().is_local:  # local activities cannot heartbeat
         activity.heartbeat(details)
 
 

@@ -44,32 +44,39 @@ class RawInput(BaseModel):
     max_attempts: int
     initial_interval_s: float
     non_retryable: list[str]
+    local: bool = False
 
 
 async def _raw_step(inp: RawInput, index: int) -> None:
-    # Mirrors PipelineWorkflow._run_activity for an execute-command step without `retry:`.
-    result: ActionResult = await workflow.execute_activity(
-        "execute_command",
-        ActionRequest(
-            run_id=inp.run_id,
-            step_id=f"s{index:02d}",
-            action="execute-command",
-            parameters={"command": inp.command},
-            env={},
-            timeout_s=inp.timeout_s,
-            retry_failures=False,
-            environments={},
-        ),
-        result_type=ActionResult,
-        start_to_close_timeout=timedelta(seconds=inp.timeout_s + 30),
-        heartbeat_timeout=timedelta(seconds=inp.heartbeat_timeout_s),
-        retry_policy=RetryPolicy(
-            maximum_attempts=inp.max_attempts,
-            initial_interval=timedelta(seconds=inp.initial_interval_s),
-            non_retryable_error_types=inp.non_retryable,
-        ),
-        cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    # Mirrors PipelineWorkflow._run_activity for an execute-command step without `retry:` (and `local:`).
+    request = ActionRequest(
+        run_id=inp.run_id,
+        step_id=f"s{index:02d}",
+        action="execute-command",
+        parameters={"command": inp.command},
+        env={},
+        timeout_s=inp.timeout_s,
+        retry_failures=False,
+        environments={},
     )
+    policy = RetryPolicy(
+        maximum_attempts=inp.max_attempts,
+        initial_interval=timedelta(seconds=inp.initial_interval_s),
+        non_retryable_error_types=inp.non_retryable,
+    )
+    if inp.local:
+        result: ActionResult = await workflow.execute_local_activity(
+            "execute_command", request, result_type=ActionResult,
+            start_to_close_timeout=timedelta(seconds=inp.timeout_s + 5), retry_policy=policy,
+            cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+        )  # fmt: skip
+    else:
+        result = await workflow.execute_activity(
+            "execute_command", request, result_type=ActionResult,
+            start_to_close_timeout=timedelta(seconds=inp.timeout_s + 30),
+            heartbeat_timeout=timedelta(seconds=inp.heartbeat_timeout_s), retry_policy=policy,
+            cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+        )  # fmt: skip
     if result.outputs.get("exitCode") != 0:
         raise RuntimeError(f"step {index} exited with {result.outputs.get('exitCode')}")
 
@@ -121,6 +128,8 @@ def _main() -> int:
     parser.add_argument("--warmup", type=int, default=3, help="unmeasured runs per shape and variant first")
     parser.add_argument("--steps", type=int, default=20, help="chain length / fan-out width")
     parser.add_argument("--poll-ms", type=float, default=5.0, help="GET /api/v2/runs/{id} interval (--wait poll)")
+    parser.add_argument("--local", action="store_true",
+                        help="steps as local activities on both sides (`local: true` vs execute_local_activity)")
     parser.add_argument("--wait", choices=["long-poll", "poll"], default="long-poll",
                         help="how ours learns the end: GET ?wait= (like execute_workflow's long poll) or polling")
     parser.add_argument("--api", choices=["subprocess", "inprocess"], default="subprocess",
@@ -157,7 +166,7 @@ def _main() -> int:
     reset_settings()
     from activities.command import execute_command
     from core.db import get_engine
-    from core.dsl.models import WorkflowDefinition
+    from core.dsl.models import LOCAL_STEP_MAX_S, WorkflowDefinition
     from core.ids import new_id
     from core.models import RunStatus
     from core.temporal import (
@@ -184,6 +193,8 @@ def _main() -> int:
         steps = []
         for i in range(n):
             step: dict = {"id": f"s{i:02d}", "action": "execute-command", "parameters": {"command": ["true"]}}
+            if args.local:
+                step["local"] = True
             if shape == "chain" and i > 0:
                 step["dependsOn"] = [f"s{i - 1:02d}"]
             steps.append(step)
@@ -194,8 +205,9 @@ def _main() -> int:
         # Same values PipelineWorkflow uses for an execute-command step without `retry:` (see _run_activity).
         return RawInput(
             run_id=new_id("bench"), steps=n, command=["true"],
-            timeout_s=settings.default_step_timeout_s, heartbeat_timeout_s=settings.heartbeat_timeout_s,
-            max_attempts=3, initial_interval_s=1.0, non_retryable=list(NON_RETRYABLE),
+            timeout_s=LOCAL_STEP_MAX_S if args.local else settings.default_step_timeout_s,
+            heartbeat_timeout_s=settings.heartbeat_timeout_s,
+            max_attempts=3, initial_interval_s=1.0, non_retryable=list(NON_RETRYABLE), local=args.local,
         )
 
     def bootstrap_credentials() -> dict[str, str]:
@@ -487,7 +499,8 @@ def _main() -> int:
 
     print(f"StellarFlow DAG overhead: {n}-step chain and {n}-wide fan-out of `true`, "
           f"{args.warmup} warm-up + {args.runs} measured runs per variant, API {args.api}, "
-          + (f"poll every {args.poll_ms:g} ms" if args.wait == "poll" else "long-poll GET ?wait="),
+          + (f"poll every {args.poll_ms:g} ms" if args.wait == "poll" else "long-poll GET ?wait=")
+          + (", steps as local activities" if args.local else ""),
           file=sys.stderr, flush=True)
     load_before = os.getloadavg()
     started = time.monotonic()

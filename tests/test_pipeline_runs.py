@@ -287,3 +287,30 @@ async def test_unconfigured_notification_channels_are_warnings(api: httpx.AsyncC
     assert {(w["data"]["event"], w["data"]["channel"]) for w in warnings} == {
         ("started", "email"), ("started", "slack"), ("completed", "email"), ("completed", "slack")}
     assert all("not configured" in w["data"]["detail"] for w in warnings)
+
+
+async def test_local_steps_run_in_the_worker_with_the_same_semantics(api: httpx.AsyncClient, tmp_path: Path) -> None:
+    counter = tmp_path / "count"
+    run = await run_to_end(api, {
+        "name": "local steps",
+        "steps": [
+            {**cmd("first", 'echo "v=7" >> "$STELLARFLOW_OUTPUT"; echo one'), "local": True},
+            {**cmd("flaky", f'echo x >> "{counter}"; [ "$(wc -l < "{counter}")" -ge 2 ]'), "local": True,
+             "dependsOn": ["first"], "retry": {"maxAttempts": 3, "backoff": {"initial": 50}}},
+            {**cmd("use", "echo {{ steps.first.outputs.v }}"), "local": True, "dependsOn": ["flaky"]},
+            {**cmd("slow", "sleep 5"), "local": True, "timeout": "500ms"},
+        ],
+    })
+    assert step_of(run, "first")["outputs"]["stdout"] == "one\n"
+    assert step_of(run, "flaky")["attempts"] == 2
+    assert step_of(run, "use")["outputs"]["stdout"] == "7\n"
+    assert step_of(run, "slow")["status"] == "failed" and "timed out" in step_of(run, "slow")["error"], run
+    assert run["status"] == "failed"
+
+
+async def test_local_is_only_for_short_commands_and_requests(api: httpx.AsyncClient) -> None:
+    for step in ({"id": "d", "action": "deploy", "parameters": {"environment": "x"}, "local": True},
+                 {**cmd("long", "true"), "local": True, "timeout": "5m"}):
+        response = await api.post("/api/v2/workflows", json={"name": "bad local", "steps": [step]})
+        assert response.status_code == 400, response.text
+        assert "local" in response.json()["error"]["details"][0]["message"]

@@ -21,7 +21,7 @@ from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 with workflow.unsafe.imports_passed_through():
     from core.dsl.actions import ACTION_PARAMS, ApprovalParams, WaitParams
     from core.dsl.durations import parse_duration
-    from core.dsl.models import Step, WorkflowDefinition
+    from core.dsl.models import LOCAL_STEP_MAX_S, Step, WorkflowDefinition
     from core.dsl.templating import TemplateError, evaluate, evaluate_condition, render
     from core.models import (
         TERMINAL_STEP,
@@ -154,6 +154,11 @@ class PipelineWorkflow:
     async def _conclude(self, status: RunStatus, error: str | None) -> None:
         """Send the final notifications, then publish the final state: a run reads as finished only once
         everything it does is done and recorded."""
+        # Every step must end in a final state; anything else is a bug, reported as such and never a success.
+        for state in self.state.steps:
+            if state.status not in TERMINAL_STEP:
+                self._fail_now(state, f"internal error: step left {state.status.value} when the run ended")
+                status, error = RunStatus.failed, error or "internal error: a step did not finish"
         if self.started_note is not None:
             await self.started_note
         event = {RunStatus.succeeded: "completed"}.get(status, "failed")
@@ -182,10 +187,6 @@ class PipelineWorkflow:
             if running:
                 await workflow.wait(list(running.values()))
             raise
-        # Every step must have reached a final state; anything else is a scheduler bug, never a success.
-        for state in self.state.steps:
-            if state.status not in TERMINAL_STEP:
-                self._fail_now(state, f"internal error: step left {state.status.value} when the run ended")
 
     def _schedule_ready(self, running: dict[str, asyncio.Task[None]]) -> None:
         """Start every step whose dependencies are finished; skipping one may free others, so repeat."""
@@ -358,7 +359,9 @@ class PipelineWorkflow:
                 timeout_s = parse_duration(params["timeout"])
             except ValueError as err:
                 raise StepFailure(f"invalid parameters: timeout: {err}") from None
-        timeout_s = timeout_s or self.inp.default_timeout_s
+        timeout_s = timeout_s or (LOCAL_STEP_MAX_S if step.local else self.inp.default_timeout_s)
+        if step.local:
+            timeout_s = min(timeout_s, LOCAL_STEP_MAX_S)
         request = ActionRequest(
             run_id=self.inp.run_id,
             step_id=state.id,
@@ -383,29 +386,40 @@ class PipelineWorkflow:
             policy = RetryPolicy(maximum_attempts=3, initial_interval=timedelta(seconds=1),
                                  non_retryable_error_types=NON_RETRYABLE)
         try:
-            result: ActionResult = await workflow.execute_activity(
-                name,
-                request,
-                result_type=ActionResult,
-                start_to_close_timeout=timedelta(seconds=timeout_s + 30),
-                heartbeat_timeout=(
-                    timedelta(seconds=self.inp.heartbeat_timeout_s) if name in HEARTBEATING else None
-                ),
-                retry_policy=policy,
-                cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-            )
+            if step.local:
+                result: ActionResult = await workflow.execute_local_activity(
+                    name,
+                    request,
+                    result_type=ActionResult,
+                    start_to_close_timeout=timedelta(seconds=timeout_s + 5),
+                    retry_policy=policy,
+                    cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+                )
+            else:
+                result = await workflow.execute_activity(
+                    name,
+                    request,
+                    result_type=ActionResult,
+                    start_to_close_timeout=timedelta(seconds=timeout_s + 30),
+                    heartbeat_timeout=(
+                        timedelta(seconds=self.inp.heartbeat_timeout_s) if name in HEARTBEATING else None
+                    ),
+                    retry_policy=policy,
+                    cancellation_type=workflow.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+                )
         except ActivityError as err:
             if isinstance(err.cause, CancelledError):  # we asked for it: the run is being cancelled
                 raise asyncio.CancelledError() from None
-            raise self._failure_from(err, policy) from None
+            raise self._failure_from(err.cause or err, err.retry_state, policy) from None
+        except ApplicationError as err:  # a local activity's non-retryable failure arrives unwrapped
+            raise self._failure_from(err, None, policy) from None
         return result.outputs, result.attempt
 
     @staticmethod
-    def _failure_from(err: ActivityError, policy: RetryPolicy) -> StepFailure:
+    def _failure_from(cause: BaseException, retry_state: RetryState | None, policy: RetryPolicy) -> StepFailure:
         """The attempt count comes from the activity itself (details[1]) when it reported one; when the
         server gave up on retries it is the policy's maximum."""
-        attempts = policy.maximum_attempts if err.retry_state == RetryState.MAXIMUM_ATTEMPTS_REACHED else 1
-        cause = err.cause
+        attempts = policy.maximum_attempts if retry_state == RetryState.MAXIMUM_ATTEMPTS_REACHED else 1
         if isinstance(cause, ApplicationError):
             details = list(cause.details or [])
             outputs = details[0] if details and isinstance(details[0], dict) else {}
@@ -417,7 +431,7 @@ class PipelineWorkflow:
             return StepFailure(f"activity timed out ({kind}) after {attempts} attempt(s)", {}, attempts)
         if isinstance(cause, CancelledError):
             return StepFailure("activity was cancelled", {}, attempts)
-        return StepFailure(str(cause or err), {}, attempts)
+        return StepFailure(str(cause), {}, attempts)
 
     async def _await_approval(self, step: Step, state: StepState, params: ApprovalParams) -> dict[str, Any]:
         state.approval = {"status": "waiting", "message": params.message}
@@ -465,7 +479,8 @@ class PipelineWorkflow:
 
     def _fail_now(self, state: StepState, message: str) -> None:
         state.status, state.error = StepStatus.failed, message
-        state.startedAt = state.endedAt = workflow.now()
+        state.startedAt = state.startedAt or workflow.now()
+        state.endedAt = workflow.now()
         self._emit("step.failed", {"stepId": state.id, "error": message})
 
     def _finish(self, status: RunStatus, error: str | None) -> None:
