@@ -276,3 +276,17 @@ async def test_seed_run_fails_cleanly_without_node_project(api: httpx.AsyncClien
     assert run["status"] == "failed"
     assert step_of(run, "step-1")["status"] == "failed"
     assert step_of(run, "step-3")["status"] == "skipped"
+
+
+async def test_get_run_can_wait_for_the_end(api: httpx.AsyncClient) -> None:
+    run_id = await start(api, {"name": "waitable", "steps": [cmd("nap", "sleep 0.5; echo rested")]})
+    response = await api.get(f"/api/v2/runs/{run_id}", params={"wait": 20})
+    assert response.status_code == 200
+    run = response.json()["data"]
+    assert run["status"] == "succeeded"  # one call, no polling
+    assert step_of(run, "nap")["outputs"]["stdout"] == "rested\n"
+    quick = await api.get(f"/api/v2/runs/{run_id}", params={"wait": 0})
+    assert quick.json()["data"]["status"] == "succeeded"
+    too_long = await api.get(f"/api/v2/runs/{run_id}", params={"wait": 61})
+    assert too_long.status_code == 400
+    assert too_long.json()["error"]["details"][0]["field"] == "wait"
