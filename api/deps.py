@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -11,9 +11,16 @@ from pydantic import BaseModel, Field
 from temporalio.client import Client
 
 from core.auth.authenticate import authenticate
-from core.auth.permissions import allows
+from core.auth.permissions import allows, effective_permissions, scope_allows
 from core.errors import Forbidden, Unauthorized, Unavailable
-from core.listing import PageRequest
+from core.listing import (
+    DEFAULT_PAGE_SIZE_V1,
+    DEFAULT_PAGE_SIZE_V2,
+    MAX_PAGE_NUMBER,
+    MAX_PAGE_SIZE,
+    PageRequest,
+    camel,
+)
 from core.settings import Settings
 
 
@@ -44,15 +51,19 @@ class Principal(BaseModel):
     role: str
     permissions: list[str] = Field(default_factory=list)
     tier: str = "free"
-    method: str = "token"  # "token" (JWT) or "api_key"
+    method: str = "token"  # "token" (JWT), "oauth" (a JWT issued to an OAuth client) or "api_key"
     session_id: str | None = None
     key_id: str | None = None
+    scopes: list[str] | None = None  # OAuth: granted scopes, which narrow `permissions`; None = not narrowed
+    client_id: str | None = None  # OAuth: the client acting for the user
 
 
 bearer = HTTPBearer(
     auto_error=False, scheme_name="bearerAuth",
     description="A JWT access token (`POST /api/v2/auth/login`, `POST /api/auth/token`) or an API key (`sf_…`).",
 )
+# Credentials that outlive an OAuth grant (API keys, OAuth clients) are managed with first-party credentials only.
+FIRST_PARTY_ONLY = ("/api/auth/keys", "/api/v2/auth/keys", "/api/auth/oauth/")
 
 
 async def current_principal(
@@ -63,9 +74,12 @@ async def current_principal(
         raise Unauthorized("Authentication required: send Authorization: Bearer <token or API key>")
     identity = authenticate(request.app.state.settings, credentials.credentials)
     user = identity.user
-    principal = Principal(id=user.id, username=user.username, role=user.role, permissions=user.permissions,
+    principal = Principal(id=user.id, username=user.username, role=user.role,
+                          permissions=effective_permissions(user.role, identity.scopes),
                           tier=user.tier, method=identity.method, session_id=identity.session_id,
-                          key_id=identity.key_id)
+                          key_id=identity.key_id, scopes=identity.scopes, client_id=identity.client_id)
+    if identity.client_id is not None and request.url.path.startswith(FIRST_PARTY_ONLY):
+        raise Forbidden("An OAuth token cannot manage API keys or OAuth clients; sign in directly")
     request.state.principal = principal  # for whatever runs later in this request (logging, audit)
     return principal
 
@@ -80,6 +94,9 @@ def require(permission: str):
     async def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if not allows(principal.role, permission):
             raise Forbidden(f"Permission {permission!r} is required", permission=permission)
+        if not scope_allows(principal.scopes, permission):
+            raise Forbidden(f"Permission {permission!r} is outside this token's OAuth scope",
+                            permission=permission, scopes=principal.scopes)
         return principal
 
     dependency.__name__ = f"require_{permission.replace(':', '_')}"
@@ -87,21 +104,90 @@ def require(permission: str):
     return dependency
 
 
-def page_v2(
-    request: Request,
-    number: Annotated[int, Query(alias="page[number]", ge=1)] = 1,
-    size: Annotated[int, Query(alias="page[size]", ge=1)] = 20,
-    sort: Annotated[str | None, Query(pattern=r"^[-+]?[A-Za-z]+(,[-+]?[A-Za-z]+)*$")] = None,
-) -> PageRequest:
-    filters = {
-        key[len("filter["):-1]: value
-        for key, value in request.query_params.items()
-        if key.startswith("filter[") and key.endswith("]")
-    }
-    return PageRequest(number=number, size=size, sort=sort.split(",") if sort else [], filters=filters)
+_SORT_V2 = r"^[-+]?[A-Za-z]+(,[-+]?[A-Za-z]+)*$"
+_SORT_V1 = r"^[-+]?[A-Za-z_]+(,[-+]?[A-Za-z_]+)*$"
+_LIST_PARAMS_V1 = {"page", "limit", "sort", "order", "cursor", "include"}
+
+
+def _names(raw: str | None) -> list[str]:
+    return [part for part in raw.split(",") if part] if raw else []
+
+
+def list_params_v2(*, include: tuple[str, ...] = (), default_size: int = DEFAULT_PAGE_SIZE_V2):
+    """Dialect 2 list parameters (see core/listing.py). `include` names what this list may include; anything
+    else in `include=` → 400 naming `include`."""
+    allowed = tuple(sorted(include))
+    described = f"Related resources to include, comma-separated: {', '.join(allowed)}" if allowed else \
+        "Related resources to include (this list has none)"
+
+    def page_v2(
+        request: Request,
+        number: Annotated[int, Query(alias="page[number]", ge=1, le=MAX_PAGE_NUMBER)] = 1,
+        # (closure values go in Query() defaults: string annotations cannot see them)
+        size: int = Query(default_size, alias="page[size]", ge=1, description=f"at most {MAX_PAGE_SIZE}"),
+        sort: Annotated[str | None, Query(pattern=_SORT_V2, description="e.g. `-createdAt,name`")] = None,
+        include_: str | None = Query(None, alias="include", max_length=200, description=described),
+    ) -> PageRequest:
+        filters = {
+            key[len("filter["):-1]: value
+            for key, value in request.query_params.items()
+            if key.startswith("filter[") and key.endswith("]")
+        }
+        page = PageRequest(number=number, size=size, sort=_names(sort), filters=filters, include=_names(include_))
+        page.check_include(allowed)
+        return page
+
+    return page_v2
+
+
+page_v2 = list_params_v2()
+
+
+def list_params_v1(*, include: tuple[str, ...] = (), default_size: int = DEFAULT_PAGE_SIZE_V1):
+    """Dialect 1 list parameters (see core/listing.py): `page`, `limit`, `sort`, `order`, `cursor`; every other
+    query parameter that the route itself does not declare is an equality filter (`status=active`)."""
+    allowed = tuple(sorted(include))
+    described = f"Related resources to include, comma-separated: {', '.join(allowed)}" if allowed else \
+        "Related resources to include (this list has none)"
+
+    def page_v1(
+        request: Request,
+        page: Annotated[int, Query(ge=1, le=MAX_PAGE_NUMBER)] = 1,
+        limit: int = Query(default_size, ge=1, description=f"at most {MAX_PAGE_SIZE}"),
+        sort: Annotated[str | None, Query(pattern=_SORT_V1, description="e.g. `created_at,name`")] = None,
+        order: Annotated[Literal["asc", "desc"], Query(description="for sort keys without `-`/`+`")] = "desc",
+        cursor: Annotated[str | None, Query(max_length=2048, description="`nextCursor` of the previous page")] = None,
+        include_: str | None = Query(None, alias="include", max_length=200, description=described),
+    ) -> PageRequest:
+        declared = _LIST_PARAMS_V1 | _declared_query_params(request)
+        filters = {camel(key): value for key, value in request.query_params.items() if key not in declared}
+        result = PageRequest(number=page, size=limit, sort=[camel(key) for key in _names(sort)], order=order,
+                             filters=filters, include=_names(include_), cursor=cursor or None, dialect=1)
+        result.check_include(allowed)
+        return result
+
+    return page_v1
+
+
+page_v1 = list_params_v1()
+
+
+def _declared_query_params(request: Request) -> set[str]:
+    """The query parameters the matched route declares (its own and its dependencies'), which are not filters."""
+    route = request.scope.get("route")
+    names: set[str] = set()
+    stack = [getattr(route, "dependant", None)]
+    while stack:
+        dependant = stack.pop()
+        if dependant is None:
+            continue
+        names.update(param.alias for param in getattr(dependant, "query_params", ()))
+        stack.extend(getattr(dependant, "dependencies", ()))
+    return names
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 ClientDep = Annotated[Client, Depends(get_client)]
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 PageDep = Annotated[PageRequest, Depends(page_v2)]
+PageV1Dep = Annotated[PageRequest, Depends(page_v1)]

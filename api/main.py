@@ -12,9 +12,10 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 from api import errors
-from api.middleware import RequestContextMiddleware
+from api.idempotency import install as install_idempotency
+from api.middleware import RequestContextMiddleware, install_cors
 from api.ratelimit import install as install_rate_limits
-from api.routes import auth_v1, auth_v2, health, runs_v2, workflows_v2
+from api.routes import auth_v1, auth_v2, health, lists_v1, oauth, runs_v2, workflows_v2
 from core.auth.authenticate import TierResolver
 from core.auth.secret import server_secret
 from core.db import get_engine
@@ -50,13 +51,17 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.state.started = time.monotonic()
     app.state.tier_resolver = TierResolver(settings)  # token -> tier name or None, for the rate limiter
     errors.install(app)
+    install_idempotency(app, settings)  # innermost: replays still pass the rate limiter and get every header
     install_rate_limits(app, settings)  # added before RequestContextMiddleware, so it runs inside it
+    install_cors(app, settings)  # between the two: preflights are not counted, yet carry request id and headers
     app.add_middleware(RequestContextMiddleware)
     app.include_router(health.router)
     app.include_router(auth_v2.router)
     app.include_router(auth_v1.router)
+    app.include_router(oauth.router)
     app.include_router(workflows_v2.router)
     app.include_router(runs_v2.router)
+    app.include_router(lists_v1.router)
     return app
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ulid import ULID
@@ -66,3 +67,24 @@ class RequestContextMiddleware:
             await send_with_headers({"type": "http.response.start", "status": 500,
                                      "headers": [(b"content-type", b"application/json")]})
             await send_with_headers({"type": "http.response.body", "body": body.encode()})
+
+
+CORS_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+CORS_REQUEST_HEADERS = ["Authorization", "Content-Type", "Accept", "Idempotency-Key", "X-Request-ID"]
+# What a browser script may read from a response besides the CORS-safelisted headers.
+CORS_EXPOSED_HEADERS = ["X-Request-ID", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset",
+                        "X-RateLimit-Resource", "Retry-After", "Location", "Idempotent-Replayed", "WWW-Authenticate"]
+
+
+def install_cors(app: Any, settings: Any) -> None:
+    """Starlette's CORSMiddleware when `cors_origins` is set (none: no CORS headers). Add it after the rate limiter
+    and before `RequestContextMiddleware`, so it runs between them: a preflight is answered before it is counted
+    or needs a token, and every CORS response — preflights and 429s included — still carries the request id and
+    the security headers."""
+    if not settings.cors_origins:
+        return
+    from starlette.middleware.cors import CORSMiddleware
+
+    app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=CORS_METHODS,
+                       allow_headers=CORS_REQUEST_HEADERS, expose_headers=CORS_EXPOSED_HEADERS,
+                       allow_credentials=settings.cors_allow_credentials, max_age=settings.cors_max_age_s)

@@ -73,12 +73,19 @@ class EventRow(SQLModel, table=True):
 
 
 class IdempotencyRow(SQLModel, table=True):
-    __tablename__ = "idempotency_keys"
-    scope: str = Field(primary_key=True)
-    key: str = Field(primary_key=True)
+    """One use of an `Idempotency-Key` (core/idempotency.py): whose, on which method and path (an HMAC of all of
+    that and the key is the id, so the key is not stored), the request's fingerprint, who holds it while the first
+    request is in flight, and — once that answered 2xx — its response, encrypted under a key derived from the
+    server secret and the raw key, so this table alone reveals no response (some hold a secret shown once)."""
+
+    __tablename__ = "idempotency_requests"
+    id: str = Field(primary_key=True)
     request_hash: str
-    resource_id: str
-    created_at: datetime = Field(default_factory=utcnow)
+    owner: str  # the claim of the request in flight (or that finished)
+    locked_until: datetime  # an in-flight claim older than this was abandoned (a crashed process) and may be taken
+    status_code: int | None = None  # set once the response is stored
+    response: str | None = None  # base64 of nonce + AES-GCM ciphertext of the response
+    created_at: datetime = Field(default_factory=utcnow, index=True)  # keys expire 24 h after this
 
 
 class DeploymentRow(SQLModel, table=True):
@@ -138,6 +145,67 @@ class ApiKeyRow(SQLModel, table=True):
     last_used_at: datetime | None = None
     expires_at: datetime | None = None
     revoked_at: datetime | None = None
+
+
+class OAuthClientRow(SQLModel, table=True):
+    """An OAuth 2.0 client (core/auth/oauth_clients.py). A confidential client has an HMAC of its secret; a public
+    one (`token_endpoint_auth_method` "none") has none and must use PKCE. Redirect URIs match exactly."""
+
+    __tablename__ = "oauth_clients"
+    id: str = Field(primary_key=True)
+    owner_id: str = Field(index=True)
+    name: str
+    secret_hash: str | None = None
+    token_endpoint_auth_method: str  # "none" (public) | "client_secret_basic" (basic or post accepted)
+    redirect_uris: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    scopes: str  # space-separated subset of "read write"
+    created_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None
+
+
+class OAuthConsentRow(SQLModel, table=True):
+    """An authorization request waiting on the consent form: the validated query, bound to the browser (a hash
+    of its cookie), single use. Only a hash of the transaction id the form carries is stored."""
+
+    __tablename__ = "oauth_consents"
+    id_hash: str = Field(primary_key=True)
+    browser_hash: str
+    client_id: str
+    params: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    attempts: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    used_at: datetime | None = None
+
+
+class OAuthCodeRow(SQLModel, table=True):
+    """An authorization code (only its HMAC is stored): single use, short-lived, bound to client, redirect URI,
+    user, scope and PKCE challenge. Kept after use so a replay can revoke the session it was exchanged for."""
+
+    __tablename__ = "oauth_codes"
+    code_hash: str = Field(primary_key=True)
+    client_id: str
+    user_id: str
+    redirect_uri: str
+    scope: str
+    code_challenge: str | None = None
+    code_challenge_method: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    used_at: datetime | None = None
+    reused_at: datetime | None = None
+    session_id: str | None = None
+
+
+class OAuthGrantRow(SQLModel, table=True):
+    """The OAuth side of an `auth_sessions` row: which client holds the session and with which scope."""
+
+    __tablename__ = "oauth_grants"
+    session_id: str = Field(primary_key=True)
+    client_id: str = Field(index=True)
+    user_id: str
+    scope: str
+    created_at: datetime = Field(default_factory=utcnow)
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()

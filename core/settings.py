@@ -6,12 +6,13 @@ wherever it is read.
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import AliasChoices, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from core.quotas import TierQuotaMap, default_quotas
 from core.ratelimit import AuthBudget, RateTiers, RedisUrl, default_auth_budget, default_tiers
@@ -79,6 +80,23 @@ class Settings(BaseSettings):
     rate_limit_key_prefix: str = "stellarflow:ratelimit"
     rate_limit_storage_timeout_s: float = 0.5
     quotas: TierQuotaMap = Field(default_factory=default_quotas)
+
+    # CORS (api/middleware.py). No origins (the default) means no CORS headers at all, so browsers on other origins
+    # cannot call the API. `STELLARFLOW_CORS_ORIGINS` is a JSON list or comma-separated; `*` allows any origin.
+    # Credentials (cookies) are off: the API authenticates with `Authorization: Bearer`, not cookies.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    cors_allow_credentials: bool = False
+    cors_max_age_s: int = 600
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip().rstrip("/") for part in text.split(",") if part.strip()]
+        return value
 
     @property
     def db_url(self) -> str:

@@ -30,6 +30,10 @@ PUBLIC = {
     ("POST", "/api/v2/auth/refresh"),
     ("POST", "/api/auth/token"),
     ("POST", "/api/auth/refresh"),
+    # OAuth: the consent form signs the user in itself; the token endpoint authenticates the client.
+    ("GET", "/api/auth/oauth/authorize"),
+    ("POST", "/api/auth/oauth/authorize"),
+    ("POST", "/api/auth/oauth/token"),
     ("GET", "/openapi.json"),
     ("GET", "/docs"),
     ("GET", "/docs/oauth2-redirect"),

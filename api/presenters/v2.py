@@ -35,19 +35,28 @@ def ok(data: Any, *, meta: dict[str, Any] | None = None, links: dict[str, Any] |
     return body
 
 
-def paged(items: list[Any], page: Page, path: str, extra_query: dict[str, str]) -> dict[str, Any]:
+def paged(items: list[Any], page: Page, path: str, extra_query: dict[str, str] | None = None, *,
+          included: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A list body: `data`, `meta.pagination`, `links` first/prev/self/next/last (each keeping the request's
+    filters, sort and include), and `included` when the request asked for related resources."""
+    base = {**page.request.link_query(), **(extra_query or {})}
+
     def link(number: int) -> str:
-        query = {**extra_query, "page[number]": str(number), "page[size]": str(page.request.size)}
+        query = {**base, "page[number]": str(number), "page[size]": str(page.request.size)}
         return f"{path}?{urlencode(query, safe='[]-,')}"
 
-    links = {"self": link(page.request.number), "last": link(page.page_count)}
+    links = {"self": link(page.request.number), "first": link(1)}
+    if page.request.number > 1:
+        links["prev"] = link(min(page.request.number - 1, page.page_count))
     if page.request.number < page.page_count:
         links["next"] = link(page.request.number + 1)
-    if page.request.number > 1:
-        links["prev"] = link(page.request.number - 1)
+    links["last"] = link(page.page_count)
     pagination = {"page": page.request.number, "pageSize": page.request.size,
                   "pageCount": page.page_count, "totalCount": page.total}
-    return ok(items, meta={"pagination": pagination}, links=links)
+    body = ok(items, meta={"pagination": pagination}, links=links)
+    if included is not None:
+        body["included"] = included
+    return body
 
 
 def workflow(info: WorkflowInfo, *, with_definition: bool = False) -> dict[str, Any]:

@@ -8,9 +8,11 @@ from fastapi import APIRouter, Body, Depends, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import ClientDep, PageDep, Principal, SettingsDep, require
+from api.deps import ClientDep, Principal, SettingsDep, list_params_v2, require
 from api.presenters import v2
-from core.services import runs
+from core.errors import NotFound
+from core.listing import PageRequest
+from core.services import runs, workflows
 
 router = APIRouter(prefix="/api/v2/runs", tags=["runs"])
 
@@ -21,11 +23,21 @@ class Decision(BaseModel):
 
 
 @router.get("")
-def list_runs(page: PageDep, settings: SettingsDep,
-                    _: Annotated[Principal, Depends(require("workflows:read"))]) -> dict:
+def list_runs(page: Annotated[PageRequest, Depends(list_params_v2(include=("workflow",)))], settings: SettingsDep,
+              _: Annotated[Principal, Depends(require("workflows:read"))]) -> dict:
+    """Filters: `filter[status]`, `filter[workflowId]`. `include=workflow` adds the runs' workflows as
+    `included`."""
     result = runs.list_runs(page)
-    query = {f"filter[{k}]": v for k, v in page.filters.items()}
-    return v2.paged([v2.run(i, settings, with_steps=False) for i in result.items], result, "/api/v2/runs", query)
+    included = None
+    if "workflow" in page.include:
+        included = []
+        for workflow_id in dict.fromkeys(info.workflowId for info in result.items):
+            try:
+                included.append(v2.workflow(workflows.get_workflow(workflow_id)))
+            except NotFound:  # deleted since: its runs stay listed
+                continue
+    return v2.paged([v2.run(i, settings, with_steps=False) for i in result.items], result, "/api/v2/runs",
+                    included=included)
 
 
 @router.get("/{run_id}")

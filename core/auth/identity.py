@@ -11,9 +11,11 @@ from core.auth.users import UserInfo
 
 class Identity(BaseModel):
     user: UserInfo
-    method: str  # "token" (a JWT access token) or "api_key"
+    method: str  # "token" (a JWT access token), "oauth" (one issued to an OAuth client) or "api_key"
     session_id: str | None = None
     key_id: str | None = None
+    scopes: list[str] | None = None  # OAuth only: the granted scopes ("read", "write"); None = not narrowed
+    client_id: str | None = None  # OAuth only: the client holding the token
 
 
 def aware(moment: datetime) -> datetime:

@@ -22,3 +22,21 @@ def permissions_for(role: str) -> list[str]:
 def allows(role: str, permission: str) -> bool:
     """Admin is allowed everything, including permissions named after this list was written."""
     return role == "admin" or permission in ROLES.get(role, ())
+
+
+# OAuth scopes (core/auth/oauth.py): what a client may do with a user's permissions, never more than the user has.
+SCOPES = {
+    "read": "Read workflows, runs and everything else your account can read (the *:read permissions)",
+    "write": "Everything your account can do: start, cancel and approve runs, change workflows",
+}
+
+
+def scope_allows(scopes: list[str] | None, permission: str) -> bool:
+    """`None` is a first-party credential (login or API key): not narrowed. `read` covers `*:read` only."""
+    if scopes is None or "write" in scopes:
+        return True
+    return "read" in scopes and permission.endswith(":read")
+
+
+def effective_permissions(role: str, scopes: list[str] | None) -> list[str]:
+    return [p for p in permissions_for(role) if scope_allows(scopes, p)]

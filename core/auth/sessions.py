@@ -16,7 +16,7 @@ from sqlmodel import col
 from core.auth import passwords, tokens
 from core.auth.identity import Identity, aware
 from core.auth.users import UserInfo, find_for_login, info
-from core.db import AuthSessionRow, UserRow, session_scope, utcnow
+from core.db import AuthSessionRow, OAuthGrantRow, UserRow, session_scope, utcnow
 from core.errors import Unauthorized
 from core.ids import new_id
 from core.settings import Settings
@@ -40,6 +40,14 @@ class TokenPair(BaseModel):
 
 def login(settings: Settings, identifier: str, password: str) -> TokenPair:
     """Same answer, and about the same time, for an unknown user, a wrong password or a disabled account."""
+    user = check_password(identifier, password)
+    pair = start_session(settings, user)
+    log.info("login %s: session %s", user.id, pair.session_id)
+    return pair
+
+
+def check_password(identifier: str, password: str) -> UserInfo:
+    """The user these credentials belong to (login, and the OAuth consent form); otherwise Unauthorized."""
     with session_scope() as session:
         row = find_for_login(session, identifier) if 0 < len(identifier) <= 320 else None
     valid = passwords.verify(row.password_hash if row else None, password)
@@ -50,18 +58,21 @@ def login(settings: Settings, identifier: str, password: str) -> TokenPair:
         with session_scope() as session:
             session.exec(update(UserRow).where(col(UserRow.id) == row.id)
                          .values(password_hash=passwords.hash_password(password)))
-    pair = start_session(settings, info(row))
-    log.info("login %s: session %s", row.id, pair.session_id)
-    return pair
+    return info(row)
 
 
-def start_session(settings: Settings, user: UserInfo) -> TokenPair:
-    """A new session for an already authenticated user (login; tests mint tokens with it)."""
+def start_session(settings: Settings, user: UserInfo, *, oauth_grant: OAuthGrantRow | None = None) -> TokenPair:
+    """A new session for an already authenticated user (login; tests mint tokens with it). With `oauth_grant`
+    the session belongs to an OAuth client: its tokens carry the grant's scope, and only that client may refresh."""
     session_id = new_id("ses")
     refresh_jti = new_id("jti")
     with session_scope() as session:
         session.add(AuthSessionRow(id=session_id, user_id=user.id, refresh_jti=refresh_jti,
                                    expires_at=utcnow() + timedelta(seconds=settings.refresh_token_ttl_s)))
+        if oauth_grant is not None:
+            oauth_grant.session_id = session_id
+            oauth_grant.user_id = user.id
+            session.add(oauth_grant)
     return _pair(settings, user, session_id, refresh_jti)
 
 
@@ -74,9 +85,11 @@ def _pair(settings: Settings, user: UserInfo, session_id: str, refresh_jti: str)
                      session_id=session_id, user=user)
 
 
-def refresh(settings: Settings, refresh_token: str) -> TokenPair:
+def refresh(settings: Settings, refresh_token: str, *, client_id: str | None = None) -> TokenPair:
     """Rotate: the presented refresh token is spent and a new pair is issued. Presenting a spent one again means
-    it leaked (or was replayed), so the whole session is revoked and both holders must sign in again."""
+    it leaked (or was replayed), so the whole session is revoked and both holders must sign in again.
+    `client_id` is the OAuth client refreshing (None: the login endpoints); a session refreshes only where it
+    was issued, so an OAuth refresh token cannot be swapped for an unscoped pair at /auth/refresh."""
     claims = tokens.decode(settings, refresh_token, tokens.REFRESH)
     now = utcnow()
     reused = False
@@ -84,6 +97,9 @@ def refresh(settings: Settings, refresh_token: str) -> TokenPair:
         row = session.get(AuthSessionRow, claims.sid)
         if row is None or row.user_id != claims.sub or row.revoked_at is not None:
             raise Unauthorized("Session revoked")
+        grant = session.get(OAuthGrantRow, claims.sid)
+        if (grant.client_id if grant else None) != client_id:
+            raise Unauthorized("Invalid token")
         if aware(row.expires_at) <= now:
             raise Unauthorized("Session expired")
         user = session.get(UserRow, row.user_id)
@@ -124,4 +140,8 @@ def check_access_token(settings: Settings, token: str) -> Identity:
         user = session.get(UserRow, claims.sub)
         if user is None or user.disabled:
             raise Unauthorized("Token revoked")
+        grant = session.get(OAuthGrantRow, row.id)
+        if grant is not None:
+            return Identity(user=info(user), method="oauth", session_id=row.id, scopes=grant.scope.split(),
+                            client_id=grant.client_id)
         return Identity(user=info(user), method="token", session_id=row.id)

@@ -1,4 +1,4 @@
-"""Pipeline runs: start (idempotently), read (live while running), list, cancel, approve, logs.
+"""Pipeline runs: start, read (live while running), list, cancel, approve, logs.
 
 A run is a PipelineWorkflow whose workflow id is the run id; the database only holds its projection.
 """
@@ -7,26 +7,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import func
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.common import QueryRejectCondition, SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
-from core.db import IdempotencyRow, RunRow, session_scope
+from core.db import RunRow, session_scope
 from core.dsl.validate import DefinitionError, resolve_inputs
-from core.errors import Conflict, IdempotencyMismatch, NotFound, Unavailable, ValidationFailed
+from core.errors import Conflict, NotFound, Unavailable, ValidationFailed
 from core.events import list_events, record
 from core.ids import new_id
-from core.listing import Page, PageRequest
+from core.listing import Page, PageRequest, paginate
 from core.models import TERMINAL_RUN, RecordRequest, RunEvent, RunState, RunStatus, StepState
 from core.services.workflows import get_definition
 from core.settings import Settings
@@ -34,6 +30,7 @@ from core.temporal import SA_STATUS, SA_VERSION, SA_WORKFLOW_ID
 from workflows.pipeline import ApprovalDecision, PipelineInput, PipelineWorkflow
 
 SORTABLE = {"createdAt": RunRow.created_at, "status": RunRow.status}
+FILTERABLE = {"status": RunRow.status, "workflowId": RunRow.workflow_id}
 
 
 class RunInfo(BaseModel):
@@ -72,26 +69,16 @@ async def start_run(
     workflow_id: str,
     inputs: dict[str, Any] | None = None,
     *,
-    idempotency_key: str | None = None,
     version: int | None = None,
 ) -> tuple[RunInfo, bool]:
-    """Returns (run, created). The same Idempotency-Key with the same request gives back the same run."""
+    """Returns (run, created). Retries are made safe by the API's Idempotency-Key layer (api/idempotency.py),
+    which answers a retry with the first response before this is called again."""
     info, definition = await asyncio.to_thread(get_definition, workflow_id, version)
     pinned = version or info.version
     run_id = new_id("run")
-    scope = f"runs:{workflow_id}"
-    if idempotency_key:
-        request_hash = hashlib.sha256(
-            json.dumps({"inputs": inputs or {}, "version": version}, sort_keys=True).encode()
-        ).hexdigest()
-        existing = _claim_key(scope, idempotency_key, request_hash, run_id)
-        if existing is not None:
-            return get_run_row(existing), False
     try:
         resolved = resolve_inputs(definition, inputs or {})
     except DefinitionError as err:
-        if idempotency_key:
-            _release_key(scope, idempotency_key)
         raise ValidationFailed("Run inputs are invalid", details=[i.as_detail() for i in err.issues]) from None
 
     state = RunState(id=run_id, workflowId=workflow_id, version=pinned, inputs=resolved,
@@ -119,8 +106,6 @@ async def start_run(
             ]),
         )
     except RPCError as err:
-        if idempotency_key:
-            _release_key(scope, idempotency_key)
         raise Unavailable(f"Temporal did not accept the run: {err.message}") from None
     await asyncio.to_thread(record, RecordRequest(run=state, seq=0))
     return await asyncio.to_thread(get_run_row, run_id), True
@@ -172,11 +157,9 @@ def list_runs(page: PageRequest, *, workflow_id: str | None = None) -> Page[RunI
         query = select(RunRow)
         if workflow_id is not None:
             query = query.where(RunRow.workflow_id == workflow_id)
-        if status := page.filters.get("status"):
-            query = query.where(RunRow.status == status)
-        total = session.exec(select(func.count()).select_from(query.subquery())).one()
-        rows = session.exec(page.apply(query, SORTABLE, default="-createdAt")).all()
-        return Page(items=[_from_row(row) for row in rows], total=total, request=page)
+        rows = paginate(session, query, page, sortable=SORTABLE, default="-createdAt", id_column=RunRow.id,
+                        filterable=FILTERABLE)
+        return rows.map(_from_row)
 
 
 async def cancel_run(client: Client, run_id: str) -> RunInfo:
@@ -215,39 +198,6 @@ def run_logs(run_id: str) -> tuple[RunInfo, list[RunEvent]]:
 
 
 # ---- internals ---------------------------------------------------------------------------------------
-
-
-def _claim_key(scope: str, key: str, request_hash: str, run_id: str) -> str | None:
-    """Claim an idempotency key for a new run; returns the earlier run id when the key was used already."""
-    try:
-        with session_scope() as session:
-            session.add(IdempotencyRow(scope=scope, key=key, request_hash=request_hash, resource_id=run_id))
-        return None
-    except IntegrityError:
-        pass
-    with session_scope() as session:
-        row = session.get(IdempotencyRow, (scope, key))
-        if row is None:  # released meanwhile: the earlier start failed
-            return _claim_key(scope, key, request_hash, run_id)
-        if _aware(row.created_at) < datetime.now(UTC) - timedelta(hours=24):
-            session.delete(row)
-            session.flush()
-            session.add(IdempotencyRow(scope=scope, key=key, request_hash=request_hash, resource_id=run_id))
-            return None
-        if row.request_hash != request_hash:
-            raise IdempotencyMismatch(
-                "Idempotency-Key was already used with a different request body",
-                details=[{"field": "Idempotency-Key", "constraint": "unique", "message":
-                          "reuse a key only to retry the identical request"}],
-            )
-        return row.resource_id
-
-
-def _release_key(scope: str, key: str) -> None:
-    with session_scope() as session:
-        row = session.get(IdempotencyRow, (scope, key))
-        if row is not None:
-            session.delete(row)
 
 
 def _aware(moment: datetime) -> datetime:

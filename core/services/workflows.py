@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import func
 from sqlmodel import Session, select
 
 from core.db import RunRow, WorkflowRow, WorkflowVersionRow, session_scope, utcnow
@@ -21,11 +20,12 @@ from core.dsl.models import WorkflowDefinition
 from core.dsl.validate import DefinitionError, load_file, parse_definition
 from core.errors import NotFound, ValidationFailed
 from core.ids import new_id
-from core.listing import Page, PageRequest
+from core.listing import Page, PageRequest, paginate
 
 log = logging.getLogger("stellarflow.workflows")
 
 SORTABLE = {"createdAt": WorkflowRow.created_at, "updatedAt": WorkflowRow.updated_at, "name": WorkflowRow.name}
+FILTERABLE = {"name": WorkflowRow.name, "status": WorkflowRow.status}
 
 
 class WorkflowStats(BaseModel):
@@ -112,13 +112,9 @@ def get_definition(workflow_id: str, version: int | None = None) -> tuple[Workfl
 def list_workflows(page: PageRequest) -> Page[WorkflowInfo]:
     with session_scope() as session:
         query = select(WorkflowRow).where(WorkflowRow.status != "deleted")
-        if name := page.filters.get("name"):
-            query = query.where(WorkflowRow.name == name)
-        if status := page.filters.get("status"):
-            query = query.where(WorkflowRow.status == status)
-        total = session.exec(select(func.count()).select_from(query.subquery())).one()
-        rows = session.exec(page.apply(query, SORTABLE, default="-createdAt")).all()
-        return Page(items=[_info(session, row) for row in rows], total=total, request=page)
+        rows = paginate(session, query, page, sortable=SORTABLE, default="-createdAt", id_column=WorkflowRow.id,
+                        filterable=FILTERABLE)
+        return rows.map(lambda row: _info(session, row))
 
 
 def delete_workflow(workflow_id: str) -> None:
