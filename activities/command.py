@@ -157,20 +157,9 @@ def _group_alive(pgid: int) -> bool:
         return False
     except PermissionError:
         return True
-    proc = Path("/proc")
-    if not proc.is_dir():
+    if not Path("/proc").is_dir():
         return True
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2 :].split()
-        if len(fields) > 2 and fields[2] == str(pgid) and fields[0] not in {"Z", "X"}:
-            return True
-    return False
+    return bool(_group_members(pgid))
 
 
 def _resolvable(program: str, cwd: Path, env: Mapping[str, str]) -> bool:
@@ -181,6 +170,7 @@ def _resolvable(program: str, cwd: Path, env: Mapping[str, str]) -> bool:
 
 
 def _group_members(pgid: int) -> list[int]:
+    """Live (non-zombie) processes of a process group, read from /proc."""
     members = []
     for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else []:
         if not entry.name.isdigit():
