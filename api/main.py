@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from api import errors
+from api import errors, openapi
 from api.idempotency import install as install_idempotency
 from api.middleware import RequestContextMiddleware, install_cors
 from api.ratelimit import install as install_rate_limits
@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.state.started = time.monotonic()
     app.state.tier_resolver = TierResolver(settings)  # token -> tier name or None, for the rate limiter
     errors.install(app)
+    openapi.install(app)
     install_idempotency(app, settings)  # innermost: replays still pass the rate limiter and get every header
     install_rate_limits(app, settings)  # added before RequestContextMiddleware, so it runs inside it
     install_cors(app, settings)  # between the two: preflights are not counted, yet carry request id and headers

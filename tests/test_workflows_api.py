@@ -290,3 +290,18 @@ async def test_get_run_can_wait_for_the_end(api: httpx.AsyncClient) -> None:
     too_long = await api.get(f"/api/v2/runs/{run_id}", params={"wait": 61})
     assert too_long.status_code == 400
     assert too_long.json()["error"]["details"][0]["field"] == "wait"
+
+
+async def test_openapi_documents_the_errors_we_really_return(api: httpx.AsyncClient) -> None:
+    schema = (await api.get("/openapi.json")).json()
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            assert "422" not in responses, (method, path)  # validation errors are 400 in both dialects
+            if operation.get("security"):
+                assert {"401", "403"} <= set(responses), (method, path)
+    get_one = schema["paths"]["/api/v2/workflows/{workflow_id}"]["get"]["responses"]
+    assert get_one["404"]["content"]["application/json"]["schema"]["$ref"] == "#/components/schemas/ErrorV2"
+    assert "429" not in schema["paths"]["/api/v2/system/health"]["get"]["responses"]
+    bad = await api.post("/api/v2/workflows", json={"steps": []})
+    assert bad.status_code == 400 and set(bad.json()) == {"success", "error"}
