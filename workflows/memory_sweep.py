@@ -1,0 +1,22 @@
+"""MemorySweepWorkflow: one TTL sweep of shared memory, started by a Temporal Schedule
+(`core.memory.schedule.ensure_schedules`). Reads never return expired entries whether or not a sweep ran; the
+sweep frees their space and leaves a `memory.expired` event for each."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+
+@workflow.defn(name="MemorySweepWorkflow")
+class MemorySweepWorkflow:
+    @workflow.run
+    async def run(self) -> int:
+        return await workflow.execute_activity(
+            "sweep_expired_memory",
+            result_type=int,
+            start_to_close_timeout=timedelta(minutes=10),
+            retry_policy=RetryPolicy(maximum_attempts=5, initial_interval=timedelta(seconds=1)),
+        )
