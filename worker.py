@@ -46,11 +46,23 @@ async def run_worker(settings: Settings | None = None) -> None:
     settings = settings or get_settings()
     get_engine()  # create tables before the first activity needs them
     client = await connect(settings)
+    await _ensure_schedules(client, settings)
     worker = build_worker(client, settings)
     logging.getLogger("stellarflow.worker").info(
         "worker polling %s on %s", settings.task_queue, settings.temporal_target
     )
     await worker.run()
+
+
+async def _ensure_schedules(client: Client, settings: Settings) -> None:
+    """Maintenance schedules (the memory TTL sweep), idempotent across workers. A failure is logged, not fatal:
+    the worker is still useful, and the next start tries again."""
+    from core.memory.schedule import ensure_schedules
+
+    try:
+        await ensure_schedules(client, settings)
+    except Exception:
+        logging.getLogger("stellarflow.worker").exception("could not create or update the maintenance schedules")
 
 
 def main() -> None:

@@ -120,8 +120,11 @@ class _Capture(asyncio.SubprocessProtocol):
     """Keeps the last `limit` bytes of stdout and stderr and counts all of them. Data arrives through
     callbacks, so both streams drain concurrently and nothing is buffered beyond the tails."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, limit: int) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, limit: int, on_output: Callable[[int, bytes], None] | None = None
+    ) -> None:
         self.limit = max(limit, 0)
+        self.on_output = on_output
         self.tails: dict[int, bytearray] = {1: bytearray(), 2: bytearray()}
         self.sizes: dict[int, int] = {1: 0, 2: 0}
         self.exited: asyncio.Future[None] = loop.create_future()
@@ -129,6 +132,8 @@ class _Capture(asyncio.SubprocessProtocol):
 
     def pipe_data_received(self, fd: int, data: bytes | str) -> None:
         chunk = data.encode() if isinstance(data, str) else data
+        if self.on_output is not None:
+            self.on_output(fd, chunk)
         self.sizes[fd] = self.sizes.get(fd, 0) + len(chunk)
         tail = self.tails.setdefault(fd, bytearray())
         tail += chunk
@@ -254,10 +259,16 @@ async def run_process(
     timeout_s: float,
     tail_bytes: int,
     on_start: Callable[[int], None] | None = None,
+    on_output: Callable[[int, bytes], None] | None = None,
+    heartbeat_details: Callable[[], Any] | None = None,
 ) -> CommandOutcome:
     """Run one command to completion, timeout or cancellation. A string runs under `/bin/sh -c`; a list is
     exec'd as is, so its items are never shell syntax. On timeout or cancellation the process group is
-    stopped (SIGTERM, then SIGKILL); cancellation is re-raised once the group is gone."""
+    stopped (SIGTERM, then SIGKILL); cancellation is re-raised once the group is gone.
+
+    `on_output(fd, chunk)` sees every chunk as it arrives (the executors parse progress lines from it) and
+    `heartbeat_details()` replaces the default `{"elapsedMs": ...}` heartbeat payload, so a caller that
+    reports its own progress is not overwritten by this loop's heartbeats."""
     argv = ["/bin/sh", "-c", command] if isinstance(command, str) else list(command)
     program = argv[0]
     if _DEATH_SIGNAL and not _resolvable(program, cwd, env):
@@ -274,7 +285,7 @@ async def run_process(
     # its pipes, which a grandchild may hold open for as long as it runs.
     spawn = asyncio.ensure_future(
         loop.subprocess_exec(
-            lambda: _Capture(loop, tail_bytes),
+            lambda: _Capture(loop, tail_bytes, on_output),
             *argv,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -310,7 +321,10 @@ async def run_process(
                 timed_out = True
                 break
             await asyncio.wait([proto.exited], timeout=min(HEARTBEAT_INTERVAL_S, remaining))
-            heartbeat({"elapsedMs": int((time.monotonic() - started) * 1000)})
+            heartbeat(
+                heartbeat_details() if heartbeat_details is not None
+                else {"elapsedMs": int((time.monotonic() - started) * 1000)}
+            )
         if timed_out:
             await _uncancellable(terminate_group(pgid, proto.exited))
         # The command is done; give its pipes a moment to drain. Background processes it left running may

@@ -34,6 +34,8 @@ def error_body(path: str, rid: str, code: str, message: str,
         error["details"] = details
     if path.startswith("/api/v2"):
         return {"success": False, "error": {**error, **extra}}
+    if details is None and "resource" in extra and "id" in extra:  # a 404, as the spec shows: {"agent_id": …}
+        error["details"] = {f"{extra['resource']}_id": extra["id"]}
     return {"error": error, "request_id": rid}
 
 

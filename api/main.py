@@ -15,7 +15,8 @@ from api import errors, openapi
 from api.idempotency import install as install_idempotency
 from api.middleware import RequestContextMiddleware, install_cors
 from api.ratelimit import install as install_rate_limits
-from api.routes import auth_v1, auth_v2, health, lists_v1, oauth, runs_v2, workflows_v2
+from api.routes import auth_v1, auth_v2, health, lists_v1, memory_v1, memory_v2, oauth, runs_v2, workflows_v2
+from api.routes.entities import ROUTERS as ENTITY_ROUTERS
 from core.auth.authenticate import TierResolver
 from core.auth.secret import server_secret
 from core.db import get_engine
@@ -63,6 +64,10 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.include_router(workflows_v2.router)
     app.include_router(runs_v2.router)
     app.include_router(lists_v1.router)
+    for entity_router in ENTITY_ROUTERS:  # agents, tasks, swarms, operations
+        app.include_router(entity_router)
+    app.include_router(memory_v1.router)
+    app.include_router(memory_v2.router)
     return app
 
 

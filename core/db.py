@@ -248,3 +248,8 @@ def session_scope() -> Iterator[Session]:
         except Exception:
             session.rollback()
             raise
+
+
+# Tables defined next to their domain register themselves on SQLModel.metadata when imported.
+import core.agents.tables  # noqa: E402, F401
+import core.memory.tables  # noqa: E402, F401

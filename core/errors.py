@@ -73,3 +73,17 @@ class QuotaExceeded(DomainError):
         self.quota = quota
         self.status = status
         self.headers = {"Retry-After": str(max(1, math.ceil(retry_after)))} if retry_after is not None else {}
+
+
+class PayloadTooLarge(DomainError):
+    """A value over a size limit (a memory entry over `memory_max_entry_bytes`)."""
+
+    code = "PAYLOAD_TOO_LARGE"
+    status = 413
+
+
+class PreconditionFailed(DomainError):
+    """An `If-Match` precondition that no longer holds (optimistic concurrency: someone wrote in between)."""
+
+    code = "PRECONDITION_FAILED"
+    status = 412

@@ -47,7 +47,7 @@ def _project(session: Session, request: RecordRequest) -> None:
     session.add(row)
 
 
-def list_events(resource_id: str, *, after: int = 0, limit: int = 1000) -> list[RunEvent]:
+def list_events(resource_id: str, *, after: int = -1, limit: int = 1000) -> list[RunEvent]:
     with session_scope() as session:
         rows = session.exec(
             select(EventRow)

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from core.agents.types import AgentType
 from core.quotas import TierQuotaMap, default_quotas
 from core.ratelimit import AuthBudget, RateTiers, RedisUrl, default_auth_budget, default_tiers
 
@@ -51,6 +52,24 @@ class Settings(BaseSettings):
     default_step_timeout_s: float = 3600.0
     output_tail_bytes: int = 16_384
 
+    # Agents (core/agents/types.py): extra agent types or overrides of the built-in ones, as JSON, e.g.
+    # STELLARFLOW_AGENT_TYPES='{"auditor": {"capabilities": ["security-audit"], "executor": "agent-cli"}}'.
+    agent_types: dict[str, AgentType] = Field(default_factory=dict)
+    # How many attempts an agent's task gets when its executor raises (a failed command is a result, not retried).
+    task_max_attempts: int = Field(default=3, ge=1, le=20)
+
+    # Executors of agent tasks (activities/executors/, docs/executors.md). An executor left unconfigured makes
+    # the tasks that need it fail with ExecutorNotConfigured, never a fake success. The key is sent only to
+    # `llm_base_url` itself, never to a base URL an agent's config chooses.
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_model: str | None = None
+    llm_timeout_s: float = 300.0
+    agent_cli_command: str | None = None  # e.g. "claude -p {prompt}"; `{prompt}` becomes one argv element
+    agent_cli_env: list[str] = Field(default_factory=list)  # worker variables passed to the CLI (its API key)
+    executor_secret_env: list[str] = Field(default_factory=list)  # variables an agent's `api_key_env` may name
+    executor_timeout_s: float = 3600.0
+
     # Deploy environments known to the server, merged under a definition's own `environments:` map.
     environments: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
@@ -80,6 +99,12 @@ class Settings(BaseSettings):
     rate_limit_key_prefix: str = "stellarflow:ratelimit"
     rate_limit_storage_timeout_s: float = 0.5
     quotas: TierQuotaMap = Field(default_factory=default_quotas)
+
+    # Shared memory (core/memory/). Entries over the size limit are refused with 413; the sweep schedule deletes
+    # expired entries (reads never return them, swept or not); the read cache is per process.
+    memory_max_entry_bytes: int = Field(default=1024 * 1024, ge=1)
+    memory_sweep_interval_s: float = Field(default=300.0, gt=0)
+    memory_cache_entries: int = Field(default=10_000, ge=0)
 
     # CORS (api/middleware.py). No origins (the default) means no CORS headers at all, so browsers on other origins
     # cannot call the API. `STELLARFLOW_CORS_ORIGINS` is a JSON list or comma-separated; `*` allows any origin.

@@ -106,3 +106,22 @@ def step_of(run: dict, step_id: str) -> dict:
 def cmd(step_id: str, command: str | list[str], **extra: object) -> dict:
     """An execute-command step, for brevity in tests."""
     return {"id": step_id, "action": "execute-command", "parameters": {"command": command}, **extra}
+
+
+# ---- agents, tasks, swarms ---------------------------------------------------------------------------------
+
+
+async def poll(api: httpx.AsyncClient, url: str, predicate: Callable[[dict], bool], *, timeout: float = 30.0,
+               interval: float = 0.05) -> dict:
+    """GET `url` until its JSON body satisfies `predicate`; returns that body. Fails with the last body seen."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        response = await api.get(url)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        if predicate(body):
+            return body
+        if loop.time() > deadline:
+            raise AssertionError(f"{url} never matched within {timeout}s; last: {body}")
+        await asyncio.sleep(interval)

@@ -41,6 +41,7 @@ PUBLIC = {
 }
 WORKFLOW_PREFIXES = ("/api/v2/workflows", "/api/v2/runs")
 _PARAM = re.compile(r"{([^}:]+)(:[^}]+)?}")
+_CONVERTER = re.compile(r"{([^}:]+):[^}]+}")
 _NO_PERMISSION = object()
 
 
@@ -88,7 +89,8 @@ def endpoints(app: FastAPI) -> list[Endpoint]:
         for method in sorted(set(methods) - {"HEAD", "OPTIONS"}):
             guards = _guards(dependant) if dependant is not None else []
             permissions = tuple(sorted({g for g in guards if g is not None}))
-            found.append(Endpoint(method, route.path, permissions, authenticated=bool(guards)))
+            path = _CONVERTER.sub(r"{\1}", route.path)  # `{key:path}` is `{key}` in the OpenAPI schema
+            found.append(Endpoint(method, path, permissions, authenticated=bool(guards)))
     return found
 
 

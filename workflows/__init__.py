@@ -1,7 +1,11 @@
 """Temporal workflow classes: orchestration logic only (deterministic, no I/O)."""
 
+from workflows.agent import AgentWorkflow
+from workflows.memory_sweep import MemorySweepWorkflow
 from workflows.pipeline import PipelineWorkflow
+from workflows.swarm import SwarmWorkflow
+from workflows.task import TaskWorkflow
 
-ALL = [PipelineWorkflow]
+ALL = [PipelineWorkflow, AgentWorkflow, TaskWorkflow, SwarmWorkflow, MemorySweepWorkflow]
 
-__all__ = ["ALL", "PipelineWorkflow"]
+__all__ = ["ALL", "AgentWorkflow", "MemorySweepWorkflow", "PipelineWorkflow", "SwarmWorkflow", "TaskWorkflow"]

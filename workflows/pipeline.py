@@ -44,6 +44,8 @@ ACTIVITY_FOR_ACTION = {
     "http-request": "http_request",
     "deploy": "deploy",
     "notify": "notify",
+    "memory-store": "memory_store",
+    "memory-read": "memory_read",
 }
 HEARTBEATING = {"execute_command", "deploy"}
 NON_RETRYABLE = ["InvalidParameters", "EnvironmentNotConfigured", "StepFailed"]

@@ -54,6 +54,27 @@ class NotifyParams(ActionParams):
     message: str
 
 
+class MemoryStoreParams(ActionParams):
+    """Store a value in shared memory (core/memory): a new entry, or a new version of the key. Entries written by
+    pipelines belong to the `system` owner and count against no user's quota."""
+
+    key: str = Field(description="letters, digits, _ . : @ -, and / between path segments")
+    value: Any = Field(description="any JSON (templates render to strings)")
+    namespace: str = "default"
+    ttl: int | None = Field(default=None, ge=0, description="seconds until it expires; omit or 0 to keep it")
+    tags: list[str] = Field(default_factory=list)
+    accessLevel: Literal["private", "shared", "public"] | None = None
+
+
+class MemoryReadParams(ActionParams):
+    """Read a value from shared memory into the step's outputs (`value`, `version`, `found`)."""
+
+    key: str
+    namespace: str = "default"
+    version: int | None = Field(default=None, ge=1, description="a kept older version; default the latest")
+    required: bool = Field(default=True, description="fail the step when the key is missing or expired")
+
+
 ACTION_PARAMS: dict[str, type[ActionParams]] = {
     "execute-command": ExecuteCommandParams,
     "http-request": HttpRequestParams,
@@ -61,6 +82,8 @@ ACTION_PARAMS: dict[str, type[ActionParams]] = {
     "approval": ApprovalParams,
     "deploy": DeployParams,
     "notify": NotifyParams,
+    "memory-store": MemoryStoreParams,
+    "memory-read": MemoryReadParams,
 }
 
 # Actions the workflow itself carries out (durable timers, signals); the rest run as activities.

@@ -1,0 +1,160 @@
+"""Task progress: parsed from the task's output, sent as activity heartbeats and as a `progress` signal.
+
+Heartbeats carry `{"progress": 0..1, "message": str}` about every second whatever the executor is doing
+(copying a workspace, waiting for an LLM, running tests): they are how Temporal notices a dead worker and
+how it delivers a cancellation. The `progress` signal goes to the workflow whose id is the task id (the
+TaskWorkflow), at most once a second and only when the figure changed; a task run outside such a workflow
+has no one to signal, so every failure of it is ignored.
+
+Progress lines, one per line on stdout or stderr (case-insensitive), optionally followed by a message:
+    progress: 0.4        progress: 40%        progress=40        ::progress::0.4 building the index
+A bare number above 1 is read as a percentage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+from datetime import timedelta
+from types import TracebackType
+from typing import Any
+
+from temporalio import activity
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.environment import HEARTBEAT_INTERVAL_S, heartbeat
+
+log = logging.getLogger("stellarflow.executors")
+
+SIGNAL_NAME = "progress"
+SIGNAL_MIN_INTERVAL_S = 1.0
+# The first signal (which also tells the TaskWorkflow that it runs, and where) waits this long: a task that is
+# over by then is reported once, by its agent, with its real start time — not by a signal per state change.
+FIRST_SIGNAL_AFTER_S = 0.5
+MAX_MESSAGE = 200
+_LINE_BUFFER = 8192
+
+_PROGRESS = re.compile(
+    r"^\s*(?:::progress::\s*|progress\s*[:=]\s*)(\d+(?:\.\d+)?)\s*(%)?(?:\s+(\S.*?))?\s*$", re.IGNORECASE
+)
+
+
+def parse_progress(line: str) -> tuple[float, str | None] | None:
+    """(fraction, message) from a progress line, else None."""
+    match = _PROGRESS.match(line)
+    if not match:
+        return None
+    value = float(match.group(1))
+    if match.group(2) or value > 1:
+        value /= 100
+    return min(max(value, 0.0), 1.0), match.group(3)
+
+
+class Progress:
+    """Use as `async with Progress(task_id) as progress:`; it heartbeats in the background until the block
+    ends (or is cancelled). `feed` is the `on_output` hook of `run_process`."""
+
+    def __init__(self, task_id: str, message: str = "starting", agent_id: str | None = None) -> None:
+        self.task_id = task_id
+        self.agent_id = agent_id  # sent with the signal: the first one tells the task which agent started it
+        self.progress = 0.0
+        self.message = message
+        self.updates: list[tuple[float, str]] = []  # every distinct figure, for tests and logs
+        self._partial: dict[int, bytearray] = {}
+        self._pulse: asyncio.Task[None] | None = None
+        self._signal_task: asyncio.Task[None] | None = None
+        self._signalled: float | None = None
+        self._signalled_at = 0.0
+        self._signals_off = not activity.in_activity()
+        self._began = time.monotonic()
+
+    # ---- state
+    def details(self) -> dict[str, Any]:
+        return {"progress": round(self.progress, 4), "message": self.message}
+
+    def set(self, progress: float | None = None, message: str | None = None) -> None:
+        """A new figure is heartbeaten at once (the SDK batches heartbeats, so this is cheap); a new message
+        alone waits for the next pulse."""
+        before = self.progress
+        if progress is not None:
+            self.progress = min(max(float(progress), 0.0), 1.0)
+        if message is not None:
+            self.message = message.strip()[:MAX_MESSAGE]
+        if not self.updates or self.updates[-1] != (self.progress, self.message):
+            self.updates.append((self.progress, self.message))
+        if self.progress != before:
+            heartbeat(self.details())
+        self._maybe_signal()
+
+    def feed(self, fd: int, chunk: bytes) -> None:
+        """Split a process's output into lines; progress lines move the figure, other lines become the
+        message (the latest output line says what the task is doing)."""
+        buffer = self._partial.setdefault(fd, bytearray())
+        buffer += chunk
+        *lines, rest = bytes(buffer).split(b"\n")
+        buffer[:] = rest[-_LINE_BUFFER:]
+        for raw in lines:
+            line = raw.decode("utf-8", errors="replace").rstrip("\r")
+            parsed = parse_progress(line)
+            if parsed is not None:
+                self.set(parsed[0], parsed[1])
+            elif line.strip() and fd == 1:
+                self.set(message=line)
+
+    # ---- heartbeats and signals
+    def beat(self) -> None:
+        heartbeat(self.details())
+        self._maybe_signal()
+
+    async def _run_pulse(self) -> None:
+        while True:
+            self.beat()
+            await asyncio.sleep(HEARTBEAT_INTERVAL_S)
+
+    def _maybe_signal(self) -> None:
+        if self._signals_off or self.progress == self._signalled:
+            return
+        if self._signal_task is not None and not self._signal_task.done():
+            return
+        if time.monotonic() - self._signalled_at < SIGNAL_MIN_INTERVAL_S:
+            return  # the pulse comes back within a second and sends the latest figure then
+        if time.monotonic() - self._began < FIRST_SIGNAL_AFTER_S:
+            return  # likewise
+        if not activity.in_activity():  # a callback that lost the activity's context: the pulse has it
+            return
+        try:
+            client = activity.client()
+        except RuntimeError:  # a `def` activity, or a test harness without a client
+            self._signals_off = True
+            return
+        payload = {**self.details(), "agent_id": self.agent_id} if self.agent_id else self.details()
+        self._signalled, self._signalled_at = self.progress, time.monotonic()
+        self._signal_task = asyncio.get_running_loop().create_task(self._send(client, payload))
+
+    async def _send(self, client: Any, payload: dict[str, Any]) -> None:
+        try:
+            handle = client.get_workflow_handle(self.task_id)
+            await handle.signal(SIGNAL_NAME, payload, rpc_timeout=timedelta(seconds=2))
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                self._signals_off = True  # no workflow of that id: stop trying
+            log.debug("progress signal for %s not delivered: %s", self.task_id, err.status)
+        except Exception as err:  # noqa: BLE001 - progress is best effort; the task must not fail for it
+            log.debug("progress signal for %s not delivered: %s", self.task_id, type(err).__name__)
+
+    # ---- lifecycle
+    async def __aenter__(self) -> Progress:
+        self._pulse = asyncio.get_running_loop().create_task(self._run_pulse())
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        for task in (self._pulse, self._signal_task):
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task

@@ -1,0 +1,1 @@
+"""Agents, tasks and swarms: the domain models every front end, workflow and executor shares."""

@@ -1,0 +1,339 @@
+"""The live state of agents, tasks and swarms (what their workflows hold and their queries return), and the
+messages those workflows exchange. Everything here is plain data: the workflows own the logic."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from core.agents.models import (
+    AgentSpec,
+    AgentStatus,
+    Priority,
+    Strategy,
+    SwarmSpec,
+    SwarmStatus,
+    TaskResult,
+    TaskSpec,
+    TaskStatus,
+    Topology,
+    UtcDatetime,
+)
+from core.models import RunEvent
+
+HISTORY_KEPT = 25  # past tasks an agent keeps in its state (all of them stay in the events table)
+
+
+# ---- messages --------------------------------------------------------------------------------------------------
+
+
+class Assignment(BaseModel):
+    """A task handed to an agent (by the API's Update, or by the agent's swarm as a signal)."""
+
+    task_id: str
+    description: str = ""
+    type: str | None = None
+    priority: Priority = Priority.medium
+    requirements: dict[str, Any] = Field(default_factory=dict)
+    timeout_s: float | None = None
+    assigned_by: str | None = None  # "api", a swarm id, or a coordinator agent id
+    assigned_at: datetime | None = None
+
+
+class AssignAck(BaseModel):
+    agent_id: str
+    task_id: str
+    queue_position: int  # 0 = runs now
+    assigned_at: datetime | None = None
+
+
+class TaskTicket(BaseModel):
+    """A task waiting in its swarm's queue: what assignment decisions need, nothing more."""
+
+    task_id: str
+    description: str = ""
+    type: str | None = None
+    priority: Priority = Priority.medium
+    requirements: dict[str, Any] = Field(default_factory=dict)
+    parent_id: str | None = None
+    submitted_at: datetime
+
+
+class TaskStarted(BaseModel):
+    agent_id: str
+    at: datetime
+    assigned_at: datetime | None = None  # when the agent accepted it: the task's queued_at if it had none
+
+
+class TaskProgress(BaseModel):
+    """Sent by the executor from inside `execute_task` (heartbeat figures); the first one, at 0.0 as the work
+    starts, is how the task learns that it runs and on which agent."""
+
+    progress: float = Field(ge=0, le=1)
+    message: str | None = None
+    agent_id: str | None = None
+
+
+class TaskFinished(BaseModel):
+    agent_id: str | None = None
+    status: TaskStatus  # completed | failed | cancelled
+    started_at: datetime | None = None  # when the agent began it (a short task may end before any progress signal)
+    result: TaskResult | None = None
+    error: str | None = None
+    rollback_performed: bool = False
+    retry_count: int = 0
+    at: datetime
+
+
+class AgentReport(BaseModel):
+    """An agent tells its swarm that a task left it (done, failed, cancelled or handed back)."""
+
+    agent_id: str
+    task_id: str
+    status: TaskStatus
+    duration_ms: int = 0
+    result: TaskResult | None = None
+    at: datetime
+
+
+class Directive(BaseModel):
+    type: str = "directive"
+    content: str
+    target: str = "all"
+    priority: Priority = Priority.medium
+    at: datetime | None = None
+    by: str | None = None
+
+
+class AgentPatch(BaseModel):
+    name: str | None = None
+    config: dict[str, Any] | None = None  # merged over the current config
+    metadata: dict[str, Any] | None = None  # merged over the current metadata
+    capabilities: list[str] | None = None
+
+
+class TaskPatch(BaseModel):
+    priority: Priority | None = None
+    deadline: UtcDatetime | None = None
+    description: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class CancelOutcome(BaseModel):
+    task_id: str
+    status: TaskStatus
+    cancelled_at: datetime | None = None
+    rollback_performed: bool = False
+
+
+class SwarmPatch(BaseModel):
+    name: str | None = None
+    objective: str | None = None
+    max_agents: int | None = Field(default=None, ge=1, le=1000)
+    strategy: Strategy | None = None
+    topology: Topology | None = None
+    auto_scale: bool | None = None
+    config: dict[str, Any] | None = None
+
+
+class ControlRequest(BaseModel):
+    action: str  # pause | resume | scale | optimize | rebalance | stop
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    operation_id: str | None = None
+
+
+class ControlOutcome(BaseModel):
+    action: str
+    status: SwarmStatus
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+# ---- state ---------------------------------------------------------------------------------------------------
+
+
+class CurrentTask(BaseModel):
+    id: str
+    description: str = ""
+    progress: float = 0.0
+    started_at: datetime
+
+
+class HistoryEntry(BaseModel):
+    task_id: str
+    description: str = ""
+    started_at: datetime | None = None
+    completed_at: datetime
+    duration_ms: int = 0
+    result: str  # success | failure | cancelled
+    exit_code: int | None = None
+    cpu_time_s: float | None = None
+    memory_peak_mb: float | None = None
+
+
+class AgentMetrics(BaseModel):
+    tasks_completed: int = 0
+    tasks_failed: int = 0
+    tasks_cancelled: int = 0
+    tasks_delegated: int = 0
+    total_duration_ms: int = 0
+    cpu_time_s: float = 0.0
+    memory_peak_mb: float = 0.0
+    last_cpu_time_s: float | None = None
+    last_memory_mb: float | None = None
+    messages_received: int = 0
+    busy_ms: int = 0
+    api_calls: int = 0
+    tokens: int = 0
+
+    @property
+    def finished(self) -> int:
+        return self.tasks_completed + self.tasks_failed
+
+    @property
+    def success_rate(self) -> float | None:
+        return self.tasks_completed / self.finished if self.finished else None
+
+    @property
+    def average_time_ms(self) -> float | None:
+        return self.total_duration_ms / self.finished if self.finished else None
+
+
+class AgentState(BaseModel):
+    spec: AgentSpec
+    status: AgentStatus = AgentStatus.initializing
+    workspace: str | None = None
+    current_task: CurrentTask | None = None
+    queue: list[Assignment] = Field(default_factory=list)
+    history: list[HistoryEntry] = Field(default_factory=list)
+    metrics: AgentMetrics = Field(default_factory=AgentMetrics)
+    directives: list[Directive] = Field(default_factory=list)
+    started_at: datetime | None = None
+    updated_at: datetime | None = None
+    last_heartbeat: datetime | None = None
+    terminated_at: datetime | None = None
+    terminate_reason: str | None = None
+    seq: int = 0
+
+
+class AgentPulse(BaseModel):
+    """What the agent's `health` query answers: enough to judge liveness without shipping its whole state."""
+
+    status: AgentStatus
+    last_heartbeat: datetime | None
+    started_at: datetime | None
+    terminated_at: datetime | None
+    queue_size: int
+    current_task: str | None
+    last_task: HistoryEntry | None
+
+
+class Timeline(BaseModel):
+    created_at: datetime
+    queued_at: datetime | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    cancelled_at: datetime | None = None
+
+
+class TaskState(BaseModel):
+    spec: TaskSpec
+    status: TaskStatus = TaskStatus.pending
+    agent_id: str | None = None
+    assigned_by: str | None = None
+    progress: float = 0.0
+    progress_message: str | None = None
+    result: TaskResult | None = None
+    error: str | None = None
+    rollback_performed: bool = False
+    retry_count: int = 0
+    children: list[str] = Field(default_factory=list)
+    timeline: Timeline
+    updated_at: datetime | None = None
+    seq: int = 0
+
+    @property
+    def duration_ms(self) -> int | None:
+        start, end = self.timeline.started_at, self.timeline.completed_at or self.timeline.cancelled_at
+        if start and end:
+            return int((end - start).total_seconds() * 1000)
+        return None
+
+
+class SwarmAgent(BaseModel):
+    id: str
+    type: str
+    name: str
+    role: str = "worker"
+    capabilities: list[str] = Field(default_factory=list)
+    status: AgentStatus = AgentStatus.initializing
+    in_flight: list[str] = Field(default_factory=list)
+    completed: int = 0
+    failed: int = 0
+    total_ms: int = 0
+    joined_at: datetime | None = None
+
+    @property
+    def load(self) -> int:
+        return len(self.in_flight)
+
+
+class ParentProgress(BaseModel):
+    """A task a coordinator decomposed: its subtasks, and how they ended."""
+
+    children: list[str]
+    done: dict[str, str] = Field(default_factory=dict)  # child id → final status
+    files_created: list[str] = Field(default_factory=list)
+    duration_ms: int = 0
+
+
+class SwarmState(BaseModel):
+    spec: SwarmSpec
+    status: SwarmStatus = SwarmStatus.initializing
+    agents: list[SwarmAgent] = Field(default_factory=list)
+    queue: list[TaskTicket] = Field(default_factory=list)
+    assigned: dict[str, str] = Field(default_factory=dict)  # task id → agent id, while in flight
+    tickets: dict[str, TaskTicket] = Field(default_factory=dict)  # in-flight tasks, to requeue if handed back
+    parents: dict[str, ParentProgress] = Field(default_factory=dict)
+    tasks_total: int = 0
+    tasks_completed: int = 0
+    tasks_failed: int = 0
+    tasks_cancelled: int = 0
+    ring_pointer: int = 0
+    directives: list[Directive] = Field(default_factory=list)
+    started_at: datetime | None = None
+    updated_at: datetime | None = None
+    terminated_at: datetime | None = None
+    spawned: int = 0  # agents ever spawned (names and ids of scaled agents)
+    seq: int = 0
+
+    def agent(self, agent_id: str) -> SwarmAgent | None:
+        return next((a for a in self.agents if a.id == agent_id), None)
+
+    @property
+    def live_agents(self) -> list[SwarmAgent]:
+        return [a for a in self.agents if a.status != AgentStatus.terminated]
+
+
+# ---- the write side ------------------------------------------------------------------------------------------
+
+
+class OutgoingSignal(BaseModel):
+    workflow_id: str
+    signal: str
+    arg: Any = None
+
+
+class EntityRecord(BaseModel):
+    """Events plus the entity's snapshot, written in one transaction (`record_entity`), then the signals the
+    entity sends to others. `seq` is the entity's own event counter, so retried writes append nothing twice and an
+    older snapshot never overwrites a newer; a retried send may repeat a signal, so receivers ignore repeats."""
+
+    kind: str  # agent | task | swarm
+    id: str
+    seq: int
+    snapshot: dict[str, Any]
+    events: list[RunEvent] = Field(default_factory=list)
+    operations: list[dict[str, Any]] = Field(default_factory=list, description="202 operations this write ends")
+    signals: list[OutgoingSignal] = Field(default_factory=list)

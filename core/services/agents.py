@@ -1,0 +1,283 @@
+"""Agents: spawn, read (live), list, reconfigure, terminate, health, metrics, and task assignment.
+
+An agent is an AgentWorkflow whose workflow id is the agent id; the database holds its projection and events."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlalchemy import func
+from sqlmodel import select
+from temporalio.client import Client, WorkflowQueryRejectedError
+from temporalio.common import QueryRejectCondition
+from temporalio.service import RPCError
+
+from core.agents.models import AgentSpec, AgentStatus, Priority, TaskStatus
+from core.agents.state import AgentPatch, AgentPulse, AgentState, AssignAck, Assignment, SwarmState
+from core.agents.tables import AgentRow
+from core.agents.types import resolve
+from core.db import EventRow, session_scope
+from core.errors import Conflict, NotFound, Unavailable, ValidationFailed
+from core.ids import new_id
+from core.listing import Page, PageRequest, paginate
+from core.quotas import check_quota
+from core.services.entities import live_state, seed_projection, update
+from core.settings import Settings
+from workflows.agent import AgentInput, AgentWorkflow, TerminateRequest
+
+SORTABLE = {"createdAt": AgentRow.created_at, "name": AgentRow.name, "type": AgentRow.type,
+            "status": AgentRow.status, "updatedAt": AgentRow.updated_at}
+FILTERABLE = {"status": AgentRow.status, "type": AgentRow.type, "swarmId": AgentRow.swarm_id,
+              "agentType": AgentRow.type}
+TIMEFRAMES = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7),
+              "30d": timedelta(days=30)}
+
+
+class AgentCreate(BaseModel):
+    type: str
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    capabilities: list[str] | None = None
+    config: dict[str, Any] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    swarm_id: str | None = None
+
+
+class AgentHealth(BaseModel):
+    agent_id: str
+    status: str  # healthy | degraded | unhealthy
+    checks: dict[str, str]
+    metrics: dict[str, Any]
+    last_heartbeat: datetime | None
+    answered_in_ms: float | None = None
+
+
+def live_agents_of(owner: str | None) -> int:
+    with session_scope() as session:
+        query = select(func.count()).select_from(AgentRow).where(AgentRow.status != AgentStatus.terminated.value)
+        if owner is not None:
+            query = query.where(AgentRow.owner == owner)
+        return int(session.exec(query).one())
+
+
+def agent_spec(settings: Settings, body: AgentCreate, *, owner: str | None, field_prefix: str = "") -> AgentSpec:
+    """Resolve the type's defaults (an unknown type is a 400 listing the valid ones) and the executor."""
+    kind = resolve(body.type, settings.agent_types, field=f"{field_prefix}type")
+    executor = str(body.config.get("executor") or kind.executor)
+    from core.agents.models import EXECUTORS
+
+    if executor not in EXECUTORS:
+        raise ValidationFailed("Unknown executor", details=[{
+            "field": f"{field_prefix}config.executor", "constraint": "enum", "value": executor,
+            "allowed": list(EXECUTORS), "message": f"must be one of: {', '.join(EXECUTORS)}"}])
+    if "api_key" in body.config:
+        raise ValidationFailed("Secrets do not belong in agent config", details=[{
+            "field": f"{field_prefix}config.api_key", "constraint": "forbidden",
+            "message": "name an environment variable with api_key_env instead; config is echoed by the API"}])
+    agent_id = new_id("ag")
+    return AgentSpec(id=agent_id, name=body.name or f"{body.type}-{agent_id[-6:].lower()}", type=body.type,
+                     capabilities=body.capabilities if body.capabilities is not None else list(kind.capabilities),
+                     config=body.config, metadata=body.metadata, swarm_id=body.swarm_id, executor=executor,
+                     owner=owner, created_at=datetime.now(UTC))
+
+
+def agent_input(settings: Settings, spec: AgentSpec) -> AgentInput:
+    return AgentInput(spec=spec, heartbeat_timeout_s=settings.heartbeat_timeout_s,
+                      task_timeout_s=settings.default_step_timeout_s, max_attempts=settings.task_max_attempts)
+
+
+async def create_agent(client: Client, settings: Settings, body: AgentCreate, *, owner: str | None,
+                       tier: str) -> AgentState:
+    spec = agent_spec(settings, body, owner=owner)
+    check_quota(tier, "agents", await asyncio.to_thread(live_agents_of, owner), 1, settings=settings)
+    if body.swarm_id:
+        from core.services.swarms import get_swarm
+
+        swarm = await get_swarm(client, body.swarm_id)
+        if swarm.status.value == "terminated":
+            raise Conflict(f"Swarm {body.swarm_id} is terminated")
+        if len(swarm.live_agents) >= swarm.spec.max_agents:
+            raise Conflict(f"Swarm {body.swarm_id} already has maxAgents ({swarm.spec.max_agents}) agents")
+    state = AgentState(spec=spec)
+    await asyncio.to_thread(seed_projection, "agent", spec.id, state.model_dump(mode="json"), "agent.created",
+                            {"agent_id": spec.id, "type": spec.type})
+    try:
+        await client.start_workflow(AgentWorkflow.run, agent_input(settings, spec), id=spec.id,
+                                    task_queue=settings.task_queue)
+    except RPCError as err:
+        raise Unavailable(f"Temporal did not accept the agent: {err.message}") from None
+    if body.swarm_id:
+        from workflows.swarm import JoinRequest
+
+        await update(client, body.swarm_id, "join", JoinRequest(agent_id=spec.id, type=spec.type, name=spec.name,
+                                                                capabilities=spec.capabilities),
+                     SwarmState, "swarm")
+    return state
+
+
+def _from_row(row: AgentRow) -> AgentState:
+    return AgentState.model_validate(row.state)
+
+
+def agent_row(agent_id: str) -> AgentState | None:
+    with session_scope() as session:
+        row = session.get(AgentRow, agent_id)
+        return _from_row(row) if row is not None else None
+
+
+async def get_agent(client: Client, agent_id: str) -> AgentState:
+    return await live_state(client, agent_id, AgentState, lambda: agent_row(agent_id), "agent")
+
+
+def list_agents(page: PageRequest, *, swarm_id: str | None = None) -> Page[AgentState]:
+    with session_scope() as session:
+        query = select(AgentRow)
+        if swarm_id is not None:
+            query = query.where(AgentRow.swarm_id == swarm_id)
+        rows = paginate(session, query, page, sortable=SORTABLE, default="-createdAt", id_column=AgentRow.id,
+                        filterable=FILTERABLE)
+        return rows.map(_from_row)
+
+
+async def update_agent(client: Client, settings: Settings, agent_id: str, patch: AgentPatch) -> AgentState:
+    current = await get_agent(client, agent_id)
+    if current.status == AgentStatus.terminated:
+        raise Conflict(f"Agent {agent_id} is terminated")
+    if patch.config and "executor" in patch.config:
+        agent_spec(settings, AgentCreate(type=current.spec.type, config={**current.spec.config, **patch.config}),
+                   owner=None)  # validates the executor
+    if patch.config and "api_key" in patch.config:
+        raise ValidationFailed("Secrets do not belong in agent config", details=[{
+            "field": "config.api_key", "constraint": "forbidden", "message": "use api_key_env"}])
+    return await update(client, agent_id, "configure", patch, AgentState, "agent")
+
+
+async def terminate_agent(client: Client, agent_id: str, *, by: str | None) -> AgentState:
+    current = await get_agent(client, agent_id)
+    if current.status == AgentStatus.terminated:
+        return current
+    return await update(client, agent_id, "terminate", TerminateRequest(reason="terminated by request", by=by),
+                        AgentState, "agent")
+
+
+async def agent_health(client: Client, settings: Settings, agent_id: str) -> AgentHealth:
+    """Health is what was observed: whether the agent's worker answers its `health` query (connectivity, and how
+    fast), its queue, and the resources its last task really used. A closed agent answers from its projection."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    try:
+        pulse = await client.get_workflow_handle(agent_id).query(
+            "health", result_type=AgentPulse, reject_condition=QueryRejectCondition.NOT_OPEN)
+        answered_ms: float | None = round((loop.time() - started) * 1000, 2)
+    except (WorkflowQueryRejectedError, RPCError):
+        state = await asyncio.to_thread(agent_row, agent_id)
+        if state is None:
+            raise NotFound("agent", agent_id) from None
+        pulse = AgentPulse(status=state.status, last_heartbeat=state.last_heartbeat, started_at=state.started_at,
+                           terminated_at=state.terminated_at, queue_size=len(state.queue),
+                           current_task=state.current_task.id if state.current_task else None,
+                           last_task=state.history[-1] if state.history else None)
+        answered_ms = None
+    alive = pulse.status != AgentStatus.terminated and answered_ms is not None
+    last = pulse.last_task
+    cpu_share = None
+    if last is not None and last.cpu_time_s is not None and last.duration_ms:
+        cpu_share = round(last.cpu_time_s / max(last.duration_ms / 1000, 0.001), 4)
+    memory = last.memory_peak_mb if last is not None else None
+    checks = {
+        "connectivity": "ok" if alive else "down",
+        "task_queue": "ok" if pulse.queue_size < 10 else "backlogged",
+        "memory": "ok" if memory is None or memory < 4096 else "high",
+        "cpu": "ok" if cpu_share is None or cpu_share < 4 else "high",
+    }
+    status = "unhealthy" if not alive else ("healthy" if all(v == "ok" for v in checks.values()) else "degraded")
+    end = pulse.terminated_at or datetime.now(UTC)
+    uptime = (end - pulse.started_at).total_seconds() if pulse.started_at else 0.0
+    return AgentHealth(
+        agent_id=agent_id, status=status, checks=checks,
+        metrics={"uptime": round(uptime, 3), "memory_usage": memory, "cpu_usage": cpu_share,
+                 "queue_size": pulse.queue_size},
+        last_heartbeat=pulse.last_heartbeat, answered_in_ms=answered_ms,
+    )
+
+
+class AgentMetricsReport(BaseModel):
+    agent_id: str
+    timeframe: str
+    tasks_completed: int
+    tasks_failed: int
+    avg_completion_ms: float | None
+    success_rate: float | None
+    cpu_time_s: float
+    memory_peak_mb: float | None
+    active_ms: int
+    messages_received: int
+    timeline: list[dict[str, Any]]
+
+
+def agent_metrics(agent_id: str, timeframe: str = "24h") -> AgentMetricsReport:
+    """Computed from the agent's `agent.metrics` events (one per finished task) inside the timeframe, bucketed by
+    hour (by day for 7d/30d)."""
+    if timeframe not in TIMEFRAMES:
+        raise ValidationFailed("Unknown timeframe", details=[{
+            "field": "timeframe", "constraint": "enum", "value": timeframe, "allowed": list(TIMEFRAMES),
+            "message": f"must be one of: {', '.join(TIMEFRAMES)}"}])
+    if agent_row(agent_id) is None:
+        raise NotFound("agent", agent_id)
+    since = datetime.now(UTC) - TIMEFRAMES[timeframe]
+    with session_scope() as session:
+        rows = session.exec(select(EventRow).where(
+            EventRow.resource_id == agent_id, EventRow.at >= since,
+            EventRow.type.in_(["agent.metrics", "agent.directive", "agent.task_assigned"]),  # type: ignore[attr-defined]
+        ).order_by(EventRow.seq)).all()  # type: ignore[arg-type]
+    done = [r for r in rows if r.type == "agent.metrics"]
+    completed = [r for r in done if r.data.get("result") == "success"]
+    failed = [r for r in done if r.data.get("result") == "failure"]
+    durations = [int(r.data.get("duration") or 0) for r in completed + failed]
+    cpu = sum(float(r.data.get("metrics", {}).get("cpu") or 0) for r in done)
+    memories = [float(m) for r in done if (m := r.data.get("metrics", {}).get("memory")) is not None]
+    bucket_hours = 24 if timeframe in ("7d", "30d") else 1
+    buckets: dict[datetime, list[int]] = {}
+    for r in completed:
+        at = r.at if r.at.tzinfo else r.at.replace(tzinfo=UTC)
+        start = at.replace(minute=0, second=0, microsecond=0)
+        if bucket_hours == 24:
+            start = start.replace(hour=0)
+        buckets.setdefault(start, []).append(int(r.data.get("duration") or 0))
+    timeline = [{"timestamp": moment, "tasksCompleted": len(values),
+                 "avgResponseTime": round(sum(values) / len(values), 1)} for moment, values in sorted(buckets.items())]
+    finished = len(completed) + len(failed)
+    return AgentMetricsReport(
+        agent_id=agent_id, timeframe=timeframe, tasks_completed=len(completed), tasks_failed=len(failed),
+        avg_completion_ms=round(sum(durations) / len(durations), 1) if durations else None,
+        success_rate=round(len(completed) / finished, 4) if finished else None,
+        cpu_time_s=round(cpu, 4), memory_peak_mb=max(memories) if memories else None,
+        active_ms=sum(int(r.data.get("duration") or 0) for r in done),
+        messages_received=sum(1 for r in rows if r.type in ("agent.directive", "agent.task_assigned")),
+        timeline=timeline,
+    )
+
+
+async def assign_task(client: Client, task_id: str, agent_id: str, *, priority: Priority | None = None,
+                      by: str | None = None) -> AssignAck:
+    """Hand a task to an agent (an Update the agent can refuse, e.g. when terminated), then tell the task."""
+    from core.services.tasks import get_task
+    from workflows.task import AssignedBy
+
+    task = await get_task(client, task_id)
+    if task.status not in (TaskStatus.pending, TaskStatus.queued):
+        raise Conflict(f"Task {task_id} is already {task.status.value}")
+    if task.spec.swarm_id:
+        raise Conflict(f"Task {task_id} belongs to swarm {task.spec.swarm_id}, which assigns it")
+    if task.agent_id and task.agent_id != agent_id:
+        raise Conflict(f"Task {task_id} is already assigned to {task.agent_id}")
+    await get_agent(client, agent_id)  # 404 for an unknown agent
+    spec = task.spec
+    assignment = Assignment(task_id=spec.id, description=spec.description, type=spec.type,
+                            priority=priority or spec.priority, requirements=spec.requirements, assigned_by=by or "api")
+    ack = await update(client, agent_id, "assign", assignment, AssignAck, "agent")
+    await client.get_workflow_handle(task_id).signal("assigned", AssignedBy(agent_id=agent_id, assigned_by=by,
+                                                                                 at=ack.assigned_at))
+    return ack

@@ -1,0 +1,293 @@
+"""Swarms: create, read (live), list, reconfigure, control (pause/resume/scale/optimize/rebalance), start/stop as
+202 operations, broadcast, delete, and status with performance figures computed from the tasks' events.
+
+A swarm is a SwarmWorkflow whose workflow id is the swarm id; its agents and tasks are workflows of their own."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import select
+from temporalio.client import Client, WorkflowUpdateStage
+from temporalio.service import RPCError
+
+from core.agents.models import AgentStatus, Priority, Strategy, SwarmSpec, SwarmStatus, TaskStatus, Topology
+from core.agents.state import ControlOutcome, ControlRequest, Directive, SwarmPatch, SwarmState
+from core.agents.tables import SwarmRow, TaskRow
+from core.agents.types import registry, resolve
+from core.db import session_scope
+from core.errors import Conflict, Unavailable, ValidationFailed
+from core.ids import new_id
+from core.listing import Page, PageRequest, paginate
+from core.quotas import check_quota
+from core.services.agents import live_agents_of
+from core.services.entities import live_state, rejection, seed_projection, start_operation, update
+from core.settings import Settings
+from workflows.swarm import AgentTemplate, StopRequest, SwarmInput, SwarmWorkflow
+
+SORTABLE = {"createdAt": SwarmRow.created_at, "name": SwarmRow.name, "updatedAt": SwarmRow.updated_at,
+            "status": SwarmRow.status}
+FILTERABLE = {"status": SwarmRow.status, "topology": SwarmRow.topology, "strategy": SwarmRow.strategy}
+CONTROL_ACTIONS = ("pause", "resume", "scale", "optimize", "rebalance")
+
+
+class InitialAgents(BaseModel):
+    """A group of agents a swarm spawns: `count` of `type`, with optional name, capabilities, config, metadata."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: str = Field(min_length=1, max_length=100)
+    count: int = Field(default=1, ge=1, le=1000)
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    capabilities: list[str] | None = None
+    config: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class InitialTask(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    description: str = Field(default="", max_length=100_000)
+    type: str | None = Field(default=None, max_length=200)
+    priority: Priority = Priority.medium
+    requirements: dict[str, Any] = Field(default_factory=dict)
+
+
+class SwarmCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    objective: str | None = Field(default=None, max_length=10_000)
+    topology: Topology = Topology.mesh
+    strategy: Strategy = Strategy.balanced
+    max_agents: int = Field(default=8, ge=1, le=1000)
+    auto_scale: bool = False
+    config: dict[str, Any] = Field(default_factory=dict)
+    agent_config: dict[str, Any] = Field(default_factory=dict, description="config for the agents it spawns")
+    initial_agents: list[InitialAgents] = Field(default_factory=list)
+    tasks: list[str | InitialTask] = Field(default_factory=list)
+
+
+class Performance(BaseModel):
+    throughput: float | None  # tasks finished per minute, over the window from first queued to last finished
+    efficiency: float | None  # share of agent-time spent running tasks in that window
+    coordination_overhead: float | None  # share of a task's latency spent waiting to start
+    window_s: float | None
+
+
+class SwarmStatusReport(BaseModel):
+    state: SwarmState
+    agents: dict[str, int]
+    tasks: dict[str, int]
+    progress: float
+    performance: Performance
+    resource_usage: dict[str, Any]
+    health: str
+
+
+def _validate_agents(settings: Settings, body: SwarmCreate) -> int:
+    count = 0
+    for index, group in enumerate(body.initial_agents):
+        resolve(group.type, settings.agent_types, field=f"initial_agents.{index}.type")
+        if group.config and "api_key" in group.config:
+            raise ValidationFailed("Secrets do not belong in agent config", details=[{
+                "field": f"initial_agents.{index}.config.api_key", "constraint": "forbidden",
+                "message": "use api_key_env"}])
+        count += group.count
+    if body.topology == Topology.hierarchical and not any(g.type == "coordinator" for g in body.initial_agents):
+        count += 1  # the coordinator it adds
+    if count > body.max_agents:
+        raise ValidationFailed("More initial agents than maxAgents", details=[{
+            "field": "initial_agents", "constraint": "max_agents", "value": count,
+            "message": f"{count} agents requested, max_agents is {body.max_agents}"}])
+    return count
+
+
+def swarm_input(settings: Settings, spec: SwarmSpec, agent_config: dict[str, Any]) -> SwarmInput:
+    templates = {name: AgentTemplate(capabilities=kind.capabilities, executor=kind.executor)
+                 for name, kind in registry(settings.agent_types).items()}
+    return SwarmInput(spec=spec, agent_types=templates, agent_config=agent_config,
+                      heartbeat_timeout_s=settings.heartbeat_timeout_s, task_timeout_s=settings.default_step_timeout_s)
+
+
+async def create_swarm(client: Client, settings: Settings, body: SwarmCreate, *, owner: str | None,
+                       tier: str) -> SwarmState:
+    spawning = _validate_agents(settings, body)
+    if spawning:
+        check_quota(tier, "agents", await asyncio.to_thread(live_agents_of, owner), spawning, settings=settings)
+    if "api_key" in body.agent_config:
+        raise ValidationFailed("Secrets do not belong in agent config", details=[{
+            "field": "agent_config.api_key", "constraint": "forbidden", "message": "use api_key_env"}])
+    spec = SwarmSpec(id=new_id("sw"), name=body.name, objective=body.objective, topology=body.topology,
+                     strategy=body.strategy, max_agents=body.max_agents, auto_scale=body.auto_scale,
+                     config=body.config,
+                     initial_agents=[g.model_dump(exclude_none=True) for g in body.initial_agents],
+                     tasks=[t if isinstance(t, str) else t.model_dump(mode="json") for t in body.tasks], owner=owner,
+                     created_at=datetime.now(UTC))
+    state = SwarmState(spec=spec, updated_at=spec.created_at)
+    await asyncio.to_thread(seed_projection, "swarm", spec.id, state.model_dump(mode="json"), "swarm.submitted",
+                            {"swarm_id": spec.id})
+    try:
+        await client.start_workflow(SwarmWorkflow.run, swarm_input(settings, spec, body.agent_config), id=spec.id,
+                                    task_queue=settings.task_queue)
+    except RPCError as err:
+        raise Unavailable(f"Temporal did not accept the swarm: {err.message}") from None
+    return state
+
+
+def swarm_row(swarm_id: str) -> SwarmState | None:
+    with session_scope() as session:
+        row = session.get(SwarmRow, swarm_id)
+        return SwarmState.model_validate(row.state) if row is not None else None
+
+
+async def get_swarm(client: Client, swarm_id: str) -> SwarmState:
+    return await live_state(client, swarm_id, SwarmState, lambda: swarm_row(swarm_id), "swarm")
+
+
+def list_swarms(page: PageRequest) -> Page[SwarmState]:
+    with session_scope() as session:
+        rows = paginate(session, select(SwarmRow), page, sortable=SORTABLE, default="-createdAt",
+                        id_column=SwarmRow.id, filterable=FILTERABLE)
+        return rows.map(lambda row: SwarmState.model_validate(row.state))
+
+
+async def _open(client: Client, swarm_id: str) -> SwarmState:
+    state = await get_swarm(client, swarm_id)
+    if state.status == SwarmStatus.terminated:
+        raise Conflict(f"Swarm {swarm_id} is terminated")
+    return state
+
+
+async def update_swarm(client: Client, swarm_id: str, patch: SwarmPatch) -> SwarmState:
+    state = await _open(client, swarm_id)
+    if patch.max_agents is not None and patch.max_agents < len(state.live_agents):
+        raise ValidationFailed("maxAgents is below the current agent count", details=[{
+            "field": "maxAgents", "constraint": "minimum", "value": patch.max_agents,
+            "message": f"the swarm has {len(state.live_agents)} agents; scale down first"}])
+    return await update(client, swarm_id, "configure", patch, SwarmState, "swarm")
+
+
+async def control_swarm(client: Client, settings: Settings, swarm_id: str, request: ControlRequest,
+                        *, owner: str | None, tier: str) -> ControlOutcome:
+    if request.action not in CONTROL_ACTIONS:
+        raise ValidationFailed("Unknown action", details=[{
+            "field": "action", "constraint": "enum", "value": request.action, "allowed": list(CONTROL_ACTIONS),
+            "message": f"must be one of: {', '.join(CONTROL_ACTIONS)}"}])
+    await _open(client, swarm_id)
+    if request.action == "scale":
+        params = request.parameters
+        agent_type = params.get("agent_type") or params.get("agentType")
+        if not agent_type:
+            raise ValidationFailed("scale needs an agent type", details=[{
+                "field": "parameters.agent_type", "constraint": "required", "message": "field required"}])
+        resolve(str(agent_type), settings.agent_types, field="parameters.agent_type")
+        count = params.get("count", 1)
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1 or count > 1000:
+            raise ValidationFailed("Invalid count", details=[{
+                "field": "parameters.count", "constraint": "range", "value": count,
+                "message": "must be an integer from 1 to 1000"}])
+        operation = params.get("operation", "add")
+        if operation not in ("add", "remove"):
+            raise ValidationFailed("Invalid operation", details=[{
+                "field": "parameters.operation", "constraint": "enum", "value": operation,
+                "allowed": ["add", "remove"], "message": "must be add or remove"}])
+        if operation == "add":
+            check_quota(tier, "agents", await asyncio.to_thread(live_agents_of, owner), count, settings=settings)
+    return await update(client, swarm_id, "control", request, ControlOutcome, "swarm")
+
+
+async def start_swarm_operation(client: Client, swarm_id: str, action: str, *, owner: str | None,
+                                graceful: bool = True, timeout_s: float = 30.0) -> str:
+    """`start` (resume) or `stop` (pause; graceful waits for running tasks): accepted at once (202), finished by
+    the swarm, which marks the operation succeeded when done (`GET /api/v2/operations/{id}`)."""
+    await _open(client, swarm_id)
+    operation_id = await asyncio.to_thread(start_operation, f"swarm.{action}", "swarm", swarm_id, owner)
+    handle = client.get_workflow_handle(swarm_id)
+    try:
+        if action == "start":
+            await handle.start_update("control", ControlRequest(action="resume", operation_id=operation_id),
+                                      wait_for_stage=WorkflowUpdateStage.ACCEPTED, result_type=ControlOutcome)
+        else:
+            await handle.start_update("stop", StopRequest(graceful=graceful, timeout_s=timeout_s,
+                                                          operation_id=operation_id),
+                                      wait_for_stage=WorkflowUpdateStage.ACCEPTED, result_type=ControlOutcome)
+    except Exception as err:  # noqa: BLE001 - the update was refused: the operation failed
+        from core.services.entities import finish_operation
+
+        await asyncio.to_thread(finish_operation, operation_id, status="failed", error=rejection(err))
+        raise Conflict(rejection(err)) from None
+    return operation_id
+
+
+async def delete_swarm(client: Client, swarm_id: str, *, force: bool) -> SwarmState:
+    state = await get_swarm(client, swarm_id)
+    if state.status == SwarmStatus.terminated:
+        return state
+    await update(client, swarm_id, "stop", StopRequest(graceful=not force, timeout_s=0 if force else 30,
+                                                       terminate=True, force=force), ControlOutcome, "swarm")
+    return await get_swarm(client, swarm_id)
+
+
+async def broadcast(client: Client, swarm_id: str, directive: Directive) -> int:
+    await _open(client, swarm_id)
+    return await update(client, swarm_id, "broadcast", directive, int, "swarm")  # type: ignore[arg-type]
+
+
+def task_timings(swarm_id: str) -> list[tuple[datetime | None, datetime | None, datetime | None, str]]:
+    with session_scope() as session:
+        rows = session.exec(select(TaskRow.queued_at, TaskRow.started_at, TaskRow.completed_at, TaskRow.status)
+                            .where(TaskRow.swarm_id == swarm_id)).all()
+        return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+def performance(swarm_id: str, agent_count: int) -> Performance:
+    """From the tasks' recorded timeline (their events' projection): throughput per minute over the busy window,
+    efficiency = time agents spent running tasks / (agents × window), coordination overhead = time waiting to
+    start / total latency."""
+    rows = task_timings(swarm_id)
+    finished = [(q, s, c) for q, s, c, status in rows
+                if status in (TaskStatus.completed.value, TaskStatus.failed.value) and q and s and c]
+    if not finished:
+        return Performance(throughput=None, efficiency=None, coordination_overhead=None, window_s=None)
+
+    def utc(moment: datetime) -> datetime:
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+    first = min(utc(q) for q, _, _ in finished)
+    last = max(utc(c) for _, _, c in finished)
+    window = max((last - first).total_seconds(), 0.001)
+    busy = sum(max((utc(c) - utc(s)).total_seconds(), 0) for _, s, c in finished)
+    waiting = sum(max((utc(s) - utc(q)).total_seconds(), 0) for q, s, _ in finished)
+    latency = sum(max((utc(c) - utc(q)).total_seconds(), 0) for q, _, c in finished)
+    return Performance(
+        throughput=round(len(finished) / window * 60, 3),
+        efficiency=round(min(busy / (max(agent_count, 1) * window), 1.0), 4),
+        coordination_overhead=round(waiting / latency, 4) if latency else 0.0,
+        window_s=round(window, 3),
+    )
+
+
+async def swarm_status(client: Client, swarm_id: str) -> SwarmStatusReport:
+    state = await get_swarm(client, swarm_id)
+    live = state.live_agents
+    workers = [a for a in live if a.role != "coordinator"] or live
+    # Agents have no failed state (a failing task fails the task, not its agent), so no "failed" count is made up.
+    agents = {"total": len(live), "active": sum(1 for a in live if a.load > 0),
+              "idle": sum(1 for a in live if a.load == 0),
+              "terminated": sum(1 for a in state.agents if a.status == AgentStatus.terminated)}
+    in_progress = len(state.assigned)
+    done = state.tasks_completed + state.tasks_failed + state.tasks_cancelled
+    tasks = {"total": state.tasks_total, "completed": state.tasks_completed, "failed": state.tasks_failed,
+             "cancelled": state.tasks_cancelled, "in_progress": in_progress, "pending": len(state.queue)}
+    perf = await asyncio.to_thread(performance, swarm_id, len(workers))
+    cpu = sum(a.total_ms for a in state.agents) / 1000
+    health = "healthy"
+    if state.status == SwarmStatus.terminated:
+        health = "terminated"
+    elif not live:
+        health = "degraded"
+    return SwarmStatusReport(
+        state=state, agents=agents, tasks=tasks,
+        progress=round(done / state.tasks_total, 4) if state.tasks_total else 0.0,
+        performance=perf, resource_usage={"agent_busy_s": round(cpu, 3)}, health=health,
+    )

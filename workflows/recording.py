@@ -1,0 +1,121 @@
+"""Event recording and messaging shared by the entity workflows. Events are numbered by the workflow, batched, and
+written together with the entity's snapshot by the `record_entity` local activity at most every FLUSH_EVERY
+(milestones flush at once; a busy entity's next milestone usually comes first, so the timer is then cancelled
+before it costs a workflow task). Signals to other entities go out through the same local activity, at once: that
+costs no server round trip, where a signal sent from workflow code costs a workflow task to acknowledge."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from core.agents.state import EntityRecord, OutgoingSignal
+    from core.models import RunEvent
+
+FLUSH_EVERY = timedelta(seconds=1)
+
+
+class Recorder:
+    def __init__(self, kind: str, entity_id: str, snapshot: Callable[[], dict[str, Any]], seq: int = 0) -> None:
+        self.kind = kind
+        self.entity_id = entity_id
+        self.snapshot = snapshot
+        self.seq = seq
+        self.unrecorded: list[RunEvent] = []
+        self.operations: list[dict[str, Any]] = []
+        self.outgoing: list[OutgoingSignal] = []
+        self.flushing = False
+        self.lock = asyncio.Lock()  # created inside the workflow's own (deterministic) event loop
+        self.pump: asyncio.Task[None] | None = None
+        self.last_flush: datetime | None = None
+        self.timer: asyncio.Task[None] | None = None
+        self.dirty = False
+
+    def emit(self, kind: str, data: dict[str, Any]) -> None:
+        self.seq += 1
+        self.unrecorded.append(RunEvent(seq=self.seq, type=kind, at=workflow.now(), data=data))
+
+    def signal(self, workflow_id: str, name: str, arg: Any = None) -> None:
+        """Send `name` to another workflow with the next flush, which happens at once (`flush_soon`)."""
+        if hasattr(arg, "model_dump"):
+            arg = arg.model_dump(mode="json")
+        self.outgoing.append(OutgoingSignal(workflow_id=workflow_id, signal=name, arg=arg))
+
+    def start_pump(self) -> None:
+        """Send queued signals as soon as they are queued, whatever the workflow's main loop is waiting for
+        (a signal handler that queues one cannot await the send itself)."""
+
+        async def pump() -> None:
+            while True:
+                await workflow.wait_condition(lambda: bool(self.outgoing) and not self.flushing)
+                await self.flush()
+
+        self.pump = asyncio.create_task(pump())
+
+    def touch(self) -> None:
+        """The snapshot changed without an event worth logging (e.g. a queue grew): write it with the next flush."""
+        self.dirty = True
+
+    def end_operation(self, operation_id: str | None, status: str = "succeeded", result: dict | None = None,
+                      error: str | None = None) -> None:
+        if operation_id:
+            self.operations.append({"id": operation_id, "status": status, "result": result or {}, "error": error})
+
+    async def flush_soon(self) -> None:
+        if self.outgoing:
+            await self.flush()
+            return
+        if not (self.unrecorded or self.dirty or self.operations):
+            return
+        now = workflow.now()
+        if self.last_flush is None or now - self.last_flush >= FLUSH_EVERY:
+            await self.flush()
+        elif self.timer is None or self.timer.done():
+            self.timer = asyncio.create_task(self._deferred(FLUSH_EVERY - (now - self.last_flush)))
+
+    async def _deferred(self, delay: timedelta) -> None:
+        await workflow.sleep(max(delay, timedelta(milliseconds=1)))
+        self.timer = None
+        await self.flush()
+
+    async def flush(self) -> None:
+        # One write at a time, so signals leave in the order they were queued, and a flush that finds nothing
+        # left to write still returns only after the write in flight has landed (the workflow may end next).
+        async with self.lock:
+            self.flushing = True
+            try:
+                await self._flush()
+            finally:
+                self.flushing = False
+
+    async def _flush(self) -> None:
+        if self.timer is not None and not self.timer.done():
+            self.timer.cancel()
+            self.timer = None
+        if not (self.unrecorded or self.dirty or self.operations or self.outgoing):
+            return
+        events, self.unrecorded = self.unrecorded, []
+        operations, self.operations = self.operations, []
+        outgoing, self.outgoing = self.outgoing, []
+        if events or self.dirty or operations:
+            self.last_flush = workflow.now()
+            # The snapshot is stamped with the newest seq; a change without events gets a seq of its own, since
+            # snapshots are ordered by seq and only a newer one replaces the projection.
+            if not events:
+                self.seq += 1
+                events = [RunEvent(seq=self.seq, type=f"{self.kind}.updated", at=workflow.now(), data={})]
+        self.dirty = False
+        await workflow.execute_local_activity(
+            "record_entity",
+            EntityRecord(kind=self.kind, id=self.entity_id, seq=self.seq, snapshot=self.snapshot() if events else {},
+                         events=events, operations=operations, signals=outgoing),
+            result_type=int,
+            start_to_close_timeout=timedelta(seconds=30),
+            retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=10)),
+        )
