@@ -58,14 +58,18 @@ class TerminateRequest(BaseModel):
 
 @workflow.defn(name="AgentWorkflow", sandboxed=False)
 class AgentWorkflow:
-    def __init__(self) -> None:
-        self.state: AgentState | None = None
-        self.input: AgentInput | None = None
+    @workflow.init
+    def __init__(self, agent_input: AgentInput) -> None:
+        # State exists before any handler runs: a signal can arrive in the very first activation.
+        self.input: AgentInput | None = agent_input
+        self.state: AgentState | None = agent_input.state or AgentState(spec=agent_input.spec,
+                                                                        started_at=workflow.now())
+        self.rec: Recorder | None = Recorder("agent", self.state.spec.id,
+                                             lambda: self._state.model_dump(mode="json"), self.state.seq)
         self.terminating = False
         self.cancel_current = False
         self.running_task: asyncio.Task[Any] | None = None
         self.running_id: str | None = None
-        self.rec: Recorder | None = None
 
     # ---- queries, updates, signals ----------------------------------------------------------------------------
 
@@ -180,11 +184,8 @@ class AgentWorkflow:
 
     @workflow.run
     async def run(self, agent_input: AgentInput) -> AgentState:
-        self.input = agent_input
         fresh = agent_input.state is None
-        self.state = agent_input.state or AgentState(spec=agent_input.spec, started_at=workflow.now())
-        self.rec = Recorder("agent", self.state.spec.id, lambda: self._state.model_dump(mode="json"), self.state.seq)
-        self.rec.start_pump()
+        self._recorder.start_pump()
         if fresh:
             self._set_status(AgentStatus.initializing)
             await self._recorder.flush()

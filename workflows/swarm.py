@@ -86,10 +86,18 @@ class StopRequest(BaseModel):
 
 @workflow.defn(name="SwarmWorkflow", sandboxed=False)
 class SwarmWorkflow:
-    def __init__(self) -> None:
-        self.state: SwarmState | None = None
-        self.input: SwarmInput | None = None
-        self.rec: Recorder | None = None
+    @workflow.init
+    def __init__(self, swarm_input: SwarmInput) -> None:
+        # State exists before any handler runs: a signal can arrive in the very first activation (a continued run
+        # gets the submits and reports that raced the continue-as-new). The projection leaves out the queue and
+        # the in-flight tickets: list views do not read them, and a swarm with thousands of queued tasks would
+        # otherwise rewrite them all on every flush.
+        self.input: SwarmInput | None = swarm_input
+        self.state: SwarmState | None = swarm_input.state or SwarmState(spec=swarm_input.spec,
+                                                                        started_at=workflow.now())
+        self.rec: Recorder | None = Recorder(
+            "swarm", self.state.spec.id, lambda: self._state.model_dump(mode="json", exclude={"queue", "tickets"}),
+            self.state.seq)
         self.wake = False
         self.ending = False
         self.spawn_requests: list[tuple[str, int, dict[str, Any]]] = []  # (type, count, overrides)
@@ -295,15 +303,9 @@ class SwarmWorkflow:
 
     @workflow.run
     async def run(self, swarm_input: SwarmInput) -> SwarmState:
-        self.input = swarm_input
         fresh = swarm_input.state is None
-        self.state = swarm_input.state or SwarmState(spec=swarm_input.spec, started_at=workflow.now())
-        # The projection leaves out the queue and the in-flight tickets: list views do not read them, and a swarm
-        # with thousands of queued tasks would otherwise rewrite them all on every flush.
-        self.rec = Recorder("swarm", self.state.spec.id,
-                            lambda: self._state.model_dump(mode="json", exclude={"queue", "tickets"}), self.state.seq)
-        self.rec.start_pump()
-        state = self.state
+        self._recorder.start_pump()
+        state = self._state
         if fresh:
             self._recorder.emit("swarm.created", {"swarm_id": state.spec.id, "topology": state.spec.topology.value,
                                                   "strategy": state.spec.strategy.value})

@@ -44,9 +44,13 @@ class AssignedBy(BaseModel):
 
 @workflow.defn(name="TaskWorkflow", sandboxed=False)
 class TaskWorkflow:
-    def __init__(self) -> None:
-        self.state: TaskState | None = None
-        self.rec: Recorder | None = None
+    @workflow.init
+    def __init__(self, task_input: TaskInput) -> None:
+        # State exists before any handler runs: a signal can arrive in the very first activation.
+        spec = task_input.spec
+        self.state: TaskState | None = TaskState(spec=spec, timeline=Timeline(created_at=spec.created_at),
+                                                 updated_at=workflow.now())
+        self.rec: Recorder | None = Recorder("task", spec.id, lambda: self._state.model_dump(mode="json"))
         self.finished: TaskFinished | None = None
         self.stop_reason: str | None = None  # "cancel" or "deadline"
         self.changed = False
@@ -139,9 +143,7 @@ class TaskWorkflow:
     async def run(self, task_input: TaskInput) -> TaskState:
         spec = task_input.spec
         now = workflow.now()
-        self.state = TaskState(spec=spec, timeline=Timeline(created_at=spec.created_at), updated_at=now)
-        self.rec = Recorder("task", spec.id, lambda: self._state.model_dump(mode="json"))
-        self.rec.start_pump()
+        self._recorder.start_pump()
         self._emit("task.created", {"type": spec.type, "priority": spec.priority.value, "swarm_id": spec.swarm_id})
         if spec.swarm_id:
             ticket = TaskTicket(task_id=spec.id, description=spec.description, type=spec.type,
