@@ -104,6 +104,7 @@ class SwarmWorkflow:
         self.decompose: list[TaskTicket] = []
         self.initial_tasks: list[str | dict[str, Any]] = []
         self.outbox: dict[str, list[dict[str, Any]]] | None = None
+        self.progressed = False  # one swarm.progress event per pass of the loop, not one per report
 
     # ---- queries, signals, updates ----------------------------------------------------------------------------
 
@@ -122,7 +123,7 @@ class SwarmWorkflow:
             return
         state.queue.append(ticket)
         state.tasks_total += 1
-        self._recorder.emit("swarm.task_queued", {"swarm_id": state.spec.id, "task_id": ticket.task_id})
+        self.progressed = True
         self.wake = True
 
     @workflow.signal
@@ -150,7 +151,7 @@ class SwarmWorkflow:
         self._count(message.status)
         if ticket is not None and ticket.parent_id and ticket.parent_id in state.parents:
             self._child_done(ticket.parent_id, message)
-        self._progress_event()
+        self.progressed = True
         self.wake = True
 
     @workflow.signal
@@ -332,6 +333,9 @@ class SwarmWorkflow:
             self._dispatch()
             self._autoscale()
             await self._decompose_pending()
+            if self.progressed:
+                self.progressed = False
+                self._progress_event()
             if self.spawn_requests:
                 await self._spawn_pending()
                 self._dispatch()

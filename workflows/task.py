@@ -226,9 +226,10 @@ class TaskWorkflow:
                              rollback_performed=state.rollback_performed)
 
     def _set(self, status: TaskStatus) -> None:
+        """Move to `status`; queued and running get a `task.status` event, the ends have their own events."""
         previous = self._state.status
         self._state.status = status
-        if previous != status:
+        if previous != status and status in (TaskStatus.queued, TaskStatus.running):
             self._emit("task.status", {"status": status.value, "previous_status": previous.value})
 
     def _emit(self, kind: str, data: dict[str, Any]) -> None:

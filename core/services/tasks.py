@@ -27,7 +27,7 @@ from core.events import list_events
 from core.ids import new_id
 from core.listing import Page, PageRequest, paginate
 from core.models import RunEvent
-from core.quotas import check_quota
+from core.quotas import check_quota, quota_limit
 from core.services.entities import live_state, seed_projection, update
 from core.settings import Settings
 from workflows.task import TaskInput, TaskWorkflow
@@ -77,12 +77,13 @@ def estimate_duration_s(task_type: str | None, command: Any) -> float | None:
 async def create_task(client: Client, settings: Settings, body: TaskCreate, *, owner: str | None,
                       tier: str) -> TaskState:
     now = datetime.now(UTC)
-    used, oldest = await asyncio.to_thread(tasks_created_since, owner, now - timedelta(hours=1))
-    retry_after = None
-    if oldest is not None:
-        oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
-        retry_after = max((oldest + timedelta(hours=1) - now).total_seconds(), 1)
-    check_quota(tier, "tasks_per_hour", used, 1, settings=settings, retry_after=retry_after)
+    if quota_limit(tier, "tasks_per_hour", settings) is not None:  # unlimited tiers need no count
+        used, oldest = await asyncio.to_thread(tasks_created_since, owner, now - timedelta(hours=1))
+        retry_after = None
+        if oldest is not None:
+            oldest = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
+            retry_after = max((oldest + timedelta(hours=1) - now).total_seconds(), 1)
+        check_quota(tier, "tasks_per_hour", used, 1, settings=settings, retry_after=retry_after)
     if body.swarm_id:  # the projection, not a query: a busy swarm must not be asked once per submitted task
         from core.services.swarms import swarm_row
 
