@@ -67,5 +67,12 @@ def assignments(swarm_id: str) -> list[dict[str, Any]]:
     return [e.data for e in list_events(swarm_id) if e.type == "swarm.task_assigned"]
 
 
+async def recorded_assignments(swarm_id: str, count: int) -> list[dict[str, Any]]:
+    """The first `count` assignments, once the swarm has written them (events are written at most a second late)."""
+    found = await eventually(lambda: asyncio.to_thread(assignments, swarm_id), lambda a: len(a) >= count,
+                             f"{count} assignments of swarm {swarm_id} to be recorded")
+    return found[:count]
+
+
 def names(state: SwarmState) -> dict[str, str]:
     return {agent.id: agent.name for agent in state.agents}

@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     from core.agents.models import PRIORITY_RANK, AgentSpec, AgentStatus, ExecuteTaskInput, TaskResult, TaskStatus
     from core.agents.state import (
         HISTORY_KEPT,
+        RECENT_KEPT,
         AgentPatch,
         AgentPulse,
         AgentReport,
@@ -65,7 +66,8 @@ class AgentWorkflow:
         self.state: AgentState | None = agent_input.state or AgentState(spec=agent_input.spec,
                                                                         started_at=workflow.now())
         self.rec: Recorder | None = Recorder("agent", self.state.spec.id,
-                                             lambda: self._state.model_dump(mode="json"), self.state.seq)
+                                             lambda: self._state.model_dump(mode="json", exclude={"recent"}),
+                                             self.state.seq)
         self.terminating = False
         self.cancel_current = False
         self.running_task: asyncio.Task[Any] | None = None
@@ -300,6 +302,7 @@ class AgentWorkflow:
                 metrics.last_memory_mb = result.memory_peak_mb
             metrics.api_calls += result.api_calls or 0
             metrics.tokens += result.tokens.total if result.tokens else 0
+        state.recent = [*state.recent, assignment.task_id][-RECENT_KEPT:]
         outcome = {"completed": "success", "failed": "failure"}.get(status.value, "cancelled")
         state.history = [*state.history, HistoryEntry(
             task_id=assignment.task_id, description=assignment.description, started_at=started, completed_at=ended,
@@ -320,7 +323,7 @@ class AgentWorkflow:
         known = [a.task_id for a in state.queue]
         if assignment.task_id == self.running_id:
             return AssignAck(agent_id=state.spec.id, task_id=assignment.task_id, queue_position=0)
-        if any(h.task_id == assignment.task_id for h in state.history):  # already ran: never run it twice
+        if assignment.task_id in state.recent:  # already ran: a repeated assignment never runs it twice
             return AssignAck(agent_id=state.spec.id, task_id=assignment.task_id, queue_position=0)
         if assignment.task_id in known:  # a retried assignment: same answer, nothing queued twice
             return AssignAck(agent_id=state.spec.id, task_id=assignment.task_id,

@@ -22,7 +22,10 @@ FLUSH_EVERY = timedelta(seconds=1)
 
 
 class Recorder:
-    def __init__(self, kind: str, entity_id: str, snapshot: Callable[[], dict[str, Any]], seq: int = 0) -> None:
+    def __init__(self, kind: str, entity_id: str, snapshot: Callable[[], dict[str, Any]], seq: int = 0, *,
+                 durable_signals: bool = False) -> None:
+        self.durable_signals = durable_signals
+        self.commands: set[asyncio.Task[None]] = set()
         self.kind = kind
         self.entity_id = entity_id
         self.snapshot = snapshot
@@ -42,10 +45,33 @@ class Recorder:
         self.unrecorded.append(RunEvent(seq=self.seq, type=kind, at=workflow.now(), data=data))
 
     def signal(self, workflow_id: str, name: str, arg: Any = None) -> None:
-        """Send `name` to another workflow with the next flush, which happens at once (`flush_soon`)."""
+        """Send `name` to another workflow. A *fact* (this task finished, this task wants a swarm) goes with the next
+        flush's local activity, at once: sent twice on a retry, it is still true. A *decision* (this agent gets
+        that task) must not leave before it is durable — a workflow task that fails after its local activity ran
+        is retried with more history and may decide otherwise — so an entity created with `durable_signals`
+        sends them as signal commands, which the server carries out only once the workflow task completed."""
         if hasattr(arg, "model_dump"):
             arg = arg.model_dump(mode="json")
+        if self.durable_signals:
+            handle = workflow.get_external_workflow_handle(workflow_id)
+            self.commands.add(asyncio.create_task(self._command(handle, name, arg)))
+            return
         self.outgoing.append(OutgoingSignal(workflow_id=workflow_id, signal=name, arg=arg))
+
+    async def _command(self, handle: Any, name: str, arg: Any) -> None:
+        try:
+            await (handle.signal(name) if arg is None else handle.signal(name, arg))
+        except Exception as err:  # noqa: BLE001 - a closed target is not this workflow's failure
+            workflow.logger.info("signal %s not delivered: %s", name, err)
+
+    async def settle(self) -> None:
+        """Wait until every signal sent as a command was delivered or refused (before completing or continuing
+        as new, which would otherwise drop the ones not yet issued)."""
+        await self.flush()
+        while self.commands:
+            pending = list(self.commands)
+            self.commands.clear()
+            await asyncio.gather(*pending)
 
     def start_pump(self) -> None:
         """Send queued signals as soon as they are queued, whatever the workflow's main loop is waiting for

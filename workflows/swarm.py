@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         Topology,
     )
     from core.agents.state import (
+        RECENT_KEPT,
         AgentReport,
         ControlOutcome,
         ControlRequest,
@@ -96,8 +97,9 @@ class SwarmWorkflow:
         self.state: SwarmState | None = swarm_input.state or SwarmState(spec=swarm_input.spec,
                                                                         started_at=workflow.now())
         self.rec: Recorder | None = Recorder(
-            "swarm", self.state.spec.id, lambda: self._state.model_dump(mode="json", exclude={"queue", "tickets"}),
-            self.state.seq)
+            "swarm", self.state.spec.id,
+            lambda: self._state.model_dump(mode="json", exclude={"queue", "tickets", "recent"}),
+            self.state.seq, durable_signals=True)  # its signals carry decisions: which agent runs which task
         self.wake = False
         self.ending = False
         self.spawn_requests: list[tuple[str, int, dict[str, Any]]] = []  # (type, count, overrides)
@@ -115,8 +117,9 @@ class SwarmWorkflow:
     @workflow.signal
     def submit(self, ticket: TaskTicket) -> None:
         state = self._state
-        if ticket.task_id in state.assigned or any(t.task_id == ticket.task_id for t in state.queue):
-            return  # a repeated submit
+        if ticket.task_id in state.assigned or ticket.task_id in state.recent or any(
+                t.task_id == ticket.task_id for t in state.queue):
+            return  # a repeated submit (a retried write of the task may send it twice)
         if state.status == SwarmStatus.terminated:
             self._tell(ticket.task_id, "finished", TaskFinished(status=TaskStatus.cancelled, at=workflow.now(),
                                                                  error="swarm terminated"))
@@ -149,6 +152,7 @@ class SwarmWorkflow:
             if message.status != TaskStatus.cancelled:
                 agent.total_ms += message.duration_ms
         self._count(message.status)
+        state.recent = [*state.recent, message.task_id][-RECENT_KEPT:]
         if ticket is not None and ticket.parent_id and ticket.parent_id in state.parents:
             self._child_done(ticket.parent_id, message)
         self.progressed = True
@@ -649,7 +653,7 @@ class SwarmWorkflow:
         state.queue = []
         state.terminated_at = workflow.now()
         self._set_status(SwarmStatus.terminated)
-        await self._recorder.flush()
+        await self._recorder.settle()
         await workflow.wait_condition(workflow.all_handlers_finished)
 
     # ---- helpers ----------------------------------------------------------------------------------------------
@@ -698,10 +702,10 @@ class SwarmWorkflow:
         return id_at(prefix, int(workflow.now().timestamp() * 1000), workflow.random().randbytes(10))
 
     async def _continue_as_new(self) -> None:
-        await self._recorder.flush()
+        await self._recorder.settle()
         # A deleting `stop` Update waits for the loop, so it must not be waited for here.
         await workflow.wait_condition(lambda: workflow.all_handlers_finished() or self.ending)
-        if self.ending or self.spawn_requests or self.decompose:
+        if self.ending or self.spawn_requests or self.decompose or self._recorder.commands or self._recorder.outgoing:
             return  # work arrived meanwhile that lives outside the state: do it first, continue later
         self._state.seq = self._recorder.seq
         workflow.continue_as_new(self._input.model_copy(update={"state": self._state}))

@@ -24,6 +24,7 @@ from core.agents.models import (
 from core.models import RunEvent
 
 HISTORY_KEPT = 25  # past tasks an agent keeps in its state (all of them stay in the events table)
+RECENT_KEPT = 1000  # ids of tasks an agent ran / a swarm saw leave, to ignore signals repeated by a retried write
 
 
 # ---- messages --------------------------------------------------------------------------------------------------
@@ -214,6 +215,7 @@ class AgentState(BaseModel):
     last_heartbeat: datetime | None = None
     terminated_at: datetime | None = None
     terminate_reason: str | None = None
+    recent: list[str] = Field(default_factory=list, description="tasks run lately: a repeated assignment is ignored")
     seq: int = 0
 
 
@@ -306,6 +308,7 @@ class SwarmState(BaseModel):
     updated_at: datetime | None = None
     terminated_at: datetime | None = None
     spawned: int = 0  # agents ever spawned (names and ids of scaled agents)
+    recent: list[str] = Field(default_factory=list, description="tasks that left lately: a repeated submit is ignored")
     seq: int = 0
 
     def agent(self, agent_id: str) -> SwarmAgent | None:
