@@ -14,7 +14,9 @@ as its own process (like `stellarflow up`). Then, in one run:
              slots equal the agent count (the same parallelism of work).
 
 Latency is submission (client clock, before the request) to the task's workflow closing (server clock, same
-machine). Throughput is tasks / (last close − first submission). Both sides warm up first (not measured).
+machine). Throughput is tasks / (last close − first submission). Both sides warm up first (not measured), then
+--rounds rounds alternate which side goes first; the ratio reported is the median of the rounds' ratios. The last
+lines check that every task ran exactly once (the swarm's count and its agents' own metrics).
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ def _main() -> int:
     parser.add_argument("--agents", type=int, default=8)
     parser.add_argument("--submitters", type=int, default=16, help="concurrent submitting clients, both sides")
     parser.add_argument("--warmup", type=int, default=16, help="unmeasured tasks per side first")
+    parser.add_argument("--rounds", type=int, default=3, help="measured rounds (sides alternate who goes first)")
     parser.add_argument("--topology", default="star", choices=["star", "mesh", "ring", "hierarchical"])
     parser.add_argument("--strategy", default="balanced", choices=["balanced", "specialized", "adaptive"])
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds before a side counts as hung")
@@ -291,13 +294,24 @@ def _main() -> int:
             print(f"warm-up: {args.warmup} tasks per side", file=sys.stderr, flush=True)
             await baseline(args.warmup)
             await ours(args.warmup, 0)
-            print(f"measuring: {args.tasks} tasks per side", file=sys.stderr, flush=True)
-            base_submitted = await baseline(args.tasks)
-            base = figures(base_submitted, await close_times(client, list(base_submitted)))
-            ours_submitted = await ours(args.tasks, args.warmup)
-            mine = figures(ours_submitted, await close_times(client, list(ours_submitted)))
+            rounds: list[dict] = []
+            done = args.warmup
+            for index in range(args.rounds):
+                print(f"round {index + 1}/{args.rounds}: {args.tasks} tasks per side", file=sys.stderr, flush=True)
+                measured: dict[str, dict] = {}
+                # Alternate which side goes first, so drift in the machine's load hits both alike.
+                for side in (("baseline", "ours") if index % 2 == 0 else ("ours", "baseline")):
+                    if side == "baseline":
+                        submitted = await baseline(args.tasks)
+                    else:
+                        submitted = await ours(args.tasks, done)
+                        done += args.tasks
+                    measured[side] = figures(submitted, await close_times(client, list(submitted)))
+                rounds.append(measured)
             status = (await http.get(f"/api/swarms/{swarm_id}/status")).json()
-            return {"ours": mine, "baseline": base, "swarm_status": status}
+            members = (await http.get(f"/api/v2/swarms/{swarm_id}/agents", params={"page[size]": 100})).json()
+            runs = sum(a["attributes"]["metrics"]["tasksCompleted"] for a in members["data"])
+            return {"rounds": rounds, "swarm_status": status, "agent_runs": runs, "submitted": done}
         finally:
             await stack.aclose()
 
@@ -312,21 +326,30 @@ def _main() -> int:
         print(f"kept {tmp}", file=sys.stderr)
     else:
         shutil.rmtree(tmp, ignore_errors=True)
-    ours, base = result["ours"], result["baseline"]
-    ratio = ours["tasks_per_s"] / base["tasks_per_s"]
     perf = result["swarm_status"].get("performance", {})
     lines = [
-        f"StellarFlow swarm throughput: {args.tasks} `true` tasks, {args.agents} shell agents "
-        f"({args.topology}/{args.strategy}), {args.submitters} concurrent submitters, {args.warmup} warm-up tasks",
+        f"StellarFlow swarm throughput: {args.tasks} `true` tasks per side and round, {args.rounds} rounds, "
+        f"{args.agents} shell agents ({args.topology}/{args.strategy}), {args.submitters} concurrent submitters, "
+        f"{args.warmup} warm-up tasks",
         "",
-        f"{'side':<10} {'tasks/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'window s':>9}",
-        f"{'ours':<10} {ours['tasks_per_s']:>8.1f} {ours['p50_ms']:>8.0f} {ours['p99_ms']:>8.0f} "
-        f"{ours['max_ms']:>8.0f} {ours['window_s']:>9.2f}",
-        f"{'baseline':<10} {base['tasks_per_s']:>8.1f} {base['p50_ms']:>8.0f} {base['p99_ms']:>8.0f} "
-        f"{base['max_ms']:>8.0f} {base['window_s']:>9.2f}",
+        f"{'round':<6} {'side':<10} {'tasks/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'window s':>9} "
+        f"{'ratio':>6}",
+    ]
+    ratios = []
+    for index, measured in enumerate(result["rounds"], 1):
+        ratio = measured["ours"]["tasks_per_s"] / measured["baseline"]["tasks_per_s"]
+        ratios.append(ratio)
+        for side in ("ours", "baseline"):
+            f = measured[side]
+            lines.append(f"{index:<6} {side:<10} {f['tasks_per_s']:>8.1f} {f['p50_ms']:>8.0f} {f['p99_ms']:>8.0f} "
+                         f"{f['max_ms']:>8.0f} {f['window_s']:>9.2f} " + (f"{ratio:>5.2f}x" if side == "ours" else ""))
+    ratio = statistics.median(ratios)
+    lines += [
         "",
-        f"throughput ratio ours/baseline: {ratio:.2f}x (target >= {TARGET_RATIO}x: "
+        f"throughput ratio ours/baseline, median of {len(ratios)} rounds: {ratio:.2f}x (target >= {TARGET_RATIO}x: "
         f"{'met' if ratio >= TARGET_RATIO else 'NOT met'})",
+        f"exactly once: {result['submitted']} tasks submitted, {result['swarm_status']['tasks']['completed']} "
+        f"completed by the swarm's count, {result['agent_runs']} runs by its agents' metrics",
         f"the swarm's own status says: throughput {perf.get('throughput')} tasks/min, efficiency "
         f"{perf.get('efficiency')}, coordination overhead {perf.get('coordination_overhead')}",
         f"machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, load average "
