@@ -263,3 +263,41 @@ async def test_llm_agent_gets_memory_context_and_its_cognitive_pattern(temporal_
     assert task.result.files_created == ["src/db.py"] and task.result.tokens.total == 59
     assert task.result.api_calls == 1
     await agents.terminate_agent(temporal_client, agent_id, by="test")
+
+
+async def test_quotas_cap_agents_and_tasks_per_hour(temporal_client: Client, app) -> None:
+    """Free tier: 5 live agents (403 past that, until one is terminated); tasks per hour is a rate quota (429 with
+    Retry-After). The agent check goes through the API as a Free user; the hourly one uses a lowered limit."""
+    from core.quotas import TierQuotas
+    from tests.support import client_for, new_user, token_for
+
+    user = new_user("developer", tier="free")
+    async with client_for(app, token_for(user=user)) as api:
+        created = []
+        for n in range(5):
+            response = await api.post("/api/agents", json={"type": "coder", "name": f"quota-{n}",
+                                                           "config": {"executor": "shell"}})
+            assert response.status_code == 201, response.text
+            created.append(response.json()["id"])
+        refused = await api.post("/api/agents", json={"type": "coder", "config": {"executor": "shell"}})
+        assert refused.status_code == 403, refused.text
+        error = refused.json()["error"]
+        assert error["code"] == "QUOTA_EXCEEDED" and error["details"]["quota"] == "agents"
+        assert error["details"]["used"] == 5 and error["details"]["limit"] == 5
+        assert (await api.delete(f"/api/agents/{created[0]}")).status_code == 200
+        again = await api.post("/api/agents", json={"type": "coder", "config": {"executor": "shell"}})
+        assert again.status_code == 201, again.text
+        for agent_id in [*created[1:], again.json()["id"]]:
+            await api.delete(f"/api/agents/{agent_id}")
+
+    settings = get_settings().model_copy(update={"quotas": {**get_settings().quotas,
+                                                            "free": TierQuotas(agents=5, tasks_per_hour=2)}})
+    for _ in range(2):
+        await tasks.create_task(temporal_client, settings, tasks.TaskCreate(description="counted"),
+                                owner=user.id, tier="free")
+    from core.errors import QuotaExceeded
+
+    with pytest.raises(QuotaExceeded) as caught:
+        await tasks.create_task(temporal_client, settings, tasks.TaskCreate(description="one too many"),
+                                owner=user.id, tier="free")
+    assert caught.value.status == 429 and int(caught.value.headers["Retry-After"]) > 3500
