@@ -32,7 +32,7 @@ with workflow.unsafe.imports_passed_through():
         HistoryEntry,
         TaskFinished,
     )
-    from workflows.recording import Recorder
+    from workflows.recording import Recorder, history_full
 
 NON_RETRYABLE = ["ExecutorNotConfigured", "InvalidParameters", "InvalidTask"]
 DIRECTIVES_KEPT = 20
@@ -397,9 +397,7 @@ class AgentWorkflow:
         workflow.continue_as_new(self._input.model_copy(update={"state": self._state}))
 
     def _history_full(self) -> bool:
-        info = workflow.info()
-        limit = self._input.history_limit
-        return info.is_continue_as_new_suggested() or (limit is not None and info.get_current_history_length() > limit)
+        return history_full(self._input.history_limit)
 
     @property
     def _state(self) -> AgentState:

@@ -145,3 +145,9 @@ class Recorder:
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=10)),
         )
+
+
+def history_full(limit: int | None) -> bool:
+    """Time for an entity to continue as new: Temporal suggests it, or the history passed `limit` events."""
+    info = workflow.info()
+    return info.is_continue_as_new_suggested() or (limit is not None and info.get_current_history_length() > limit)

@@ -48,7 +48,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from core.ids import id_at
     from workflows.agent import AgentInput, TerminateRequest
-    from workflows.recording import Recorder
+    from workflows.recording import Recorder, history_full
     from workflows.task import TaskInput
 
 DIRECTIVES_KEPT = 50
@@ -711,9 +711,7 @@ class SwarmWorkflow:
         workflow.continue_as_new(self._input.model_copy(update={"state": self._state}))
 
     def _history_full(self) -> bool:
-        info = workflow.info()
-        limit = self._input.history_limit
-        return info.is_continue_as_new_suggested() or (limit is not None and info.get_current_history_length() > limit)
+        return history_full(self._input.history_limit)
 
     @property
     def _state(self) -> SwarmState:
