@@ -53,7 +53,7 @@ async def test_killed_worker_resumes_the_agents_task(temporal_env: WorkflowEnvir
 
         workers[0].kill()
         assert workers[0].proc.returncode == -signal.SIGKILL
-        await wait_for(lambda: not running(first_shell), "the orphaned shell to die with its worker", 3, [])
+        await wait_for(lambda: not running(first_shell), "the orphaned shell to die with its worker", 10, [])
         assert not (mark / "done").exists()
         workers.append(WorkerProcess(env, tmp_path / "worker-2.log"))
 
