@@ -528,3 +528,67 @@ async def test_ttl_an_expired_entry_is_never_returned_and_the_sweep_records_it(b
     # the key is free again, as a new entry
     again = await admin.post("/api/memory", json={"key": "brief", "value": 2, "namespace": ns})
     assert again.json()["version"] == 1 and again.json()["id"] != short.json()["id"]
+
+
+# ---- search filters inside the index, candidates beyond the page -----------------------------------------------
+
+
+async def test_filters_are_exact_and_pages_skip_what_the_caller_cannot_see(backend: Backend,
+                                                                           admin: httpx.AsyncClient) -> None:
+    service = service_for(backend.url)
+    ns = _ns("exact")
+    word = f"zeta{os.urandom(4).hex()}"
+    alice, bob = Caller(owner="alice-exact"), Caller(owner="bob-exact")
+    # tags and namespaces that share words with the filter: only the exact name may pass it
+    for key, tags, namespace in (("plain", ["a-b"], ns), ("longer", ["a-b-c"], ns), ("upper", ["A-B"], ns),
+                                 ("dotted", ["a.b"], ns), ("elsewhere", ["a-b"], f"{ns}-x")):
+        service.store(alice, namespace, key, {"text": f"{word} filter check"}, tags=tags)
+    hits = service.search(alice, word, namespace=ns, tags=["a-b"])
+    assert [(h.namespace, h.key) for h in hits.hits] == [(ns, "plain")] and hits.total == 1
+    assert {h.key for h in service.search(alice, word, namespace=ns).hits} == {"plain", "longer", "upper", "dotted"}
+    assert [h.key for h in service.search(alice, word, tags=["A-B"]).hits] == ["upper"]
+    assert service.search(alice, word, namespace=f"{ns}-x").total == 1
+    # search words never match the index's filter tokens
+    assert service.search(alice, "n6*", namespace=ns).total == 0
+    assert service.search(alice, "t612d62", namespace=ns).total == 0
+
+    # 60 private entries of bob's rank above the 3 everyone may see (the word is their tag, weighted above text)
+    for n in range(60):
+        service.store(bob, ns, f"hidden{n}", {"text": "hidden"}, tags=[word], access_level="private")
+    for n in range(3):
+        service.store(alice, ns, f"seen{n}", {"text": f"{word} {'filler ' * n}"})
+    first = service.search(alice, word, namespace=ns, limit=2)
+    assert len(first.hits) == 2 and first.total == 7  # 4 filter-check entries in ns + 3 seen
+    keys = [h.key for page in range(4) for h in service.search(alice, word, namespace=ns, limit=2,
+                                                               offset=page * 2).hits]
+    assert len(keys) == len(set(keys)) == 7 and not any(key.startswith("hidden") for key in keys)
+    past = service.search(alice, word, namespace=ns, limit=2, offset=20)
+    assert past.hits == [] and past.total == 7
+    assert service.search(bob, word, namespace=ns, limit=1).total == 67
+    assert service.search(Caller(owner=None), word, limit=5).total == 8  # both namespaces, nothing private
+    found = (await admin.get("/api/memory/query", params={"pattern": word, "namespace": ns, "tags": "a-b"})).json()
+    assert [r["key"] for r in found["results"]] == ["plain"] and found["total"] == 1
+    assert found["results"][0]["relevance"] == 1.0 and "<mark>" in found["results"][0]["snippet"]
+
+
+def test_a_store_made_before_filter_terms_is_upgraded(tmp_path) -> None:
+    from sqlalchemy import create_engine
+
+    from core.memory.service import MemoryService
+    from core.memory.tables import upgrade_schema
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    service = MemoryService(engine_for(f"sqlite:///{tmp_path / 'old.db'}"))
+    service.store(Caller(owner="u"), "old-ns", "k", {"text": "legacy words"}, tags=["t1"])
+    with engine.begin() as connection:  # the FTS table as it was: three columns, no filter tokens
+        for name in ("memory_fts_ai", "memory_fts_ad", "memory_fts_au"):
+            connection.exec_driver_sql(f"DROP TRIGGER {name}")
+        connection.exec_driver_sql("DROP TABLE memory_fts")
+        connection.exec_driver_sql("CREATE VIRTUAL TABLE memory_fts USING fts5(key, search_text, tags_text, "
+                                   "content='memory_entries', content_rowid='pk')")
+        connection.exec_driver_sql("UPDATE memory_entries SET filter_terms = ''")
+    with engine.begin() as connection:
+        upgrade_schema(connection)
+        upgrade_schema(connection)  # a no-op once current
+    found = service.search(Caller(owner="u"), "legacy", namespace="old-ns", tags=["t1"])
+    assert [h.key for h in found.hits] == ["k"] and found.total == 1

@@ -48,9 +48,9 @@ def search_memory(
     after: Annotated[datetime | None, Query(description="created after")] = None,
     number: Annotated[int, Query(alias="page[number]", ge=1, le=10_000)] = 1,
     size: Annotated[int, Query(alias="page[size]", ge=1, le=MAX_PAGE_SIZE)] = 20,
-) -> dict:
+) -> JSONResponse:
     """Full-text search ranked by relevance; `meta.searchTime` is measured (ms), `meta.totalResults` counts all
     matches."""
     result = service.search(caller_of(principal), q, namespace=namespace, tags=tag_list([tags] if tags else None),
                             before=before, after=after, limit=size, offset=(number - 1) * size, field="q")
-    return present.search_v2(result, page=number, size=size)
+    return JSONResponse(present.search_v2(result, page=number, size=size))

@@ -45,7 +45,14 @@ from core.ids import new_id
 from core.memory import query as search_query
 from core.memory import search as backends
 from core.memory.cache import Cached, ReadCache
-from core.memory.tables import SEARCH_TEXT_MAX, MemoryEntryRow, MemoryTagRow, MemoryVersionRow
+from core.memory.tables import (
+    SEARCH_TEXT_MAX,
+    MemoryEntryRow,
+    MemoryTagRow,
+    MemoryVersionRow,
+    filter_terms,
+    upgrade_schema,
+)
 from core.memory.values import (
     check_access_level,
     check_key,
@@ -224,6 +231,8 @@ class MemoryService:
         self._access: dict[int, tuple[int, datetime]] = {}  # pk -> (reads not yet written, last read)
         self._access_lock = threading.Lock()
         self._flushed_at = time.monotonic()
+        with engine.begin() as connection:  # a store made before `filter_terms` existed
+            upgrade_schema(connection)
 
     # ---- transactions ------------------------------------------------------------------------------------
 
@@ -441,9 +450,9 @@ class MemoryService:
             entry_id = new_id("mem")
             entries.append({"id": entry_id, "namespace": namespace, "key": key, "value_json": value_json,
                             "search_text": flatten(item["value"], SEARCH_TEXT_MAX), "tags_text": " ".join(tags),
-                            "access_level": level, "owner": owner, "ttl": ttl_s, "expires_at": expires_at,
-                            "version": 1, "size": size, "created_at": now, "updated_at": now,
-                            "accessed_count": 0, "last_accessed": None})
+                            "filter_terms": filter_terms(namespace, tags), "access_level": level, "owner": owner,
+                            "ttl": ttl_s, "expires_at": expires_at, "version": 1, "size": size, "created_at": now,
+                            "updated_at": now, "accessed_count": 0, "last_accessed": None})
             versions.append({"namespace": namespace, "key": key, "version": 1, "entry_id": entry_id,
                              "value_json": value_json, "tags_text": " ".join(tags), "access_level": level,
                              "owner": owner, "author": owner, "size": size, "expires_at": expires_at,
@@ -531,8 +540,14 @@ class MemoryService:
         tags = check_tags(tags, tags_field)
         parsed = search_query.parse(text_query, field) if text_query is not None and text_query.strip() else None
         filters = backends.Filters(now=utcnow(), owner=caller.owner, namespace=namespace, tags=tags,
-                                   before=as_utc(before), after=as_utc(after))
+                                   before=as_utc(before), after=as_utc(after),
+                                   postgres=self.dialect == "postgresql")
         with self.engine.connect() as connection:
+            if self.dialect == "postgresql":
+                # psycopg prepares a statement it has run 5 times, and PostgreSQL may then keep one generic plan for
+                # any parameters, blind to how common the words are (a tag filter: 21 ms instead of 6 at 20k
+                # entries). Plan each search for its own words; the transaction ends with the connection.
+                connection.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
             try:
                 if parsed is None:
                     rows, total = backends.list_filtered(connection, filters, limit, offset)
@@ -622,6 +637,7 @@ class MemoryService:
                ttl: int | None, expires_at: datetime | None, now: datetime) -> None:
         row.value_json, row.search_text, row.size = value_json, search_text, size
         row.tags_text = " ".join(tags)
+        row.filter_terms = filter_terms(row.namespace, tags)
         row.ttl, row.expires_at, row.updated_at = ttl, expires_at, now
 
     def _commit_version(self, session: Session, row: MemoryEntryRow, caller: Caller, value: Any,
