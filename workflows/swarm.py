@@ -100,7 +100,7 @@ class SwarmWorkflow:
             "swarm", self.state.spec.id,
             lambda: self._state.model_dump(mode="json", exclude={"queue", "tickets", "recent"}),
             self.state.seq, durable_signals=True)  # its signals carry decisions: which agent runs which task
-        self.wake = False
+        self.wake = True  # a continued run may carry queued work: look at it at once
         self.ending = False
         self.spawn_requests: list[tuple[str, int, dict[str, Any]]] = []  # (type, count, overrides)
         self.decompose: list[TaskTicket] = []
@@ -705,8 +705,9 @@ class SwarmWorkflow:
         await self._recorder.settle()
         # A deleting `stop` Update waits for the loop, so it must not be waited for here.
         await workflow.wait_condition(lambda: workflow.all_handlers_finished() or self.ending)
-        if self.ending or self.spawn_requests or self.decompose or self._recorder.commands or self._recorder.outgoing:
-            return  # work arrived meanwhile that lives outside the state: do it first, continue later
+        if (self.ending or self.wake or self.spawn_requests or self.decompose or self._recorder.commands
+                or self._recorder.outgoing):
+            return  # work arrived meanwhile: do it first, continue as new on a later pass
         self._state.seq = self._recorder.seq
         workflow.continue_as_new(self._input.model_copy(update={"state": self._state}))
 
