@@ -46,7 +46,8 @@ async def run_worker(settings: Settings | None = None) -> None:
     settings = settings or get_settings()
     get_engine()  # create tables before the first activity needs them
     client = await connect(settings)
-    await _ensure_schedules(client, settings)
+    if settings.manage_schedules:
+        await _ensure_schedules(client, settings)
     worker = build_worker(client, settings)
     logging.getLogger("stellarflow.worker").info(
         "worker polling %s on %s", settings.task_queue, settings.temporal_target

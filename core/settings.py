@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     # expired entries (reads never return them, swept or not); the read cache is per process.
     memory_max_entry_bytes: int = Field(default=1024 * 1024, ge=1)
     memory_sweep_interval_s: float = Field(default=300.0, gt=0)
+    # Whether this worker creates/updates the maintenance schedules on start. Turn it off for workers on a task
+    # queue of their own (a schedule names one task queue: the last worker to start would move it to its own).
+    manage_schedules: bool = True
     memory_cache_entries: int = Field(default=10_000, ge=0)
 
     # CORS (api/middleware.py). No origins (the default) means no CORS headers at all, so browsers on other origins

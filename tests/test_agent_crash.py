@@ -37,6 +37,7 @@ async def test_killed_worker_resumes_the_agents_task(temporal_env: WorkflowEnvir
         "TEMPORAL_ADDRESS": client.service_client.config.target_host,
         "STELLARFLOW_TEMPORAL_NAMESPACE": client.namespace,
         "STELLARFLOW_HEARTBEAT_TIMEOUT_S": "2",
+        "STELLARFLOW_MANAGE_SCHEDULES": "false",  # its own task queue: leave the session's schedules alone
     }
     settings = get_settings().model_copy(update={"task_queue": queue, "heartbeat_timeout_s": 2})
     workers = [WorkerProcess(env, tmp_path / "worker-1.log")]

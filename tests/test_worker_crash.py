@@ -73,6 +73,7 @@ async def test_killed_worker_resumes_run(temporal_env: WorkflowEnvironment, tmp_
         "STELLARFLOW_TEMPORAL_NAMESPACE": temporal_env.client.namespace,
         "STELLARFLOW_DATA_DIR": os.environ["STELLARFLOW_DATA_DIR"],
         "STELLARFLOW_HEARTBEAT_TIMEOUT_S": "2",
+        "STELLARFLOW_MANAGE_SCHEDULES": "false",  # its own task queue: leave the session's schedules alone
     }
     settings = get_settings().model_copy(update={"task_queue": queue, "heartbeat_timeout_s": 2})
     workflow_id = f"worker-crash-{uuid.uuid4().hex[:8]}"
