@@ -3,7 +3,7 @@ PY ?= python3.11
 VENV := .venv
 STAMP := $(VENV)/.installed
 
-.PHONY: up test lint bench
+.PHONY: up test lint bench histories
 
 $(STAMP): pyproject.toml
 	@test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
@@ -23,3 +23,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/python bench/dag_overhead.py
+
+# Record real workflow histories for tests/test_replay.py (tests/histories/README.md says when to).
+histories: $(STAMP)
+	$(VENV)/bin/python -m tests.histories.record

@@ -16,6 +16,16 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from core.settings import Settings, get_settings
 
 
+def workflow_runner() -> SandboxedWorkflowRunner:
+    """The sandbox sandboxed workflows run in (the replay test, tests/test_replay.py, uses it for every workflow)."""
+    return SandboxedWorkflowRunner(
+        # Pure, deterministic libraries the workflows use: shared, not re-imported per run.
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(
+            "core", "jinja2", "markupsafe", "pydantic", "pydantic_core", "ulid"
+        )
+    )
+
+
 def build_worker(client: Client, settings: Settings) -> Worker:
     import activities
     import workflows
@@ -25,12 +35,7 @@ def build_worker(client: Client, settings: Settings) -> Worker:
         task_queue=settings.task_queue,
         workflows=workflows.ALL,
         activities=activities.ALL,
-        workflow_runner=SandboxedWorkflowRunner(
-            # Pure, deterministic libraries the workflows use: shared, not re-imported per run.
-            restrictions=SandboxRestrictions.default.with_passthrough_modules(
-                "core", "jinja2", "markupsafe", "pydantic", "pydantic_core", "ulid"
-            )
-        ),
+        workflow_runner=workflow_runner(),
         max_concurrent_activities=200,
         max_concurrent_local_activities=200,
         # A run whose worker died waits this long before its next task leaves the dead worker's sticky
