@@ -2,14 +2,13 @@
 
 from activities.command import execute_command
 from activities.deploy import deploy
-from activities.entities import record_entity
 from activities.executors import ALL as EXECUTOR_ACTIVITIES
 from activities.http_request import http_request
 from activities.memory import memory_read, memory_store, sweep_expired_memory
 from activities.notifications import notify, send_notifications
-from activities.record import record_run
+from activities.record import record, record_entity, record_run
 
-ALL = [execute_command, http_request, deploy, notify, send_notifications, record_run, record_entity,
+ALL = [execute_command, http_request, deploy, notify, send_notifications, record, record_run, record_entity,
        memory_store, memory_read, sweep_expired_memory, *EXECUTOR_ACTIVITIES]
 
 __all__ = ["ALL"]

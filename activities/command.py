@@ -37,8 +37,9 @@ from activities.environment import (
     step_failed,
     workspace_for,
 )
+from core import names
 from core.dsl.actions import ExecuteCommandParams
-from core.models import ActionRequest, ActionResult
+from core.pipelines.contracts import ActionRequest, ActionResult
 from core.settings import get_settings
 
 KILL_GRACE_S = 2.0  # SIGTERM first, SIGKILL after this long
@@ -463,7 +464,7 @@ async def run_command(req: ActionRequest) -> ActionResult:
     return ActionResult(outputs=outcome.outputs(), attempt=current_attempt(), warnings=outcome.warnings)
 
 
-@activity.defn(name="execute_command")
+@activity.defn(name=names.EXECUTE_COMMAND)
 async def execute_command(req: ActionRequest) -> ActionResult:
     """Temporal entry point; heartbeats come from the runner, cancellation arrives as CancelledError."""
     return await run_command(req)

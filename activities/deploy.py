@@ -22,11 +22,13 @@ from temporalio.exceptions import ApplicationError
 from activities.command import CommandOutcome, format_seconds, run_in_workspace, step_timeout
 from activities.environment import current_attempt, invalid_parameters, parse_params, step_failed, with_heartbeats
 from activities.http_request import safe_url
-from core.db import DeploymentRow, session_scope, utcnow
+from core import names
+from core.db import session_scope, utcnow
 from core.dsl.actions import DeployParams
 from core.dsl.models import EnvironmentSpec
 from core.dsl.templating import TemplateError, render
-from core.models import ActionRequest, ActionResult
+from core.pipelines.contracts import ActionRequest, ActionResult
+from core.pipelines.tables import DeploymentRow
 from core.settings import get_settings
 
 HEALTH_POLL_INTERVAL_S = 0.5
@@ -265,7 +267,7 @@ def _recorded_result(row: DeploymentRow, params: DeployParams, spec: Environment
     return ActionResult(outputs=outputs, attempt=current_attempt())
 
 
-@activity.defn(name="deploy")
+@activity.defn(name=names.DEPLOY)
 async def deploy(req: ActionRequest) -> ActionResult:
     """Temporal entry point; the command runner heartbeats and handles cancellation."""
     return await run_deploy(req)

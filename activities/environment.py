@@ -20,7 +20,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from core.dsl.actions import ACTION_PARAMS, ActionParams
-from core.models import ActionRequest
+from core.pipelines.contracts import ActionRequest
 from core.settings import get_settings
 
 T = TypeVar("T")

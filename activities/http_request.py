@@ -23,8 +23,9 @@ from activities.environment import (
     step_failed,
     with_heartbeats,
 )
+from core import names
 from core.dsl.actions import HttpRequestParams
-from core.models import ActionRequest, ActionResult
+from core.pipelines.contracts import ActionRequest, ActionResult
 from core.settings import get_settings
 
 DEFAULT_HTTP_TIMEOUT_S = 30.0
@@ -130,7 +131,7 @@ def _error_outputs(error: str, started: float) -> dict[str, Any]:
     return {"status": None, "error": error, "durationMs": int((time.monotonic() - started) * 1000)}
 
 
-@activity.defn(name="http_request")
+@activity.defn(name=names.HTTP_REQUEST)
 async def http_request(req: ActionRequest) -> ActionResult:
     """Temporal entry point."""
     return await perform_http_request(req)

@@ -13,10 +13,11 @@ from typing import Any
 from temporalio import activity
 
 from activities.environment import current_attempt, invalid_parameters, parse_params, step_failed
+from core import names
 from core.dsl.actions import MemoryReadParams, MemoryStoreParams
 from core.errors import DomainError, NotFound, PayloadTooLarge, ValidationFailed
 from core.memory.service import SYSTEM_OWNER, Caller, service_for
-from core.models import ActionRequest, ActionResult
+from core.pipelines.contracts import ActionRequest, ActionResult
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -67,17 +68,17 @@ def perform_memory_read(req: ActionRequest) -> ActionResult:
                         attempt=current_attempt())
 
 
-@activity.defn(name="memory_store")
+@activity.defn(name=names.MEMORY_STORE)
 async def memory_store(req: ActionRequest) -> ActionResult:
     return await asyncio.to_thread(perform_memory_store, req)
 
 
-@activity.defn(name="memory_read")
+@activity.defn(name=names.MEMORY_READ)
 async def memory_read(req: ActionRequest) -> ActionResult:
     return await asyncio.to_thread(perform_memory_read, req)
 
 
-@activity.defn(name="sweep_expired_memory")
+@activity.defn(name=names.SWEEP_EXPIRED_MEMORY)
 async def sweep_expired_memory() -> int:
     """Delete expired entries and write a `memory.expired` event for each; returns how many."""
     return len(await asyncio.to_thread(service_for().sweep_expired))

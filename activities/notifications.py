@@ -20,8 +20,9 @@ import httpx
 from temporalio import activity
 
 from activities.environment import current_attempt, parse_params, step_failed
+from core import names
 from core.dsl.actions import NotifyParams
-from core.models import ActionRequest, ActionResult, ChannelOutcome, NotificationRequest
+from core.pipelines.contracts import ActionRequest, ActionResult, ChannelOutcome, NotificationRequest
 from core.settings import Settings, get_settings
 
 SEND_TIMEOUT_S = 10.0
@@ -194,13 +195,13 @@ async def run_notify(req: ActionRequest) -> ActionResult:
     return ActionResult(outputs=outputs, attempt=current_attempt())
 
 
-@activity.defn(name="notify")
+@activity.defn(name=names.NOTIFY)
 async def notify(req: ActionRequest) -> ActionResult:
     """Temporal entry point of the `notify` action."""
     return await run_notify(req)
 
 
-@activity.defn(name="send_notifications")
+@activity.defn(name=names.SEND_NOTIFICATIONS)
 async def send_notifications(req: NotificationRequest) -> list[ChannelOutcome]:
     """Temporal entry point of run-event notifications."""
     return await send_run_notifications(req)

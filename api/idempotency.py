@@ -36,9 +36,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_body
 from api.ratelimit import bearer_token, client_ip
-from core import idempotency
 from core.auth.authenticate import authenticate
 from core.errors import Conflict, DomainError, IdempotencyMismatch
+from core.idempotency import store as idempotency
 from core.settings import Settings
 
 log = logging.getLogger("stellarflow.idempotency")

@@ -20,7 +20,7 @@ from api.routes.entities import ROUTERS as ENTITY_ROUTERS
 from core.auth.authenticate import TierResolver
 from core.auth.secret import server_secret
 from core.db import get_engine
-from core.services.workflows import load_directory
+from core.pipelines.definitions import load_directory
 from core.settings import Settings, get_settings
 
 log = logging.getLogger("stellarflow.api")

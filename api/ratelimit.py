@@ -32,7 +32,7 @@ import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import error_body
-from core.ratelimit import DEFAULT_TIER, Decision, RateLimiter, RateTier, default_tiers
+from core.limits.ratelimit import DEFAULT_TIER, Decision, RateLimiter, RateTier, default_tiers
 from core.settings import Settings
 
 log = logging.getLogger("stellarflow.ratelimit")

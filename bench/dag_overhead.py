@@ -26,7 +26,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from core.models import ActionRequest, ActionResult
+    from core.pipelines.contracts import ActionRequest, ActionResult
 
 BASELINE_TASK_QUEUE = "stellarflow-bench-baseline"
 TARGET_RATIO = 1.3  # ours / baseline, medians
@@ -168,7 +168,8 @@ def _main() -> int:
     from core.db import get_engine
     from core.dsl.models import LOCAL_STEP_MAX_S, WorkflowDefinition
     from core.ids import new_id
-    from core.models import RunStatus
+    from core.pipelines.contracts import PipelineInput
+    from core.pipelines.models import RunStatus
     from core.temporal import (
         DEV_SERVER_TUNING,
         SA_STATUS,
@@ -178,7 +179,7 @@ def _main() -> int:
         temporal_binary,
     )
     from worker import build_worker
-    from workflows.pipeline import NON_RETRYABLE, PipelineInput, PipelineWorkflow
+    from workflows.pipeline import NON_RETRYABLE, PipelineWorkflow
 
     settings = get_settings()
     terminal = {s.value for s in (RunStatus.succeeded, RunStatus.failed, RunStatus.cancelled)}

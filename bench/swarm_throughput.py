@@ -28,7 +28,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from core.agents.models import ExecuteTaskInput, TaskResult
+    from core.agents.contracts import ExecuteTaskInput
+    from core.agents.models import TaskResult
 
 BASELINE_TASK_QUEUE = "stellarflow-bench-swarm-baseline"
 TARGET_RATIO = 0.7  # ours / baseline throughput

@@ -15,8 +15,8 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from core.agents.types import AgentType
-from core.quotas import TierQuotaMap, default_quotas
-from core.ratelimit import AuthBudget, RateTiers, RedisUrl, default_auth_budget, default_tiers
+from core.limits.quotas import TierQuotaMap, default_quotas
+from core.limits.ratelimit import AuthBudget, RateTiers, RedisUrl, default_auth_budget, default_tiers
 
 TASK_QUEUE = "stellarflow"
 

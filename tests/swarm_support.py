@@ -8,10 +8,10 @@ from typing import Any, TypeVar
 
 from temporalio.client import Client
 
+from core.agents import swarms, tasks
 from core.agents.models import TERMINAL_TASK
 from core.agents.state import SwarmState, TaskState
-from core.events import list_events
-from core.services import swarms, tasks
+from core.events.store import list_events
 from core.settings import get_settings
 
 T = TypeVar("T")

@@ -14,8 +14,9 @@ import pytest
 from temporalio.exceptions import ApplicationError
 
 from activities.deploy import run_deploy
-from core.db import DeploymentRow, session_scope
-from core.models import ActionRequest
+from core.db import session_scope
+from core.pipelines.contracts import ActionRequest
+from core.pipelines.tables import DeploymentRow
 from core.settings import reset_settings
 from tests.fakes.http_server import FakeHTTPServer, Reply
 
@@ -200,7 +201,8 @@ async def test_concurrent_deploy_is_detected_and_not_overwritten(settings_env: P
     our deploy command, a separate process on the same database). Ours must not flip the slot back."""
     rollback_log = settings_env / "rollback.log"
     other = (
-        "from core.db import DeploymentRow, session_scope\n"
+        "from core.db import session_scope\n"
+        "from core.pipelines.tables import DeploymentRow\n"
         "with session_scope() as s:\n"
         "    s.merge(DeploymentRow(environment='prod', live_slot='blue', version='other', run_id='run-x/deploy'))\n"
     )

@@ -19,7 +19,7 @@ from temporalio.exceptions import ApplicationError
 import activities.command as command_module
 from activities.command import run_command
 from core.dsl.templating import render
-from core.models import ActionRequest
+from core.pipelines.contracts import ActionRequest
 from core.settings import get_settings, reset_settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -298,7 +298,7 @@ async def test_command_dies_with_its_worker(data_dir: Path, tmp_path: Path) -> N
     script = (
         "import asyncio\n"
         "from activities.command import run_command\n"
-        "from core.models import ActionRequest\n"
+        "from core.pipelines.contracts import ActionRequest\n"
         "asyncio.run(run_command(ActionRequest(run_id='r', step_id='s', action='execute-command',\n"
         f"    parameters={{'command': 'echo $$ > {pid_file}; exec sleep 30'}})))\n"
     )

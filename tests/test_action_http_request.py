@@ -11,7 +11,7 @@ import pytest
 from temporalio.exceptions import ApplicationError
 
 from activities.http_request import perform_http_request
-from core.models import ActionRequest
+from core.pipelines.contracts import ActionRequest
 from core.settings import reset_settings
 from tests.fakes.http_server import FakeHTTPServer, Reply, free_port
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
+from core.agents import agents, swarms, tasks
 from core.agents.models import AgentStatus, TaskStatus
-from core.events import list_events
-from core.services import agents, swarms, tasks
+from core.events.store import list_events
 from core.settings import get_settings
 from tests.processes import WorkerProcess, lines, running, wait_for
 from tests.swarm_support import SHELL, eventually

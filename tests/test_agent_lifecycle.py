@@ -12,11 +12,12 @@ from pathlib import Path
 import pytest
 from temporalio.client import Client
 
+from core.agents import agents, lookup, swarms, tasks
+from core.agents.contracts import ControlRequest
 from core.agents.models import AgentStatus, TaskStatus
-from core.agents.state import ControlRequest, Directive, SwarmState
+from core.agents.state import Directive, SwarmState
 from core.errors import Conflict
-from core.events import list_events
-from core.services import agents, swarms, tasks
+from core.events.store import list_events
 from core.settings import get_settings
 from tests.swarm_support import SHELL, eventually, finished, new_swarm, running, submit
 
@@ -43,7 +44,7 @@ async def _task(client: Client, command: str, **fields) -> str:
 async def test_task_assigned_to_an_agent_runs_and_is_measured(temporal_client: Client) -> None:
     agent_id = await _agent(temporal_client)
     task_id = await _task(temporal_client, "echo hello > out.txt; echo done", type="lifecycle-echo")
-    ack = await agents.assign_task(temporal_client, task_id, agent_id)
+    ack = await tasks.assign_task(temporal_client, task_id, agent_id)
     assert ack.queue_position == 0
     done = await finished(temporal_client, task_id)
     assert done.status == TaskStatus.completed and done.agent_id == agent_id
@@ -56,7 +57,7 @@ async def test_task_assigned_to_an_agent_runs_and_is_measured(temporal_client: C
     assert agent.history[-1].task_id == task_id and agent.history[-1].result == "success"
     assert agent.metrics.success_rate == 1.0 and agent.metrics.total_duration_ms > 0
     # The next similar task is estimated from this one; a never-seen kind of task gets no estimate at all.
-    await eventually(lambda: asyncio.to_thread(tasks.task_row, task_id),
+    await eventually(lambda: asyncio.to_thread(lookup.task_row, task_id),
                      lambda t: t is not None and t.status == TaskStatus.completed, "the projection")
     similar = await tasks.create_task(temporal_client, get_settings(), tasks.TaskCreate(type="lifecycle-echo"),
                                       owner=None, tier="enterprise")
@@ -75,7 +76,7 @@ async def test_task_assigned_to_an_agent_runs_and_is_measured(temporal_client: C
 async def test_progress_comes_from_the_executor_heartbeats(temporal_client: Client) -> None:
     agent_id = await _agent(temporal_client)
     task_id = await _task(temporal_client, "echo progress: 0.25; sleep 1.2; echo progress: 0.5; sleep 1.2")
-    await agents.assign_task(temporal_client, task_id, agent_id)
+    await tasks.assign_task(temporal_client, task_id, agent_id)
     halfway = await eventually(lambda: tasks.get_task(temporal_client, task_id), lambda t: t.progress >= 0.5,
                                "progress 0.5")
     assert halfway.status == TaskStatus.running
@@ -89,7 +90,7 @@ async def test_cancel_rolls_the_workspace_back_and_says_so(temporal_client: Clie
     agent_id = await _agent(temporal_client)
     task_id = await _task(temporal_client, "echo changed > notes.txt; rm keep.txt; touch new.txt; sleep 30",
                           requirements={"files": {"notes.txt": "original\n", "keep.txt": "keep\n"}})
-    await agents.assign_task(temporal_client, task_id, agent_id)
+    await tasks.assign_task(temporal_client, task_id, agent_id)
     state = await running(temporal_client, task_id)
     agent = await agents.get_agent(temporal_client, agent_id)
     workspace = Path(agent.workspace) / task_id
@@ -113,14 +114,14 @@ async def test_cancel_rolls_the_workspace_back_and_says_so(temporal_client: Clie
 async def test_terminating_an_agent_cancels_its_task_and_refuses_new_work(temporal_client: Client) -> None:
     agent_id = await _agent(temporal_client)
     task_id = await _task(temporal_client, "touch made.txt; sleep 30")
-    await agents.assign_task(temporal_client, task_id, agent_id)
+    await tasks.assign_task(temporal_client, task_id, agent_id)
     await running(temporal_client, task_id)
     final = await agents.terminate_agent(temporal_client, agent_id, by="test")
     assert final.status == AgentStatus.terminated and final.terminated_at is not None
     task = await finished(temporal_client, task_id)
     assert task.status == TaskStatus.cancelled and task.rollback_performed is True
     with pytest.raises(Conflict):
-        await agents.assign_task(temporal_client, await _task(temporal_client, "true"), agent_id)
+        await tasks.assign_task(temporal_client, await _task(temporal_client, "true"), agent_id)
     health = await agents.agent_health(temporal_client, get_settings(), agent_id)
     assert health.status == "unhealthy" and health.checks["connectivity"] == "down"
 
@@ -131,7 +132,7 @@ async def test_a_passed_deadline_fails_the_task(temporal_client: Client) -> None
     agent_id = await _agent(temporal_client)
     deadline = datetime.now(UTC) + timedelta(seconds=1.5)
     task_id = await _task(temporal_client, "sleep 30", constraints={"deadline": deadline})
-    await agents.assign_task(temporal_client, task_id, agent_id)
+    await tasks.assign_task(temporal_client, task_id, agent_id)
     task = await finished(temporal_client, task_id)
     assert task.status == TaskStatus.failed and task.error == "Deadline exceeded"
     health = await agents.agent_health(temporal_client, get_settings(), agent_id)
@@ -142,7 +143,7 @@ async def test_a_passed_deadline_fails_the_task(temporal_client: Client) -> None
 async def test_executor_not_configured_fails_clearly_never_fakes_success(temporal_client: Client) -> None:
     agent_id = await _agent(temporal_client, type="researcher", config={})  # researcher → llm, not configured
     task_id = await _task(temporal_client, "true", description="summarise the repo")
-    await agents.assign_task(temporal_client, task_id, agent_id)
+    await tasks.assign_task(temporal_client, task_id, agent_id)
     task = await finished(temporal_client, task_id)
     assert task.status == TaskStatus.failed and task.result is None
     assert "llm executor" in task.error and "STELLARFLOW_LLM_BASE_URL" in task.error, task.error
@@ -211,7 +212,6 @@ async def test_swarm_pause_resume_scale_broadcast_and_status(temporal_client: Cl
 
 async def test_swarm_and_agents_continue_as_new_without_losing_count(temporal_client: Client) -> None:
     """With a small history limit the swarm and its agent start afresh many times over; nothing is lost."""
-    from workflows.swarm import SwarmInput  # noqa: F401 - the limit is an input field
 
     settings = get_settings()
     body = swarms.SwarmCreate(name="long-lived", topology="star", agent_config=SHELL,
@@ -252,7 +252,7 @@ async def test_llm_agent_gets_memory_context_and_its_cognitive_pattern(temporal_
         task_id = await _task(temporal_client, "unused", description="Write the database settings module",
                               requirements={"memory_keys": ["decisions/db", "missing"],
                                             "memory_namespace": "project-x"})
-        await agents.assign_task(temporal_client, task_id, agent_id)
+        await tasks.assign_task(temporal_client, task_id, agent_id)
         task = await finished(temporal_client, task_id)
         assert task.status == TaskStatus.completed, task.error
         messages = llm.messages()
@@ -268,7 +268,7 @@ async def test_llm_agent_gets_memory_context_and_its_cognitive_pattern(temporal_
 async def test_quotas_cap_agents_and_tasks_per_hour(temporal_client: Client, app) -> None:
     """Free tier: 5 live agents (403 past that, until one is terminated); tasks per hour is a rate quota (429 with
     Retry-After). The agent check goes through the API as a Free user; the hourly one uses a lowered limit."""
-    from core.quotas import TierQuotas
+    from core.limits.quotas import TierQuotas
     from tests.support import client_for, new_user, token_for
 
     user = new_user("developer", tier="free")

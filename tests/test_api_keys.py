@@ -9,7 +9,8 @@ import httpx
 from fastapi import FastAPI
 from sqlmodel import select
 
-from core.db import ApiKeyRow, session_scope, utcnow
+from core.auth.tables import ApiKeyRow
+from core.db import session_scope, utcnow
 from tests.support import bearer, client_for, new_user, token_for
 
 

@@ -13,8 +13,9 @@ from fastapi import FastAPI
 from sqlmodel import select
 from ulid import ULID
 
-from core import idempotency
-from core.db import IdempotencyRow, session_scope, utcnow
+from core.db import session_scope, utcnow
+from core.idempotency import store as idempotency
+from core.idempotency.tables import IdempotencyRow
 from core.settings import get_settings
 from tests.support import PASSWORD, client_for, cmd, shared_user, token_for, wait_for_run
 

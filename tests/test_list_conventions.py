@@ -12,8 +12,9 @@ import httpx
 import pytest
 from ulid import ULID
 
-from core.db import RunRow, session_scope, utcnow
+from core.db import session_scope, utcnow
 from core.ids import new_id
+from core.pipelines.tables import RunRow
 from tests.support import cmd
 
 

@@ -23,7 +23,8 @@ from fastapi import FastAPI
 from sqlmodel import Session, select
 
 from api.main import create_app
-from core.db import EventRow, engine_for
+from core.db import engine_for
+from core.events.tables import EventRow
 from core.memory.service import Caller, service_for
 from core.settings import Settings
 from tests.support import client_for, token_for

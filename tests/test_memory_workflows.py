@@ -14,7 +14,8 @@ import pytest
 from sqlmodel import select
 from temporalio.client import Client
 
-from core.db import EventRow, session_scope
+from core.db import session_scope
+from core.events.tables import EventRow
 from core.memory.schedule import SWEEP_SCHEDULE_ID, ensure_schedules
 from core.memory.service import Caller, read_context, service_for
 from core.settings import get_settings

@@ -12,7 +12,7 @@ import pytest
 from temporalio.exceptions import ApplicationError
 
 from activities.notifications import run_notify, send_run_notifications
-from core.models import ActionRequest, NotificationRequest
+from core.pipelines.contracts import ActionRequest, NotificationRequest
 from core.settings import reset_settings
 from tests.fakes.http_server import FakeHTTPServer, Reply, free_port
 from tests.fakes.smtp import FakeSMTPServer

@@ -9,7 +9,7 @@ import pytest
 
 from api.main import create_app
 from core.errors import QuotaExceeded
-from core.quotas import GiB, MiB, check_quota, quota_limit
+from core.limits.quotas import GiB, MiB, check_quota, quota_limit
 from core.settings import Settings
 
 

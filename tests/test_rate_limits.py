@@ -24,7 +24,7 @@ from ulid import ULID
 
 from api.main import create_app
 from api.ratelimit import token_identity
-from core.ratelimit import RateLimiter, RateTier, storage_uri
+from core.limits.ratelimit import RateLimiter, RateTier, storage_uri
 from core.settings import Settings
 
 # The dev and CI machines run Redis here; STELLARFLOW_TEST_REDIS_URL points the Redis cases at another one.

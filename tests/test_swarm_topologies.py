@@ -9,7 +9,7 @@ from collections import Counter
 
 from temporalio.client import Client
 
-from core.services import swarms
+from core.agents import swarms
 from tests.swarm_support import SHELL, finished, names, new_swarm, recorded_assignments, running, submit
 
 pytestmark = [__import__("pytest").mark.usefixtures("worker")]
@@ -130,8 +130,8 @@ async def test_adaptive_learns_to_avoid_an_agent_that_fails(temporal_client: Cli
 
 
 async def test_optimize_repicks_topology_from_measured_load_and_records_it(temporal_client: Client) -> None:
-    from core.agents.state import ControlRequest
-    from core.events import list_events
+    from core.agents.contracts import ControlRequest
+    from core.events.store import list_events
     from core.settings import get_settings
 
     swarm = await new_swarm(temporal_client, topology="ring", agents=[{"type": "coder", "count": 2}])

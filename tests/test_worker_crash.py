@@ -21,10 +21,10 @@ from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
 
-from core.events import list_events
-from core.models import RunStatus, StepStatus
-from core.services.runs import get_run_row, start_run
-from core.services.workflows import put_workflow
+from core.events.store import list_events
+from core.pipelines.definitions import put_workflow
+from core.pipelines.models import RunStatus, StepStatus
+from core.pipelines.runs import get_run_row, start_run
 from core.settings import get_settings
 from tests.processes import WorkerProcess
 from tests.processes import lines as _lines

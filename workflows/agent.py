@@ -17,47 +17,35 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
 with workflow.unsafe.imports_passed_through():
-    from core.agents.models import PRIORITY_RANK, AgentSpec, AgentStatus, ExecuteTaskInput, TaskResult, TaskStatus
-    from core.agents.state import (
-        HISTORY_KEPT,
-        RECENT_KEPT,
+    from core.agents.contracts import (
+        AgentInput,
         AgentPatch,
         AgentPulse,
         AgentReport,
-        AgentState,
         AssignAck,
+        ExecuteTaskInput,
+        RollbackRequest,
+        TaskFinished,
+        TerminateRequest,
+    )
+    from core.agents.models import PRIORITY_RANK, AgentStatus, TaskResult, TaskStatus
+    from core.agents.state import (
+        HISTORY_KEPT,
+        RECENT_KEPT,
+        AgentState,
         Assignment,
         CurrentTask,
         Directive,
         HistoryEntry,
-        TaskFinished,
     )
+    from core.names import AGENT_WORKFLOW, EXECUTE_TASK, PROVISION_WORKSPACE, ROLLBACK_WORKSPACE
     from workflows.recording import Recorder, history_full
 
 NON_RETRYABLE = ["ExecutorNotConfigured", "InvalidParameters", "InvalidTask"]
 DIRECTIVES_KEPT = 20
 
 
-class AgentInput(BaseModel):
-    spec: AgentSpec
-    state: AgentState | None = None  # set when continuing as new
-    heartbeat_timeout_s: float = 30.0
-    task_timeout_s: float = 3600.0
-    max_attempts: int = 3
-    history_limit: int | None = None  # continue as new past this many history events (else when Temporal suggests)
-
-
-class RollbackRequest(BaseModel):
-    task_id: str
-    workspace: str
-
-
-class TerminateRequest(BaseModel):
-    reason: str | None = None
-    by: str | None = None
-
-
-@workflow.defn(name="AgentWorkflow", sandboxed=False)
+@workflow.defn(name=AGENT_WORKFLOW, sandboxed=False)
 class AgentWorkflow:
     @workflow.init
     def __init__(self, agent_input: AgentInput) -> None:
@@ -192,7 +180,7 @@ class AgentWorkflow:
             self._set_status(AgentStatus.initializing)
             await self._recorder.flush()
             self.state.workspace = await workflow.execute_activity(
-                "provision_workspace", self.state.spec.id, result_type=str,
+                PROVISION_WORKSPACE, self.state.spec.id, result_type=str,
                 start_to_close_timeout=timedelta(seconds=60),
             )
             if not self.terminating:
@@ -237,7 +225,7 @@ class AgentWorkflow:
         self.running_id = assignment.task_id
         self.cancel_current = False
         self.running_task = asyncio.create_task(workflow.execute_activity(
-            "execute_task", request, result_type=TaskResult,
+            EXECUTE_TASK, request, result_type=TaskResult,
             start_to_close_timeout=timedelta(seconds=timeout + 30),
             heartbeat_timeout=timedelta(seconds=self._input.heartbeat_timeout_s),
             retry_policy=RetryPolicy(maximum_attempts=self._input.max_attempts,
@@ -257,7 +245,7 @@ class AgentWorkflow:
                     getattr(err, "cause", None), CancelledError):
                 status = TaskStatus.cancelled
                 rollback = await workflow.execute_activity(
-                    "rollback_workspace", RollbackRequest(task_id=assignment.task_id, workspace=workspace),
+                    ROLLBACK_WORKSPACE, RollbackRequest(task_id=assignment.task_id, workspace=workspace),
                     result_type=bool, start_to_close_timeout=timedelta(seconds=120),
                 )
             else:

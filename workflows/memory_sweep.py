@@ -9,13 +9,16 @@ from datetime import timedelta
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 
+with workflow.unsafe.imports_passed_through():
+    from core.names import MEMORY_SWEEP_WORKFLOW, SWEEP_EXPIRED_MEMORY
 
-@workflow.defn(name="MemorySweepWorkflow")
+
+@workflow.defn(name=MEMORY_SWEEP_WORKFLOW)
 class MemorySweepWorkflow:
     @workflow.run
     async def run(self) -> int:
         return await workflow.execute_activity(
-            "sweep_expired_memory",
+            SWEEP_EXPIRED_MEMORY,
             result_type=int,
             start_to_close_timeout=timedelta(minutes=10),
             retry_policy=RetryPolicy(maximum_attempts=5, initial_interval=timedelta(seconds=1)),

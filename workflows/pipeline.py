@@ -12,62 +12,44 @@ import itertools
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, RetryState
 from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 
 with workflow.unsafe.imports_passed_through():
+    from core import names
     from core.dsl.actions import ACTION_PARAMS, ApprovalParams, WaitParams
     from core.dsl.durations import parse_duration
     from core.dsl.models import LOCAL_STEP_MAX_S, Step, WorkflowDefinition
     from core.dsl.templating import TemplateError, evaluate, evaluate_condition, render
-    from core.models import (
-        TERMINAL_STEP,
+    from core.events.models import Event
+    from core.names import PIPELINE_WORKFLOW
+    from core.pipelines.contracts import (
         ActionRequest,
         ActionResult,
+        ApprovalDecision,
         ChannelOutcome,
+        LegacyRunRecord,
         NotificationRequest,
-        RecordRequest,
-        RunEvent,
-        RunState,
-        RunStatus,
-        StepState,
-        StepStatus,
+        PipelineInput,
     )
+    from core.pipelines.models import TERMINAL_STEP, RunState, RunStatus, StepState, StepStatus
     from core.temporal import SA_STATUS
 
 # Activity name per action; `wait` and `approval` are carried out by the workflow itself.
 ACTIVITY_FOR_ACTION = {
-    "execute-command": "execute_command",
-    "http-request": "http_request",
-    "deploy": "deploy",
-    "notify": "notify",
-    "memory-store": "memory_store",
-    "memory-read": "memory_read",
+    "execute-command": names.EXECUTE_COMMAND,
+    "http-request": names.HTTP_REQUEST,
+    "deploy": names.DEPLOY,
+    "notify": names.NOTIFY,
+    "memory-store": names.MEMORY_STORE,
+    "memory-read": names.MEMORY_READ,
 }
-HEARTBEATING = {"execute_command", "deploy"}
+HEARTBEATING = {names.EXECUTE_COMMAND, names.DEPLOY}
 NON_RETRYABLE = ["InvalidParameters", "EnvironmentNotConfigured", "StepFailed"]
 FLUSH_EVERY = timedelta(milliseconds=250)
-
-
-class PipelineInput(BaseModel):
-    run_id: str
-    workflow_id: str
-    version: int
-    definition: dict[str, Any]
-    inputs: dict[str, Any] = Field(default_factory=dict)
-    heartbeat_timeout_s: float = 30.0
-    default_timeout_s: float = 3600.0
-    link: str | None = None
-
-
-class ApprovalDecision(BaseModel):
-    step_id: str
-    approved: bool
-    by: str | None = None
-    comment: str | None = None
 
 
 class StepFailure(Exception):
@@ -79,7 +61,7 @@ class StepFailure(Exception):
         self.attempts = attempts
 
 
-@workflow.defn(name="PipelineWorkflow")
+@workflow.defn(name=PIPELINE_WORKFLOW)
 class PipelineWorkflow:
     @workflow.init
     def __init__(self, inp: PipelineInput) -> None:
@@ -95,7 +77,7 @@ class PipelineWorkflow:
         self.seq = 0
         self.last_flush: datetime | None = None
         self.flush_timer: asyncio.Task[None] | None = None
-        self.unrecorded: list[RunEvent] = []
+        self.unrecorded: list[Event] = []
         self.decisions: dict[str, ApprovalDecision] = {}
         self.env: dict[str, str] = {}
         self.started_note: asyncio.Task[None] | None = None
@@ -527,7 +509,7 @@ class PipelineWorkflow:
         async def send() -> None:
             try:
                 outcomes: list[ChannelOutcome] = await workflow.execute_activity(
-                    "send_notifications",
+                    names.SEND_NOTIFICATIONS,
                     request,
                     result_type=list[ChannelOutcome],
                     start_to_close_timeout=timedelta(seconds=60),
@@ -546,7 +528,7 @@ class PipelineWorkflow:
 
     def _emit(self, kind: str, data: dict[str, Any]) -> None:
         self.seq += 1
-        self.unrecorded.append(RunEvent(seq=self.seq, type=kind, at=workflow.now(), data=data))
+        self.unrecorded.append(Event(seq=self.seq, type=kind, at=workflow.now(), data=data))
 
     async def _flush_soon(self) -> None:
         """Record now if the last write is older than FLUSH_EVERY, else once that much time has passed.
@@ -577,8 +559,8 @@ class PipelineWorkflow:
         self.last_flush = workflow.now()
         events, self.unrecorded = self.unrecorded, []
         await workflow.execute_local_activity(
-            "record_run",
-            RecordRequest(run=self.state, seq=self.seq, events=events),
+            names.LEGACY_RECORD_RUN,
+            LegacyRunRecord(run=self.state, seq=self.seq, events=events),
             result_type=int,
             start_to_close_timeout=timedelta(seconds=30),
             retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=10)),

@@ -15,8 +15,9 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from core.agents.state import EntityRecord, OutgoingSignal
-    from core.models import RunEvent
+    from core.events.contracts import EntityRecord, OutgoingSignal
+    from core.events.models import Event
+    from core.names import LEGACY_RECORD_ENTITY
 
 FLUSH_EVERY = timedelta(seconds=1)
 
@@ -30,7 +31,7 @@ class Recorder:
         self.entity_id = entity_id
         self.snapshot = snapshot
         self.seq = seq
-        self.unrecorded: list[RunEvent] = []
+        self.unrecorded: list[Event] = []
         self.operations: list[dict[str, Any]] = []
         self.outgoing: list[OutgoingSignal] = []
         self.flushing = False
@@ -42,7 +43,7 @@ class Recorder:
 
     def emit(self, kind: str, data: dict[str, Any]) -> None:
         self.seq += 1
-        self.unrecorded.append(RunEvent(seq=self.seq, type=kind, at=workflow.now(), data=data))
+        self.unrecorded.append(Event(seq=self.seq, type=kind, at=workflow.now(), data=data))
 
     def signal(self, workflow_id: str, name: str, arg: Any = None) -> None:
         """Send `name` to another workflow. A *fact* (this task finished, this task wants a swarm) goes with the next
@@ -135,10 +136,10 @@ class Recorder:
             # snapshots are ordered by seq and only a newer one replaces the projection.
             if not events:
                 self.seq += 1
-                events = [RunEvent(seq=self.seq, type=f"{self.kind}.updated", at=workflow.now(), data={})]
+                events = [Event(seq=self.seq, type=f"{self.kind}.updated", at=workflow.now(), data={})]
         self.dirty = False
         await workflow.execute_local_activity(
-            "record_entity",
+            LEGACY_RECORD_ENTITY,
             EntityRecord(kind=self.kind, id=self.entity_id, seq=self.seq, snapshot=self.snapshot() if events else {},
                          events=events, operations=operations, signals=outgoing),
             result_type=int,

@@ -13,79 +13,47 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from pydantic import BaseModel, Field
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
+    from core.agents.contracts import (
+        AgentInput,
+        AgentReport,
+        AgentTemplate,
+        ControlOutcome,
+        ControlRequest,
+        JoinRequest,
+        StopRequest,
+        SwarmInput,
+        SwarmPatch,
+        TaskFinished,
+        TaskInput,
+        TaskStarted,
+        TerminateRequest,
+    )
     from core.agents.models import (
         PRIORITY_RANK,
         AgentSpec,
         AgentStatus,
         Priority,
         Strategy,
-        SwarmSpec,
         SwarmStatus,
         TaskResult,
         TaskSpec,
         TaskStatus,
         Topology,
     )
-    from core.agents.state import (
-        RECENT_KEPT,
-        AgentReport,
-        ControlOutcome,
-        ControlRequest,
-        Directive,
-        ParentProgress,
-        SwarmAgent,
-        SwarmPatch,
-        SwarmState,
-        TaskFinished,
-        TaskStarted,
-        TaskTicket,
-    )
+    from core.agents.state import RECENT_KEPT, Directive, ParentProgress, SwarmAgent, SwarmState, TaskTicket
     from core.ids import id_at
-    from workflows.agent import AgentInput, TerminateRequest
+    from core.names import AGENT_WORKFLOW, SWARM_WORKFLOW, TASK_WORKFLOW
     from workflows.recording import Recorder, history_full
-    from workflows.task import TaskInput
 
 DIRECTIVES_KEPT = 50
 
 
-class AgentTemplate(BaseModel):
-    capabilities: list[str] = Field(default_factory=list)
-    executor: str = "shell"
-
-
-class SwarmInput(BaseModel):
-    spec: SwarmSpec
-    state: SwarmState | None = None
-    agent_types: dict[str, AgentTemplate] = Field(default_factory=dict)
-    agent_config: dict[str, Any] = Field(default_factory=dict, description="config given to agents it spawns")
-    heartbeat_timeout_s: float = 30.0
-    task_timeout_s: float = 3600.0
-    history_limit: int | None = None  # continue as new past this many history events (else when Temporal suggests)
-
-
-class JoinRequest(BaseModel):
-    agent_id: str
-    type: str
-    name: str
-    role: str = "worker"
-    capabilities: list[str] = Field(default_factory=list)
-
-
-class StopRequest(BaseModel):
-    graceful: bool = True
-    timeout_s: float = 30.0
-    operation_id: str | None = None
-    terminate: bool = False  # DELETE: end the swarm (after stopping)
-    force: bool = False
-
-
-@workflow.defn(name="SwarmWorkflow", sandboxed=False)
+@workflow.defn(name=SWARM_WORKFLOW, sandboxed=False)
 class SwarmWorkflow:
     @workflow.init
     def __init__(self, swarm_input: SwarmInput) -> None:
@@ -476,7 +444,7 @@ class SwarmWorkflow:
                                 description=str(sub.get("description") or sub.get("command") or ticket.description),
                                 priority=ticket.priority, requirements=requirements, swarm_id=state.spec.id,
                                 parent_id=ticket.task_id, owner=state.spec.owner, created_at=workflow.now())
-                await workflow.start_child_workflow("TaskWorkflow", TaskInput(spec=spec), id=child_id,
+                await workflow.start_child_workflow(TASK_WORKFLOW, TaskInput(spec=spec), id=child_id,
                                                     parent_close_policy=ParentClosePolicy.ABANDON)
                 children.append(child_id)
             state.parents[ticket.task_id] = ParentProgress(children=children)
@@ -608,7 +576,7 @@ class SwarmWorkflow:
                                  created_at=workflow.now())
                 self._add_agent(agent_id, agent_type, name, role, capabilities)
                 starts.append(workflow.start_child_workflow(
-                    "AgentWorkflow",
+                    AGENT_WORKFLOW,
                     AgentInput(spec=spec, heartbeat_timeout_s=self._input.heartbeat_timeout_s,
                                task_timeout_s=self._input.task_timeout_s),
                     id=agent_id, parent_close_policy=ParentClosePolicy.ABANDON,
@@ -635,7 +603,7 @@ class SwarmWorkflow:
                             priority=Priority(task.get("priority", "medium")),
                             requirements=dict(task.get("requirements") or {}), swarm_id=state.spec.id,
                             owner=state.spec.owner, created_at=workflow.now())
-            starts.append(workflow.start_child_workflow("TaskWorkflow", TaskInput(spec=spec), id=task_id,
+            starts.append(workflow.start_child_workflow(TASK_WORKFLOW, TaskInput(spec=spec), id=task_id,
                                                         parent_close_policy=ParentClosePolicy.ABANDON))
         self.initial_tasks = []
         if starts:

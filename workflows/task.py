@@ -8,41 +8,31 @@ asks whoever holds the task to stop it, and reports whether the workspace was ro
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from core.agents.models import TERMINAL_TASK, TaskSpec, TaskStatus
-    from core.agents.state import (
+    from core.agents.contracts import (
+        AssignedBy,
         CancelOutcome,
         TaskFinished,
+        TaskInput,
         TaskPatch,
         TaskProgress,
         TaskStarted,
-        TaskState,
-        TaskTicket,
-        Timeline,
     )
+    from core.agents.models import TERMINAL_TASK, TaskStatus
+    from core.agents.state import TaskState, TaskTicket, Timeline
+    from core.names import TASK_WORKFLOW
     from workflows.recording import Recorder
 
 CANCEL_GRACE = timedelta(seconds=60)  # how long a cancel waits for the agent to stop and roll back
 
 
-class TaskInput(BaseModel):
-    spec: TaskSpec
-
-
-class AssignedBy(BaseModel):
-    agent_id: str
-    assigned_by: str | None = None
-    at: datetime | None = None  # when the agent accepted it (the agent's clock, like its `started`)
-
-
-@workflow.defn(name="TaskWorkflow", sandboxed=False)
+@workflow.defn(name=TASK_WORKFLOW, sandboxed=False)
 class TaskWorkflow:
     @workflow.init
     def __init__(self, task_input: TaskInput) -> None:

@@ -5,8 +5,7 @@ from activities.executors.activities import (
     ALL,
     execute_task,
     provision_workspace,
-    release_workspace,
     rollback_workspace,
 )
 
-__all__ = ["ALL", "execute_task", "provision_workspace", "release_workspace", "rollback_workspace"]
+__all__ = ["ALL", "execute_task", "provision_workspace", "rollback_workspace"]

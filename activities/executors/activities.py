@@ -38,10 +38,12 @@ from activities.executors.base import (
     redact,
     run_measured,
 )
-from activities.executors.models import RollbackRequest, not_configured
+from activities.executors.models import not_configured
 from activities.executors.progress import Progress
 from activities.executors.results import RunFigures, count_tests_written, read_test_run
-from core.agents.models import EXECUTORS, ExecuteTaskInput, TaskResult
+from core import names
+from core.agents.contracts import ExecuteTaskInput, RollbackRequest
+from core.agents.models import EXECUTORS, TaskResult
 from core.settings import get_settings
 
 MODULES: dict[str, ModuleType] = {"shell": shell, "llm": llm, "agent-cli": agent_cli, "python": python_exec}
@@ -210,20 +212,20 @@ async def execute(inp: ExecuteTaskInput) -> TaskResult:
 # ---- the activities -----------------------------------------------------------------------------------------
 
 
-@activity.defn(name="provision_workspace")
+@activity.defn(name=names.PROVISION_WORKSPACE)
 async def provision_workspace(agent_id: str) -> str:
     """Create the agent's directory (`<data dir>/workspaces/<agent_id>`) and return its absolute path."""
     return str(await asyncio.to_thread(ws.provision, agent_id))
 
 
-@activity.defn(name="execute_task")
+@activity.defn(name=names.EXECUTE_TASK)
 async def execute_task(inp: ExecuteTaskInput) -> TaskResult:
     """Run one task with the executor it names. Give it a heartbeat timeout: cancellation reaches it through
     heartbeats, and then kills the task's whole process group before re-raising."""
     return await execute(inp)
 
 
-@activity.defn(name="rollback_workspace")
+@activity.defn(name=names.ROLLBACK_WORKSPACE)
 async def rollback_workspace(req: RollbackRequest) -> bool:
     """Put the task's workspace back as it was before the task ran; True only if something was restored
     (False when nothing had changed or no snapshot exists). Processes of the task still running are killed
@@ -237,19 +239,4 @@ async def rollback_workspace(req: RollbackRequest) -> bool:
     return await asyncio.to_thread(rollback)
 
 
-@activity.defn(name="release_workspace")
-async def release_workspace(agent_id: str) -> None:
-    """Delete everything of the agent's (workspaces, snapshots, reports — a task may have written secrets
-    there), after killing any of its tasks' processes still running."""
-    directory = ws.agent_dir(agent_id)
-
-    def release() -> None:
-        for marker in directory.glob(f"*{ws.GROUP_SUFFIX}") if directory.is_dir() else []:
-            task_id = marker.name[: -len(ws.GROUP_SUFFIX)]
-            reap_orphans(directory / task_id, task_id)
-        ws.release(agent_id)
-
-    await asyncio.to_thread(release)
-
-
-ALL = [provision_workspace, execute_task, rollback_workspace, release_workspace]
+ALL = [provision_workspace, execute_task, rollback_workspace]

@@ -29,7 +29,8 @@ from typing import Any
 from activities.executors.base import ExecOutcome, TaskContext, process_outcome, run_measured, setting
 from activities.executors.models import not_configured
 from activities.executors.prompt import cli_prompt
-from core.agents.models import ExecuteTaskInput, TokenUsage
+from core.agents.contracts import ExecuteTaskInput
+from core.agents.models import TokenUsage
 from core.settings import Settings
 
 _PLACEHOLDER = re.compile(r"\{(prompt|prompt_file|workspace)\}")

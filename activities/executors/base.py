@@ -18,7 +18,8 @@ from activities.environment import base_environment, check_env, invalid_paramete
 from activities.executors.progress import Progress
 from activities.executors.resources import ResourceMonitor, Usage
 from activities.executors.workspace import GROUP_SUFFIX, sibling
-from core.agents.models import ExecuteTaskInput, TokenUsage
+from core.agents.contracts import ExecuteTaskInput
+from core.agents.models import TokenUsage
 from core.settings import Settings
 
 PROCESS_LABELS = ("task", "tests")  # STELLARFLOW_STEP_ID of the task's processes, for reaping orphans

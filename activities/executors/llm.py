@@ -44,7 +44,8 @@ from activities.executors.base import ExecOutcome, TaskContext, cap, redact, set
 from activities.executors.models import not_configured
 from activities.executors.prompt import chat_messages
 from activities.executors.workspace import safe_path
-from core.agents.models import ExecuteTaskInput, TokenUsage
+from core.agents.contracts import ExecuteTaskInput
+from core.agents.models import TokenUsage
 from core.settings import Settings
 
 RETRYABLE_STATUS = frozenset({408, 429})

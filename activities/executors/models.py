@@ -1,21 +1,11 @@
-"""Small contracts of the executor activities beyond `core.agents.models` (which holds `ExecuteTaskInput` and
-`TaskResult`), plus the error every executor raises when the worker lacks what a task needs."""
+"""The error every executor raises when the worker lacks what a task needs. (The executor contract itself,
+`ExecuteTaskInput`, `RollbackRequest` and `TaskResult`, is in `core.agents`.)"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel
 from temporalio.exceptions import ApplicationError
 
 NOT_CONFIGURED = "ExecutorNotConfigured"
-
-
-class RollbackRequest(BaseModel):
-    """Which task workspace to roll back. `workspace` is the one `execute_task` used; when empty, the default
-    `<workspaces>/<agent_id>/<task_id>` is meant, which needs `agent_id`."""
-
-    task_id: str
-    workspace: str = ""
-    agent_id: str | None = None
 
 
 def not_configured(message: str) -> ApplicationError:

@@ -26,10 +26,11 @@ from temporalio import activity
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.environment import HEARTBEAT_INTERVAL_S, heartbeat
+from core.agents.contracts import TaskHandlers
 
 log = logging.getLogger("stellarflow.executors")
 
-SIGNAL_NAME = "progress"
+SIGNAL_NAME = TaskHandlers.PROGRESS
 SIGNAL_MIN_INTERVAL_S = 1.0
 # The first signal (which also tells the TaskWorkflow that it runs, and where) waits this long: a task that is
 # over by then is reported once, by its agent, with its real start time — not by a signal per state change.

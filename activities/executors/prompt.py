@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from core.agents.models import ExecuteTaskInput
+from core.agents.contracts import ExecuteTaskInput
 
 COGNITIVE_PATTERNS: dict[str, str] = {
     "convergent": "narrow the options down quickly to the single best solution and commit to it.",

@@ -4,7 +4,7 @@ agent's `config.callable` (e.g. `word-count`, registered in this project's pypro
 The callable runs in a child process (`python_runner.py`, with the worker's interpreter), not in the worker:
 so it is measured (CPU, memory), killed on timeout or cancellation, and cannot block or crash the worker —
 exactly like a shell task, in the workspace, with the same allowlisted environment. Its return value (a
-string, or a dict with `output`, `success`, `error`; see `core/executor_examples.py`) becomes the result's
+string, or a dict with `output`, `success`, `error`; see `core/agents/executor_examples.py`) becomes the result's
 output; without one, its stdout/stderr do. Success: the callable returned without raising and did not say
 `success: false`.
 """
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from activities.executors.base import ExecOutcome, TaskContext, cap, process_outcome, run_measured
 from activities.executors.models import not_configured
-from core.agents.models import ExecuteTaskInput
+from core.agents.contracts import ExecuteTaskInput
 from core.settings import Settings
 
 GROUP = "stellarflow.executors"

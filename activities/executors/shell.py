@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from activities.executors.base import ExecOutcome, TaskContext, process_outcome, run_measured
 from activities.executors.models import not_configured
-from core.agents.models import ExecuteTaskInput
+from core.agents.contracts import ExecuteTaskInput
 from core.settings import Settings
 
 

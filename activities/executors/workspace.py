@@ -4,7 +4,7 @@ Layout under `<data dir>/workspaces/<agent_id>/` (the agent's directory, `provis
 
     <task_id>/           the task's workspace: the process's cwd, where an LLM's files are written
     <task_id>.before/    an exact copy taken after seeding, before any work: the diff's "before" and the
-                         rollback source (kept until the agent's workspace is released)
+                         rollback source (kept with the workspace: nothing deletes an agent's directory yet)
     <task_id>.reports/   our own scratch (test reports, the python executor's input/result), outside the
                          workspace so it never shows up in the task's diff
     <task_id>.pgid       the process group of the running task, so a retry can reap a dead attempt's orphans
@@ -215,11 +215,6 @@ def restore(workspace: Path) -> bool:
     _clear(workspace)
     _copy_tree(snapshot, workspace)
     return True
-
-
-def release(agent_id: str) -> None:
-    """Delete the agent's directory: every task workspace, snapshot and report. Nothing is kept."""
-    force_rmtree(agent_dir(agent_id))
 
 
 # ---- comparing trees --------------------------------------------------------------------------------------

@@ -24,19 +24,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from api.presenters.v2 import iso
+from core.agents.agents import AgentHealth, AgentMetricsReport
+from core.agents.contracts import CancelOutcome, ControlOutcome
 from core.agents.models import TaskResult, TaskStatus
-from core.agents.state import (
-    AgentState,
-    CancelOutcome,
-    ControlOutcome,
-    Directive,
-    HistoryEntry,
-    SwarmState,
-    TaskState,
-)
-from core.services.agents import AgentHealth, AgentMetricsReport
-from core.services.entities import OperationInfo
-from core.services.swarms import SwarmStatusReport
+from core.agents.state import AgentState, Directive, HistoryEntry, SwarmState, TaskState
+from core.agents.swarms import SwarmStatusReport
+from core.operations.service import OperationInfo
 
 V2 = "/api/v2"
 

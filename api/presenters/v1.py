@@ -8,8 +8,8 @@ from api.presenters.v2 import iso
 from core.auth.api_keys import ApiKeyInfo
 from core.auth.sessions import TokenPair
 from core.listing import Page
-from core.services.runs import RunInfo
-from core.services.workflows import WorkflowInfo
+from core.pipelines.definitions import WorkflowInfo
+from core.pipelines.runs import RunInfo
 
 
 def token(pair: TokenPair) -> dict[str, Any]:

@@ -9,10 +9,10 @@ from urllib.parse import urlencode
 from core.auth.api_keys import ApiKeyInfo
 from core.auth.sessions import TokenPair
 from core.auth.users import UserInfo
+from core.events.models import Event
 from core.listing import Page
-from core.models import RunEvent
-from core.services.runs import RunInfo, ui_link
-from core.services.workflows import WorkflowInfo
+from core.pipelines.definitions import WorkflowInfo
+from core.pipelines.runs import RunInfo, ui_link
 from core.settings import Settings
 
 
@@ -110,11 +110,11 @@ def run_links(run_id: str, workflow_id: str, settings: Settings) -> dict[str, st
     }
 
 
-def event(item: RunEvent) -> dict[str, Any]:
+def event(item: Event) -> dict[str, Any]:
     return {"seq": item.seq, "type": item.type, "at": iso(item.at), "data": item.data}
 
 
-def logs(info: RunInfo, events: list[RunEvent]) -> dict[str, Any]:
+def logs(info: RunInfo, events: list[Event]) -> dict[str, Any]:
     steps = []
     for step in info.steps:
         for unit in step.instances or [step]:

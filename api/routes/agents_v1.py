@@ -13,8 +13,8 @@ from api.deps import ClientDep, PageV1Dep, Principal, SettingsDep, require
 from api.presenters import agents as present
 from api.presenters import v1
 from api.routes.entity_common import CONFLICT, checked
-from core.agents.state import AgentPatch
-from core.services import agents
+from core.agents import agents
+from core.agents.contracts import AgentPatch
 
 router = APIRouter(prefix="/api/agents", tags=["agents (dialect 1)"])
 

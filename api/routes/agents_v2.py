@@ -14,9 +14,9 @@ from api.presenters import agents as present
 from api.presenters import v2
 from api.routes.entity_common import CONFLICT, checked
 from api.routes.swarms_v2 import resource_type
+from core.agents import agents
 from core.agents.types import resolve
 from core.errors import ValidationFailed
-from core.services import agents
 
 router = APIRouter(prefix="/api/v2/agents", tags=["agents"])
 

@@ -9,7 +9,8 @@ from fastapi import APIRouter, Depends
 
 from api.deps import PageV1Dep, Principal, require
 from api.presenters import v1
-from core.services import runs, workflows
+from core.pipelines import definitions as workflows
+from core.pipelines import runs
 
 router = APIRouter(prefix="/api", tags=["lists (dialect 1)"])
 

@@ -10,7 +10,7 @@ from api.deps import Principal, require
 from api.presenters import agents as present
 from api.presenters import v2
 from api.routes.entity_common import checked
-from core.services.entities import get_operation
+from core.operations.service import get_operation
 
 router = APIRouter(prefix="/api/v2/operations", tags=["operations"])
 

@@ -12,7 +12,8 @@ from api.deps import ClientDep, Principal, SettingsDep, list_params_v2, require
 from api.presenters import v2
 from core.errors import NotFound
 from core.listing import PageRequest
-from core.services import runs, workflows
+from core.pipelines import definitions as workflows
+from core.pipelines import runs
 
 router = APIRouter(prefix="/api/v2/runs", tags=["runs"])
 

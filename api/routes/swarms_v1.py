@@ -13,9 +13,10 @@ from api.deps import ClientDep, PageV1Dep, Principal, SettingsDep, require
 from api.presenters import agents as present
 from api.presenters import v1
 from api.routes.entity_common import CONFLICT, checked, drop_none
+from core.agents import swarms
+from core.agents.contracts import ControlRequest
 from core.agents.models import Priority, Strategy, Topology
-from core.agents.state import ControlRequest, Directive
-from core.services import swarms
+from core.agents.state import Directive
 
 router = APIRouter(prefix="/api/swarms", tags=["swarms (dialect 1)"])
 

@@ -16,11 +16,12 @@ from api.presenters import agents as present
 from api.presenters import v2
 from api.routes.entity_common import CONFLICT, checked, drop_none
 from api.routes.swarms_v1 import MAX_AGENTS, InitialAgent, SwarmTask
+from core.agents import agents, lookup, swarms, tasks
+from core.agents.contracts import SwarmPatch
 from core.agents.models import Strategy, Topology
-from core.agents.state import SwarmPatch, SwarmState
-from core.errors import Conflict, NotFound, ValidationFailed
+from core.agents.state import SwarmState
+from core.errors import Conflict, ValidationFailed
 from core.listing import MAX_PAGE_SIZE, Page, PageRequest
-from core.services import agents, swarms, tasks
 
 router = APIRouter(prefix="/api/v2/swarms", tags=["swarms"])
 
@@ -235,8 +236,7 @@ async def delete_swarm(swarm_id: str, client: ClientDep,
 
 
 def _known(swarm_id: str) -> str:
-    if swarms.swarm_row(checked("swarm", swarm_id)) is None:
-        raise NotFound("swarm", swarm_id)
+    lookup.require_swarm(checked("swarm", swarm_id))
     return swarm_id
 
 

@@ -16,10 +16,10 @@ from api.deps import ClientDep, PageV1Dep, Principal, SettingsDep, require
 from api.presenters import agents as present
 from api.presenters import v1
 from api.routes.entity_common import CONFLICT, UtcDatetime, checked
+from core.agents import tasks
+from core.agents.contracts import TaskPatch
 from core.agents.models import Priority, TaskConstraints
-from core.agents.state import TaskPatch
-from core.errors import Conflict, ValidationFailed
-from core.services import agents, tasks
+from core.errors import ValidationFailed
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks (dialect 1)"])
 
@@ -130,12 +130,7 @@ async def assign_task(task_id: str, body: AssignV1, client: ClientDep,
             "field": "start_immediately", "constraint": "enum", "value": False,
             "message": "an assigned task always joins the agent's queue; hold it by not assigning it yet"}])
     agent_id = checked("agent", body.agent_id)
-    ack = await agents.assign_task(client, task_id, agent_id, priority=body.priority_override,
-                                   by=principal.username)
-    if body.priority_override is not None:  # after the assignment, which may be refused (409)
-        try:
-            await tasks.update_task(client, task_id, TaskPatch(priority=body.priority_override))
-        except Conflict:  # it finished already: its priority no longer matters
-            pass
+    ack = await tasks.assign_task(client, task_id, agent_id, priority=body.priority_override,
+                                  by=principal.username)
     return {"message": "Task assigned", "task_id": ack.task_id, "agent_id": ack.agent_id,
             "queue_position": ack.queue_position, "status": "queued"}

@@ -15,10 +15,10 @@ from api.presenters import v2
 from api.routes.agents_v2 import ToOneSwarm, swarm_of
 from api.routes.entity_common import CONFLICT, UtcDatetime, checked
 from api.routes.swarms_v2 import resource_type
+from core.agents import agents, tasks
 from core.agents.models import Priority, TaskConstraints
 from core.agents.state import AgentState
-from core.errors import DomainError, NotFound, ValidationFailed
-from core.services import agents, tasks
+from core.errors import NotFound, ValidationFailed
 
 router = APIRouter(prefix="/api/v2/tasks", tags=["tasks"])
 
@@ -100,21 +100,13 @@ async def create_task(body: TaskDocument, client: ClientDep, settings: SettingsD
         raise ValidationFailed("Request validation failed", details=[{
             "field": "data.relationships.assignedAgent", "constraint": "exclusive",
             "message": "a task in a swarm is assigned by the swarm; give either swarm or assignedAgent"}])
-    if agent_id:
-        await agents.get_agent(client, agent_id)  # 404 before anything is created
     request = tasks.TaskCreate(type=a.taskType, description=a.description, priority=a.priority,
                                requirements=a.requirements,
                                constraints=TaskConstraints(deadline=a.deadline, max_agents=a.maxAgents,
                                                            budget=a.budget),
                                metadata=a.metadata, swarm_id=swarm_id)
-    state = await tasks.create_task(client, settings, request, owner=principal.id, tier=principal.tier)
-    if agent_id:
-        try:
-            await agents.assign_task(client, state.spec.id, agent_id, by=principal.username)
-        except DomainError:  # the agent refused (terminated meanwhile): do not leave the task waiting forever
-            await tasks.cancel_task(client, state.spec.id)
-            raise
-        state.agent_id = agent_id
+    state = await tasks.create_task(client, settings, request, owner=principal.id, tier=principal.tier,
+                                    agent_id=agent_id, by=principal.username)
     location = f"/api/v2/tasks/{state.spec.id}"
     return JSONResponse(v2.ok(present.task_v2(state), meta={"location": location}), status_code=201,
                         headers={"Location": location})

@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import ClientDep, PageDep, Principal, SettingsDep, require
 from api.presenters import v2
-from core.services import runs, workflows
+from core.pipelines import definitions as workflows
+from core.pipelines import runs
 
 router = APIRouter(prefix="/api/v2/workflows", tags=["workflows"])
 

@@ -63,29 +63,10 @@ class Strategy(StrEnum):
 
 
 EXECUTORS = ("shell", "llm", "agent-cli", "python")
+MAX_SWARM_AGENTS = 100  # the most agents one swarm may hold (dialect 2 documents "Must not exceed 100")
 
 
-# ---- the executor contract (workflow ⇄ activity) ------------------------------------------------------------
-
-
-class ExecuteTaskInput(BaseModel):
-    """What an executor needs to run one task. `workspace` is the per-task directory (created by the activity);
-    `files` seeds it before the "before" snapshot is taken, so changes and deletions are measurable."""
-
-    task_id: str
-    agent_id: str
-    executor: str  # one of EXECUTORS
-    workspace: str
-    description: str = ""
-    type: str | None = None
-    requirements: dict[str, Any] = Field(default_factory=dict)
-    config: dict[str, Any] = Field(default_factory=dict, description="the agent's config (model, command, …)")
-    agent_type: str | None = None
-    cognitive_pattern: str | None = None
-    directives: list[str] = Field(default_factory=list, description="broadcast directives, newest last")
-    context: dict[str, Any] = Field(default_factory=dict, description="memory entries named by the task")
-    owner: str | None = Field(default=None, description="whose memory entries the task may read (the agent's owner)")
-    timeout_s: float | None = None
+# ---- what an executor reports ----------------------------------------------------------------------------
 
 
 class TokenUsage(BaseModel):
@@ -180,7 +161,7 @@ class SwarmSpec(BaseModel):
     objective: str | None = None
     topology: Topology = Topology.mesh
     strategy: Strategy = Strategy.balanced
-    max_agents: int = Field(default=8, ge=1, le=1000)
+    max_agents: int = Field(default=8, ge=1, le=MAX_SWARM_AGENTS)
     auto_scale: bool = False
     config: dict[str, Any] = Field(default_factory=dict)
     initial_agents: list[dict[str, Any]] = Field(default_factory=list, description="[{type, count, name?, …}]")

@@ -1,9 +1,5 @@
-"""The write side of agents, tasks and swarms: unseen events are appended and the entity's projection row moved
-forward in one transaction. Keyed by (entity id, seq), so a retried write changes nothing.
-
-Written with SQL upserts (`INSERT … ON CONFLICT`, on SQLite and PostgreSQL alike) rather than ORM loads and
-flushes: this runs for every flush of every entity, and the ORM path was a quarter of the worker's CPU time in
-the swarm benchmark."""
+"""The projection writers of agents, tasks and swarms (`agents`, `tasks`, `swarms` tables) for the one record path
+(`core.events.store.record`): a snapshot → the row list views filter, sort and count."""
 
 from __future__ import annotations
 
@@ -12,45 +8,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from core.agents.models import PRIORITY_RANK, Priority
-from core.agents.state import AgentState, EntityRecord, SwarmState, TaskState
-from core.agents.tables import AgentRow, OperationRow, SwarmRow, TaskRow
-from core.db import EventRow, get_engine
-
-
-def _insert(dialect: str) -> Any:
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert
-
-
-def record(request: EntityRecord) -> int:
-    """Append the request's unseen events, project its snapshot and end its operations. Returns new events."""
-    engine = get_engine()
-    insert = _insert(engine.dialect.name)
-    events = EventRow.__table__  # type: ignore[attr-defined]
-    fresh = 0
-    with engine.begin() as conn:
-        if request.events:
-            rows = [{"resource_id": request.id, "seq": e.seq, "type": e.type, "at": e.at, "data": e.data}
-                    for e in request.events]
-            result = conn.execute(insert(events).on_conflict_do_nothing(index_elements=["resource_id", "seq"]), rows)
-            fresh = max(result.rowcount or 0, 0)
-        if request.snapshot:
-            table, values = PROJECTORS[request.kind](request)
-            statement = insert(table).values(**values)
-            changes = {name: statement.excluded[name] for name in values if name not in ("id", "created_at")}
-            conn.execute(statement.on_conflict_do_update(index_elements=["id"], set_=changes,
-                                                         where=table.c.seq < statement.excluded.seq))
-        if request.operations:
-            operations = OperationRow.__table__  # type: ignore[attr-defined]
-            for op in request.operations:
-                conn.execute(operations.update()
-                             .where(operations.c.id == op["id"], operations.c.status == "running")
-                             .values(status=op.get("status", "succeeded"), result=op.get("result") or {},
-                                     error=op.get("error"), completed_at=datetime.now(UTC)))
-    return fresh
+from core.agents.state import AgentState, SwarmState, TaskState
+from core.agents.tables import AgentRow, SwarmRow, TaskRow
+from core.events.contracts import EntityRecord
 
 
 def similarity_key(task_type: str | None, command: Any) -> str | None:
@@ -61,6 +21,30 @@ def similarity_key(task_type: str | None, command: Any) -> str | None:
         text = command if isinstance(command, str) else "\x00".join(map(str, command))
         return "command:" + hashlib.sha256(text.encode()).hexdigest()[:32]
     return None
+
+
+class AgentProjection:
+    kind = "agent"
+
+    @staticmethod
+    def row(request: EntityRecord) -> tuple[Any, dict[str, Any]]:
+        return _agent_row(request)
+
+
+class TaskProjection:
+    kind = "task"
+
+    @staticmethod
+    def row(request: EntityRecord) -> tuple[Any, dict[str, Any]]:
+        return _task_row(request)
+
+
+class SwarmProjection:
+    kind = "swarm"
+
+    @staticmethod
+    def row(request: EntityRecord) -> tuple[Any, dict[str, Any]]:
+        return _swarm_row(request)
 
 
 def _agent_row(request: EntityRecord) -> tuple[Any, dict[str, Any]]:
@@ -105,4 +89,7 @@ def _swarm_row(request: EntityRecord) -> tuple[Any, dict[str, Any]]:
     }
 
 
-PROJECTORS = {"agent": _agent_row, "task": _task_row, "swarm": _swarm_row}
+AGENT_PROJECTION = AgentProjection()
+TASK_PROJECTION = TaskProjection()
+SWARM_PROJECTION = SwarmProjection()
+WRITERS = {writer.kind: writer for writer in (AGENT_PROJECTION, TASK_PROJECTION, SWARM_PROJECTION)}

@@ -1,5 +1,7 @@
-"""The live state of agents, tasks and swarms (what their workflows hold and their queries return), and the
-messages those workflows exchange. Everything here is plain data: the workflows own the logic."""
+"""The live state of agents, tasks and swarms: what their workflows hold, carry over when they continue as new, and
+answer their `status` queries with (the projection rows keep a copy). Plain data: the workflows own the logic.
+The messages that become part of a state (an assignment queued on an agent, a ticket queued in a swarm, a
+directive) are defined here too; the other messages and the workflow inputs are in `core.agents.contracts`."""
 
 from __future__ import annotations
 
@@ -12,22 +14,15 @@ from core.agents.models import (
     AgentSpec,
     AgentStatus,
     Priority,
-    Strategy,
     SwarmSpec,
     SwarmStatus,
     TaskResult,
     TaskSpec,
     TaskStatus,
-    Topology,
-    UtcDatetime,
 )
-from core.models import RunEvent
 
 HISTORY_KEPT = 25  # past tasks an agent keeps in its state (all of them stay in the events table)
 RECENT_KEPT = 1000  # ids of tasks an agent ran / a swarm saw leave, to ignore signals repeated by a retried write
-
-
-# ---- messages --------------------------------------------------------------------------------------------------
 
 
 class Assignment(BaseModel):
@@ -43,13 +38,6 @@ class Assignment(BaseModel):
     assigned_at: datetime | None = None
 
 
-class AssignAck(BaseModel):
-    agent_id: str
-    task_id: str
-    queue_position: int  # 0 = runs now
-    assigned_at: datetime | None = None
-
-
 class TaskTicket(BaseModel):
     """A task waiting in its swarm's queue: what assignment decisions need, nothing more."""
 
@@ -62,43 +50,6 @@ class TaskTicket(BaseModel):
     submitted_at: datetime
 
 
-class TaskStarted(BaseModel):
-    agent_id: str
-    at: datetime
-    assigned_at: datetime | None = None  # when the agent accepted it: the task's queued_at if it had none
-
-
-class TaskProgress(BaseModel):
-    """Sent by the executor from inside `execute_task` (heartbeat figures); the first one, at 0.0 as the work
-    starts, is how the task learns that it runs and on which agent."""
-
-    progress: float = Field(ge=0, le=1)
-    message: str | None = None
-    agent_id: str | None = None
-
-
-class TaskFinished(BaseModel):
-    agent_id: str | None = None
-    status: TaskStatus  # completed | failed | cancelled
-    started_at: datetime | None = None  # when the agent began it (a short task may end before any progress signal)
-    result: TaskResult | None = None
-    error: str | None = None
-    rollback_performed: bool = False
-    retry_count: int = 0
-    at: datetime
-
-
-class AgentReport(BaseModel):
-    """An agent tells its swarm that a task left it (done, failed, cancelled or handed back)."""
-
-    agent_id: str
-    task_id: str
-    status: TaskStatus
-    duration_ms: int = 0
-    result: TaskResult | None = None
-    at: datetime
-
-
 class Directive(BaseModel):
     type: str = "directive"
     content: str
@@ -106,52 +57,6 @@ class Directive(BaseModel):
     priority: Priority = Priority.medium
     at: datetime | None = None
     by: str | None = None
-
-
-class AgentPatch(BaseModel):
-    name: str | None = None
-    config: dict[str, Any] | None = None  # merged over the current config
-    metadata: dict[str, Any] | None = None  # merged over the current metadata
-    capabilities: list[str] | None = None
-
-
-class TaskPatch(BaseModel):
-    priority: Priority | None = None
-    deadline: UtcDatetime | None = None
-    description: str | None = None
-    metadata: dict[str, Any] | None = None
-
-
-class CancelOutcome(BaseModel):
-    task_id: str
-    status: TaskStatus
-    cancelled_at: datetime | None = None
-    rollback_performed: bool = False
-
-
-class SwarmPatch(BaseModel):
-    name: str | None = None
-    objective: str | None = None
-    max_agents: int | None = Field(default=None, ge=1, le=1000)
-    strategy: Strategy | None = None
-    topology: Topology | None = None
-    auto_scale: bool | None = None
-    config: dict[str, Any] | None = None
-
-
-class ControlRequest(BaseModel):
-    action: str  # pause | resume | scale | optimize | rebalance | stop
-    parameters: dict[str, Any] = Field(default_factory=dict)
-    operation_id: str | None = None
-
-
-class ControlOutcome(BaseModel):
-    action: str
-    status: SwarmStatus
-    detail: dict[str, Any] = Field(default_factory=dict)
-
-
-# ---- state ---------------------------------------------------------------------------------------------------
 
 
 class CurrentTask(BaseModel):
@@ -217,18 +122,6 @@ class AgentState(BaseModel):
     terminate_reason: str | None = None
     recent: list[str] = Field(default_factory=list, description="tasks run lately: a repeated assignment is ignored")
     seq: int = 0
-
-
-class AgentPulse(BaseModel):
-    """What the agent's `health` query answers: enough to judge liveness without shipping its whole state."""
-
-    status: AgentStatus
-    last_heartbeat: datetime | None
-    started_at: datetime | None
-    terminated_at: datetime | None
-    queue_size: int
-    current_task: str | None
-    last_task: HistoryEntry | None
 
 
 class Timeline(BaseModel):
@@ -317,26 +210,3 @@ class SwarmState(BaseModel):
     @property
     def live_agents(self) -> list[SwarmAgent]:
         return [a for a in self.agents if a.status != AgentStatus.terminated]
-
-
-# ---- the write side ------------------------------------------------------------------------------------------
-
-
-class OutgoingSignal(BaseModel):
-    workflow_id: str
-    signal: str
-    arg: Any = None
-
-
-class EntityRecord(BaseModel):
-    """Events plus the entity's snapshot, written in one transaction (`record_entity`), then the signals the
-    entity sends to others. `seq` is the entity's own event counter, so retried writes append nothing twice and an
-    older snapshot never overwrites a newer; a retried send may repeat a signal, so receivers ignore repeats."""
-
-    kind: str  # agent | task | swarm
-    id: str
-    seq: int
-    snapshot: dict[str, Any]
-    events: list[RunEvent] = Field(default_factory=list)
-    operations: list[dict[str, Any]] = Field(default_factory=list, description="202 operations this write ends")
-    signals: list[OutgoingSignal] = Field(default_factory=list)

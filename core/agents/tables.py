@@ -1,5 +1,5 @@
-"""Projection tables of agents, tasks and swarms (list views filter, sort and count these), and the 202
-operations table. Written only by `core.agents.projection.record`, from the entities' workflows."""
+"""Projection tables of agents, tasks and swarms (list views filter, sort and count these).
+Written only through `core.events.store.record`, by the writers in `core.agents.projection`."""
 
 from __future__ import annotations
 
@@ -74,19 +74,3 @@ class SwarmRow(SQLModel, table=True):
     state: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
-
-
-class OperationRow(SQLModel, table=True):
-    """A request answered 202: what it asked of which resource, and how it ended (`GET /api/v2/operations/{id}`)."""
-
-    __tablename__ = "operations"
-    id: str = Field(primary_key=True)
-    kind: str
-    resource_type: str
-    resource_id: str = Field(index=True)
-    status: str = "running"  # running | succeeded | failed
-    owner: str | None = None
-    result: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    error: str | None = None
-    created_at: datetime = Field(default_factory=utcnow)
-    completed_at: datetime | None = None

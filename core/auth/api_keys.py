@@ -15,8 +15,9 @@ from sqlmodel import col, select
 
 from core.auth.identity import Identity, aware
 from core.auth.secret import derived_key
+from core.auth.tables import ApiKeyRow, UserRow
 from core.auth.users import info
-from core.db import ApiKeyRow, UserRow, session_scope, utcnow
+from core.db import session_scope, utcnow
 from core.errors import NotFound, Unauthorized, ValidationFailed
 from core.ids import new_id
 from core.settings import Settings

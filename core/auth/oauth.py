@@ -55,8 +55,9 @@ from core.auth.identity import aware
 from core.auth.oauth_clients import ClientInfo, OAuthClient, normalise_scope
 from core.auth.permissions import SCOPES
 from core.auth.secret import derived_key
+from core.auth.tables import OAuthCodeRow, OAuthConsentRow, OAuthGrantRow, UserRow
 from core.auth.users import UserInfo, info
-from core.db import OAuthCodeRow, OAuthConsentRow, OAuthGrantRow, UserRow, session_scope, utcnow
+from core.db import session_scope, utcnow
 from core.errors import Unauthorized
 from core.settings import Settings
 

@@ -29,7 +29,8 @@ from sqlmodel import col, select
 
 from core.auth.permissions import SCOPES
 from core.auth.secret import derived_key
-from core.db import AuthSessionRow, OAuthClientRow, OAuthGrantRow, session_scope, utcnow
+from core.auth.tables import AuthSessionRow, OAuthClientRow, OAuthGrantRow
+from core.db import session_scope, utcnow
 from core.errors import NotFound, ValidationFailed
 from core.settings import Settings
 

@@ -15,8 +15,9 @@ from sqlmodel import col
 
 from core.auth import passwords, tokens
 from core.auth.identity import Identity, aware
+from core.auth.tables import AuthSessionRow, OAuthGrantRow, UserRow
 from core.auth.users import UserInfo, find_for_login, info
-from core.db import AuthSessionRow, OAuthGrantRow, UserRow, session_scope, utcnow
+from core.db import session_scope, utcnow
 from core.errors import Unauthorized
 from core.ids import new_id
 from core.settings import Settings

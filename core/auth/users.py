@@ -13,7 +13,8 @@ from sqlmodel import Session, select
 
 from core.auth import passwords
 from core.auth.permissions import ROLE_NAMES, TIERS, permissions_for
-from core.db import UserRow, session_scope
+from core.auth.tables import UserRow
+from core.db import session_scope
 from core.errors import Conflict, ValidationFailed
 from core.ids import new_id
 

@@ -22,6 +22,7 @@ from temporalio.client import (
     ScheduleUpdateInput,
 )
 
+from core.names import MEMORY_SWEEP_WORKFLOW
 from core.settings import Settings
 
 log = logging.getLogger("stellarflow.memory")
@@ -31,7 +32,7 @@ SWEEP_WORKFLOW_ID = "memory-sweep"
 
 def sweep_schedule(settings: Settings) -> Schedule:
     return Schedule(
-        action=ScheduleActionStartWorkflow("MemorySweepWorkflow", id=SWEEP_WORKFLOW_ID, task_queue=settings.task_queue,
+        action=ScheduleActionStartWorkflow(MEMORY_SWEEP_WORKFLOW, id=SWEEP_WORKFLOW_ID, task_queue=settings.task_queue,
                                            execution_timeout=timedelta(minutes=30)),
         spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(seconds=settings.memory_sweep_interval_s))]),
         policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),  # a slow sweep is never doubled up
@@ -51,7 +52,7 @@ async def ensure_schedules(client: Client, settings: Settings) -> None:
     current = (await handle.describe()).schedule
     action = current.action
     if (current.spec.intervals == wanted.spec.intervals and isinstance(action, ScheduleActionStartWorkflow)
-            and action.task_queue == settings.task_queue and action.workflow == "MemorySweepWorkflow"):
+            and action.task_queue == settings.task_queue and action.workflow == MEMORY_SWEEP_WORKFLOW):
         return
 
     def replace(_: ScheduleUpdateInput) -> ScheduleUpdate:

@@ -39,9 +39,11 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
-from core.db import EventRow, engine_for
+from core.db import engine_for
 from core.errors import Conflict, Forbidden, NotFound, PreconditionFailed
+from core.events.tables import EventRow
 from core.ids import new_id
+from core.limits.quotas import check_quota, quota_limit
 from core.memory import query as search_query
 from core.memory import search as backends
 from core.memory.cache import Cached, ReadCache
@@ -64,7 +66,6 @@ from core.memory.values import (
     merge_patch,
     preview,
 )
-from core.quotas import check_quota, quota_limit
 from core.settings import Settings, get_settings
 
 log = logging.getLogger("stellarflow.memory")

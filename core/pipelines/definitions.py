@@ -15,12 +15,13 @@ from typing import Any
 from pydantic import BaseModel
 from sqlmodel import Session, select
 
-from core.db import RunRow, WorkflowRow, WorkflowVersionRow, session_scope, utcnow
+from core.db import session_scope, utcnow
 from core.dsl.models import WorkflowDefinition
 from core.dsl.validate import DefinitionError, load_file, parse_definition
 from core.errors import NotFound, ValidationFailed
 from core.ids import new_id
 from core.listing import Page, PageRequest, paginate
+from core.pipelines.tables import RunRow, WorkflowRow, WorkflowVersionRow
 
 log = logging.getLogger("stellarflow.workflows")
 

@@ -17,20 +17,30 @@ from sqlmodel import select
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from core.agents.contracts import (
+    AgentHandlers,
+    AssignAck,
+    AssignedBy,
+    CancelOutcome,
+    TaskHandlers,
+    TaskInput,
+    TaskPatch,
+)
+from core.agents.entities import seed_projection, update
+from core.agents.lookup import get_agent, get_task, swarm_row
 from core.agents.models import TERMINAL_TASK, Priority, SwarmStatus, TaskConstraints, TaskSpec, TaskStatus
-from core.agents.projection import similarity_key
-from core.agents.state import CancelOutcome, TaskPatch, TaskState, Timeline
+from core.agents.projection import TASK_PROJECTION, similarity_key
+from core.agents.state import Assignment, TaskState, Timeline
 from core.agents.tables import TaskRow
 from core.db import session_scope
-from core.errors import Conflict, NotFound, Unavailable
-from core.events import list_events
+from core.errors import Conflict, DomainError, NotFound, Unavailable, ValidationFailed
+from core.events.models import Event
+from core.events.store import list_events
 from core.ids import new_id
+from core.limits.quotas import check_quota, quota_limit
 from core.listing import Page, PageRequest, paginate
-from core.models import RunEvent
-from core.quotas import check_quota, quota_limit
-from core.services.entities import live_state, seed_projection, update
+from core.names import TASK_WORKFLOW
 from core.settings import Settings
-from workflows.task import TaskInput, TaskWorkflow
 
 SORTABLE = {"createdAt": TaskRow.created_at, "priority": TaskRow.priority_rank, "status": TaskRow.status,
             "updatedAt": TaskRow.updated_at}
@@ -75,7 +85,15 @@ def estimate_duration_s(task_type: str | None, command: Any) -> float | None:
 
 
 async def create_task(client: Client, settings: Settings, body: TaskCreate, *, owner: str | None,
-                      tier: str) -> TaskState:
+                      tier: str, agent_id: str | None = None, by: str | None = None) -> TaskState:
+    """Create the task (queued in its swarm when it names one). With `agent_id` it is then assigned to that agent;
+    if the agent refuses, the task is cancelled rather than left waiting forever."""
+    if body.swarm_id and agent_id:
+        raise ValidationFailed("Request validation failed", details=[{
+            "field": "agent_id", "constraint": "exclusive",
+            "message": "a task in a swarm is assigned by the swarm; give either swarm or assignedAgent"}])
+    if agent_id:
+        await get_agent(client, agent_id)  # 404 before anything is created
     now = datetime.now(UTC)
     if quota_limit(tier, "tasks_per_hour", settings) is not None:  # unlimited tiers need no count
         used, oldest = await asyncio.to_thread(tasks_created_since, owner, now - timedelta(hours=1))
@@ -85,8 +103,6 @@ async def create_task(client: Client, settings: Settings, body: TaskCreate, *, o
             retry_after = max((oldest + timedelta(hours=1) - now).total_seconds(), 1)
         check_quota(tier, "tasks_per_hour", used, 1, settings=settings, retry_after=retry_after)
     if body.swarm_id:  # the projection, not a query: a busy swarm must not be asked once per submitted task
-        from core.services.swarms import swarm_row
-
         swarm = await asyncio.to_thread(swarm_row, body.swarm_id)
         if swarm is None:
             raise NotFound("swarm", body.swarm_id)
@@ -97,28 +113,21 @@ async def create_task(client: Client, settings: Settings, body: TaskCreate, *, o
                     requirements=body.requirements, constraints=body.constraints, metadata=body.metadata,
                     swarm_id=body.swarm_id, owner=owner, estimated_duration_s=estimate, created_at=now)
     state = TaskState(spec=spec, timeline=Timeline(created_at=now), updated_at=now)
-    await asyncio.to_thread(seed_projection, "task", spec.id, state.model_dump(mode="json"), "task.submitted",
-                            {"task_id": spec.id})
+    await asyncio.to_thread(seed_projection, TASK_PROJECTION.kind, spec.id, state.model_dump(mode="json"),
+                            "task.submitted", {"task_id": spec.id})
     try:
-        await client.start_workflow(TaskWorkflow.run, TaskInput(spec=spec), id=spec.id,
+        await client.start_workflow(TASK_WORKFLOW, TaskInput(spec=spec), id=spec.id,
                                     task_queue=settings.task_queue)
     except RPCError as err:
         raise Unavailable(f"Temporal did not accept the task: {err.message}") from None
+    if agent_id:
+        try:
+            await assign_task(client, spec.id, agent_id, by=by)
+        except DomainError:  # the agent refused (terminated meanwhile): do not leave the task waiting forever
+            await cancel_task(client, spec.id)
+            raise
+        state.agent_id = agent_id
     return state
-
-
-def _from_row(row: TaskRow) -> TaskState:
-    return TaskState.model_validate(row.state)
-
-
-def task_row(task_id: str) -> TaskState | None:
-    with session_scope() as session:
-        row = session.get(TaskRow, task_id)
-        return _from_row(row) if row is not None else None
-
-
-async def get_task(client: Client, task_id: str) -> TaskState:
-    return await live_state(client, task_id, TaskState, lambda: task_row(task_id), "task")
 
 
 def list_tasks(page: PageRequest, *, swarm_id: str | None = None) -> Page[TaskState]:
@@ -128,14 +137,14 @@ def list_tasks(page: PageRequest, *, swarm_id: str | None = None) -> Page[TaskSt
             query = query.where(TaskRow.swarm_id == swarm_id)
         rows = paginate(session, query, page, sortable=SORTABLE, default="-createdAt", id_column=TaskRow.id,
                         filterable=FILTERABLE)
-        return rows.map(_from_row)
+        return rows.map(lambda row: TaskState.model_validate(row.state))
 
 
 async def update_task(client: Client, task_id: str, patch: TaskPatch) -> TaskState:
     current = await get_task(client, task_id)
     if current.status in TERMINAL_TASK:
         raise Conflict(f"Task {task_id} is already {current.status.value}")
-    return await update(client, task_id, "update", patch, TaskState, "task")
+    return await update(client, task_id, TaskHandlers.UPDATE, patch, TaskState, "task")
 
 
 async def cancel_task(client: Client, task_id: str) -> CancelOutcome:
@@ -146,8 +155,34 @@ async def cancel_task(client: Client, task_id: str) -> CancelOutcome:
             return CancelOutcome(task_id=task_id, status=current.status, cancelled_at=current.timeline.cancelled_at,
                                  rollback_performed=current.rollback_performed)
         raise Conflict(f"Task {task_id} already finished ({current.status.value})")
-    return await update(client, task_id, "cancel", None, CancelOutcome, "task")
+    return await update(client, task_id, TaskHandlers.CANCEL, None, CancelOutcome, "task")
 
 
-def task_events(task_id: str) -> list[RunEvent]:
+def task_events(task_id: str) -> list[Event]:
     return list_events(task_id)
+
+
+async def assign_task(client: Client, task_id: str, agent_id: str, *, priority: Priority | None = None,
+                      by: str | None = None) -> AssignAck:
+    """Hand a task to an agent (an Update the agent can refuse, e.g. when terminated), then tell the task. A
+    `priority` becomes the task's own priority too, once the agent has accepted it."""
+    task = await get_task(client, task_id)
+    if task.status not in (TaskStatus.pending, TaskStatus.queued):
+        raise Conflict(f"Task {task_id} is already {task.status.value}")
+    if task.spec.swarm_id:
+        raise Conflict(f"Task {task_id} belongs to swarm {task.spec.swarm_id}, which assigns it")
+    if task.agent_id and task.agent_id != agent_id:
+        raise Conflict(f"Task {task_id} is already assigned to {task.agent_id}")
+    await get_agent(client, agent_id)  # 404 for an unknown agent
+    spec = task.spec
+    assignment = Assignment(task_id=spec.id, description=spec.description, type=spec.type,
+                            priority=priority or spec.priority, requirements=spec.requirements, assigned_by=by or "api")
+    ack = await update(client, agent_id, AgentHandlers.ASSIGN, assignment, AssignAck, "agent")
+    await client.get_workflow_handle(task_id).signal(TaskHandlers.ASSIGNED, AssignedBy(
+        agent_id=agent_id, assigned_by=by, at=ack.assigned_at))
+    if priority is not None:
+        try:
+            await update_task(client, task_id, TaskPatch(priority=priority))
+        except Conflict:  # it finished already: its priority no longer matters
+            pass
+    return ack

@@ -9,24 +9,35 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import func
 from sqlmodel import select
 from temporalio.client import Client, WorkflowQueryRejectedError
 from temporalio.common import QueryRejectCondition
 from temporalio.service import RPCError
 
-from core.agents.models import AgentSpec, AgentStatus, Priority, TaskStatus
-from core.agents.state import AgentPatch, AgentPulse, AgentState, AssignAck, Assignment, SwarmState
+from core.agents.contracts import (
+    AgentHandlers,
+    AgentInput,
+    AgentPatch,
+    AgentPulse,
+    JoinRequest,
+    SwarmHandlers,
+    TerminateRequest,
+)
+from core.agents.entities import seed_projection, update
+from core.agents.lookup import agent_row, get_agent, get_swarm, live_agents_of
+from core.agents.models import EXECUTORS, AgentSpec, AgentStatus
+from core.agents.projection import AGENT_PROJECTION
+from core.agents.state import AgentState, SwarmState
 from core.agents.tables import AgentRow
 from core.agents.types import resolve
-from core.db import EventRow, session_scope
+from core.db import session_scope
 from core.errors import Conflict, NotFound, Unavailable, ValidationFailed
+from core.events.tables import EventRow
 from core.ids import new_id
+from core.limits.quotas import check_quota
 from core.listing import Page, PageRequest, paginate
-from core.quotas import check_quota
-from core.services.entities import live_state, seed_projection, update
+from core.names import AGENT_WORKFLOW
 from core.settings import Settings
-from workflows.agent import AgentInput, AgentWorkflow, TerminateRequest
 
 SORTABLE = {"createdAt": AgentRow.created_at, "name": AgentRow.name, "type": AgentRow.type,
             "status": AgentRow.status, "updatedAt": AgentRow.updated_at}
@@ -54,20 +65,10 @@ class AgentHealth(BaseModel):
     answered_in_ms: float | None = None
 
 
-def live_agents_of(owner: str | None) -> int:
-    with session_scope() as session:
-        query = select(func.count()).select_from(AgentRow).where(AgentRow.status != AgentStatus.terminated.value)
-        if owner is not None:
-            query = query.where(AgentRow.owner == owner)
-        return int(session.exec(query).one())
-
-
 def agent_spec(settings: Settings, body: AgentCreate, *, owner: str | None, field_prefix: str = "") -> AgentSpec:
     """Resolve the type's defaults (an unknown type is a 400 listing the valid ones) and the executor."""
     kind = resolve(body.type, settings.agent_types, field=f"{field_prefix}type")
     executor = str(body.config.get("executor") or kind.executor)
-    from core.agents.models import EXECUTORS
-
     if executor not in EXECUTORS:
         raise ValidationFailed("Unknown executor", details=[{
             "field": f"{field_prefix}config.executor", "constraint": "enum", "value": executor,
@@ -93,42 +94,23 @@ async def create_agent(client: Client, settings: Settings, body: AgentCreate, *,
     spec = agent_spec(settings, body, owner=owner)
     check_quota(tier, "agents", await asyncio.to_thread(live_agents_of, owner), 1, settings=settings)
     if body.swarm_id:
-        from core.services.swarms import get_swarm
-
         swarm = await get_swarm(client, body.swarm_id)
         if swarm.status.value == "terminated":
             raise Conflict(f"Swarm {body.swarm_id} is terminated")
         if len(swarm.live_agents) >= swarm.spec.max_agents:
             raise Conflict(f"Swarm {body.swarm_id} already has maxAgents ({swarm.spec.max_agents}) agents")
     state = AgentState(spec=spec)
-    await asyncio.to_thread(seed_projection, "agent", spec.id, state.model_dump(mode="json"), "agent.created",
-                            {"agent_id": spec.id, "type": spec.type})
+    await asyncio.to_thread(seed_projection, AGENT_PROJECTION.kind, spec.id, state.model_dump(mode="json"),
+                            "agent.created", {"agent_id": spec.id, "type": spec.type})
     try:
-        await client.start_workflow(AgentWorkflow.run, agent_input(settings, spec), id=spec.id,
+        await client.start_workflow(AGENT_WORKFLOW, agent_input(settings, spec), id=spec.id,
                                     task_queue=settings.task_queue)
     except RPCError as err:
         raise Unavailable(f"Temporal did not accept the agent: {err.message}") from None
     if body.swarm_id:
-        from workflows.swarm import JoinRequest
-
-        await update(client, body.swarm_id, "join", JoinRequest(agent_id=spec.id, type=spec.type, name=spec.name,
-                                                                capabilities=spec.capabilities),
-                     SwarmState, "swarm")
+        join = JoinRequest(agent_id=spec.id, type=spec.type, name=spec.name, capabilities=spec.capabilities)
+        await update(client, body.swarm_id, SwarmHandlers.JOIN, join, SwarmState, "swarm")
     return state
-
-
-def _from_row(row: AgentRow) -> AgentState:
-    return AgentState.model_validate(row.state)
-
-
-def agent_row(agent_id: str) -> AgentState | None:
-    with session_scope() as session:
-        row = session.get(AgentRow, agent_id)
-        return _from_row(row) if row is not None else None
-
-
-async def get_agent(client: Client, agent_id: str) -> AgentState:
-    return await live_state(client, agent_id, AgentState, lambda: agent_row(agent_id), "agent")
 
 
 def list_agents(page: PageRequest, *, swarm_id: str | None = None) -> Page[AgentState]:
@@ -138,7 +120,7 @@ def list_agents(page: PageRequest, *, swarm_id: str | None = None) -> Page[Agent
             query = query.where(AgentRow.swarm_id == swarm_id)
         rows = paginate(session, query, page, sortable=SORTABLE, default="-createdAt", id_column=AgentRow.id,
                         filterable=FILTERABLE)
-        return rows.map(_from_row)
+        return rows.map(lambda row: AgentState.model_validate(row.state))
 
 
 async def update_agent(client: Client, settings: Settings, agent_id: str, patch: AgentPatch) -> AgentState:
@@ -151,15 +133,15 @@ async def update_agent(client: Client, settings: Settings, agent_id: str, patch:
     if patch.config and "api_key" in patch.config:
         raise ValidationFailed("Secrets do not belong in agent config", details=[{
             "field": "config.api_key", "constraint": "forbidden", "message": "use api_key_env"}])
-    return await update(client, agent_id, "configure", patch, AgentState, "agent")
+    return await update(client, agent_id, AgentHandlers.CONFIGURE, patch, AgentState, "agent")
 
 
 async def terminate_agent(client: Client, agent_id: str, *, by: str | None) -> AgentState:
     current = await get_agent(client, agent_id)
     if current.status == AgentStatus.terminated:
         return current
-    return await update(client, agent_id, "terminate", TerminateRequest(reason="terminated by request", by=by),
-                        AgentState, "agent")
+    request = TerminateRequest(reason="terminated by request", by=by)
+    return await update(client, agent_id, AgentHandlers.TERMINATE, request, AgentState, "agent")
 
 
 async def agent_health(client: Client, settings: Settings, agent_id: str) -> AgentHealth:
@@ -169,7 +151,7 @@ async def agent_health(client: Client, settings: Settings, agent_id: str) -> Age
     started = loop.time()
     try:
         pulse = await client.get_workflow_handle(agent_id).query(
-            "health", result_type=AgentPulse, reject_condition=QueryRejectCondition.NOT_OPEN)
+            AgentHandlers.HEALTH, result_type=AgentPulse, reject_condition=QueryRejectCondition.NOT_OPEN)
         answered_ms: float | None = round((loop.time() - started) * 1000, 2)
     except (WorkflowQueryRejectedError, RPCError):
         state = await asyncio.to_thread(agent_row, agent_id)
@@ -258,26 +240,3 @@ def agent_metrics(agent_id: str, timeframe: str = "24h") -> AgentMetricsReport:
         messages_received=sum(1 for r in rows if r.type in ("agent.directive", "agent.task_assigned")),
         timeline=timeline,
     )
-
-
-async def assign_task(client: Client, task_id: str, agent_id: str, *, priority: Priority | None = None,
-                      by: str | None = None) -> AssignAck:
-    """Hand a task to an agent (an Update the agent can refuse, e.g. when terminated), then tell the task."""
-    from core.services.tasks import get_task
-    from workflows.task import AssignedBy
-
-    task = await get_task(client, task_id)
-    if task.status not in (TaskStatus.pending, TaskStatus.queued):
-        raise Conflict(f"Task {task_id} is already {task.status.value}")
-    if task.spec.swarm_id:
-        raise Conflict(f"Task {task_id} belongs to swarm {task.spec.swarm_id}, which assigns it")
-    if task.agent_id and task.agent_id != agent_id:
-        raise Conflict(f"Task {task_id} is already assigned to {task.agent_id}")
-    await get_agent(client, agent_id)  # 404 for an unknown agent
-    spec = task.spec
-    assignment = Assignment(task_id=spec.id, description=spec.description, type=spec.type,
-                            priority=priority or spec.priority, requirements=spec.requirements, assigned_by=by or "api")
-    ack = await update(client, agent_id, "assign", assignment, AssignAck, "agent")
-    await client.get_workflow_handle(task_id).signal("assigned", AssignedBy(agent_id=agent_id, assigned_by=by,
-                                                                                 at=ack.assigned_at))
-    return ack

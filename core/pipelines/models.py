@@ -1,4 +1,4 @@
-"""Domain models shared by workflows, activities, services and both API presenters."""
+"""A pipeline run's state as PipelineWorkflow holds it, its status query returns it, and the projection keeps it."""
 
 from __future__ import annotations
 
@@ -65,59 +65,3 @@ class RunState(BaseModel):
             if step.id == step_id:
                 return step
         raise KeyError(step_id)
-
-
-class RunEvent(BaseModel):
-    """One entry of the append-only event log. `seq` is assigned by the emitting workflow, so a retried
-    write of the same event is recognised and not appended twice."""
-
-    seq: int
-    type: str
-    at: datetime
-    data: dict[str, Any] = Field(default_factory=dict)
-
-
-# ---- workflow ⇄ activity contracts -------------------------------------------------------------------
-
-
-class ActionRequest(BaseModel):
-    run_id: str
-    step_id: str
-    instance: str | None = None
-    action: str
-    parameters: dict[str, Any] = Field(default_factory=dict)
-    env: dict[str, str] = Field(default_factory=dict)
-    timeout_s: float | None = None
-    retry_failures: bool = Field(default=False, description="a failed outcome may be retried by policy")
-    environments: dict[str, dict[str, Any]] = Field(default_factory=dict)
-
-
-class ActionResult(BaseModel):
-    outputs: dict[str, Any] = Field(default_factory=dict)
-    attempt: int = 1
-    warnings: list[str] = Field(default_factory=list)
-
-
-class NotificationRequest(BaseModel):
-    run_id: str
-    workflow_id: str
-    workflow_name: str
-    event: str
-    channels: list[str]
-    message: str
-    status: str | None = None
-    link: str | None = None
-
-
-class ChannelOutcome(BaseModel):
-    channel: str
-    ok: bool
-    detail: str | None = None
-
-
-class RecordRequest(BaseModel):
-    """Events plus the run's projection snapshot, written in one transaction by `record_run`."""
-
-    run: RunState
-    seq: int
-    events: list[RunEvent] = Field(default_factory=list)

@@ -17,17 +17,22 @@ from temporalio.common import QueryRejectCondition, SearchAttributePair, TypedSe
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
-from core.db import RunRow, session_scope
+from core.db import session_scope
 from core.dsl.validate import DefinitionError, resolve_inputs
 from core.errors import Conflict, NotFound, Unavailable, ValidationFailed
-from core.events import list_events, record
+from core.events.contracts import EntityRecord
+from core.events.models import Event
+from core.events.store import list_events, record
 from core.ids import new_id
 from core.listing import Page, PageRequest, paginate
-from core.models import TERMINAL_RUN, RecordRequest, RunEvent, RunState, RunStatus, StepState
-from core.services.workflows import get_definition
+from core.names import PIPELINE_WORKFLOW
+from core.pipelines.contracts import DECIDE_APPROVAL_UPDATE, STATUS_QUERY, ApprovalDecision, PipelineInput
+from core.pipelines.definitions import get_definition
+from core.pipelines.models import TERMINAL_RUN, RunState, RunStatus, StepState
+from core.pipelines.projection import RUN_PROJECTION
+from core.pipelines.tables import RunRow
 from core.settings import Settings
 from core.temporal import SA_STATUS, SA_VERSION, SA_WORKFLOW_ID
-from workflows.pipeline import ApprovalDecision, PipelineInput, PipelineWorkflow
 
 SORTABLE = {"createdAt": RunRow.created_at, "status": RunRow.status}
 FILTERABLE = {"status": RunRow.status, "workflowId": RunRow.workflow_id}
@@ -95,7 +100,7 @@ async def start_run(
     )
     try:
         await client.start_workflow(
-            PipelineWorkflow.run,
+            PIPELINE_WORKFLOW,
             pipeline_input,
             id=run_id,
             task_queue=settings.task_queue,
@@ -107,7 +112,8 @@ async def start_run(
         )
     except RPCError as err:
         raise Unavailable(f"Temporal did not accept the run: {err.message}") from None
-    await asyncio.to_thread(record, RecordRequest(run=state, seq=0))
+    snapshot = EntityRecord(kind=RUN_PROJECTION.kind, id=run_id, seq=0, snapshot=state.model_dump(mode="json"))
+    await asyncio.to_thread(record, snapshot, RUN_PROJECTION)
     return await asyncio.to_thread(get_run_row, run_id), True
 
 
@@ -127,8 +133,9 @@ async def get_run(client: Client, run_id: str, *, wait_s: float = 0) -> RunInfo:
         if info.status in TERMINAL_RUN:
             return info
     try:
-        live: RunState = await handle.query(
-            PipelineWorkflow.status,
+        live = await handle.query(
+            STATUS_QUERY,
+            result_type=RunState,
             rpc_timeout=timedelta(seconds=5),
             # A closed run would be replayed just to answer; its projection already holds the answer.
             reject_condition=QueryRejectCondition.NOT_OPEN,
@@ -181,7 +188,7 @@ async def decide_approval(
     handle = client.get_workflow_handle(run_id)
     try:
         return await handle.execute_update(
-            PipelineWorkflow.decide_approval,
+            DECIDE_APPROVAL_UPDATE,
             ApprovalDecision(step_id=step_id, approved=approved, by=by, comment=comment),
             result_type=StepState,
         )
@@ -193,7 +200,7 @@ async def decide_approval(
         raise Conflict(f"Run {run_id} is not accepting decisions: {err.message}") from None
 
 
-def run_logs(run_id: str) -> tuple[RunInfo, list[RunEvent]]:
+def run_logs(run_id: str) -> tuple[RunInfo, list[Event]]:
     return get_run_row(run_id), list_events(run_id)
 
 

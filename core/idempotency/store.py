@@ -32,7 +32,8 @@ from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 
 from core.auth.secret import server_secret
-from core.db import IdempotencyRow, session_scope, utcnow
+from core.db import session_scope, utcnow
+from core.idempotency.tables import IdempotencyRow
 from core.settings import Settings
 
 log = logging.getLogger("stellarflow.idempotency")

@@ -1,5 +1,5 @@
-"""What the agent, task and swarm services share: reading an entity live from its workflow (or its projection
-once closed), turning Temporal's refusals into domain errors, and the 202 operations table."""
+"""What the agent, task and swarm services share: reading an entity live from its workflow (or its projection once
+closed), sending it Updates with Temporal's refusals turned into domain errors, and seeding its projection."""
 
 from __future__ import annotations
 
@@ -14,13 +14,12 @@ from temporalio.common import QueryRejectCondition
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from core.agents.projection import record
-from core.agents.state import EntityRecord
-from core.agents.tables import OperationRow
-from core.db import session_scope
+from core.agents.contracts import STATUS_QUERY
+from core.agents.projection import WRITERS
 from core.errors import Conflict, NotFound, Unavailable
-from core.ids import new_id
-from core.models import RunEvent
+from core.events.contracts import EntityRecord
+from core.events.models import Event
+from core.events.store import record
 
 S = TypeVar("S", bound=BaseModel)
 
@@ -43,7 +42,7 @@ async def live_state(client: Client, workflow_id: str, result_type: type[S], fro
         raise NotFound(resource, workflow_id)
     try:
         return await client.get_workflow_handle(workflow_id).query(
-            "status", result_type=result_type, reject_condition=QueryRejectCondition.NOT_OPEN)
+            STATUS_QUERY, result_type=result_type, reject_condition=QueryRejectCondition.NOT_OPEN)
     except WorkflowQueryRejectedError:
         pass
     except ValidationError:  # a workflow of that id that is not one of ours of this kind
@@ -96,48 +95,4 @@ async def update(client: Client, workflow_id: str, name: str, arg: Any, result_t
 def seed_projection(kind: str, entity_id: str, snapshot: dict[str, Any], event: str, data: dict[str, Any]) -> None:
     """Write the entity's first projection row before its workflow runs (seq 0), so list views show it at once."""
     record(EntityRecord(kind=kind, id=entity_id, seq=0, snapshot=snapshot,
-                        events=[RunEvent(seq=0, type=event, at=datetime.now(UTC), data=data)]))
-
-
-# ---- operations (202 responses) -------------------------------------------------------------------------------
-
-
-class OperationInfo(BaseModel):
-    id: str
-    kind: str
-    resource_type: str
-    resource_id: str
-    status: str
-    result: dict[str, Any]
-    error: str | None
-    created_at: datetime
-    completed_at: datetime | None
-
-
-def start_operation(kind: str, resource_type: str, resource_id: str, owner: str | None) -> str:
-    operation_id = new_id("op")
-    with session_scope() as session:
-        session.add(OperationRow(id=operation_id, kind=kind, resource_type=resource_type, resource_id=resource_id,
-                                 owner=owner))
-    return operation_id
-
-
-def finish_operation(operation_id: str, *, status: str = "succeeded", result: dict[str, Any] | None = None,
-                     error: str | None = None) -> None:
-    with session_scope() as session:
-        row = session.get(OperationRow, operation_id)
-        if row is not None and row.status == "running":
-            row.status, row.result, row.error = status, result or {}, error
-            row.completed_at = datetime.now(UTC)
-            session.add(row)
-
-
-def get_operation(operation_id: str) -> OperationInfo:
-    with session_scope() as session:
-        row = session.get(OperationRow, operation_id)
-        if row is None:
-            raise NotFound("operation", operation_id)
-        return OperationInfo(id=row.id, kind=row.kind, resource_type=row.resource_type, resource_id=row.resource_id,
-                             status=row.status, result=row.result, error=row.error,
-                             created_at=aware(row.created_at) or row.created_at,
-                             completed_at=aware(row.completed_at))
+                        events=[Event(seq=0, type=event, at=datetime.now(UTC), data=data)]), WRITERS[kind])

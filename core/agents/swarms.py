@@ -14,19 +14,41 @@ from sqlmodel import select
 from temporalio.client import Client, WorkflowUpdateStage
 from temporalio.service import RPCError
 
-from core.agents.models import AgentStatus, Priority, Strategy, SwarmSpec, SwarmStatus, TaskStatus, Topology
-from core.agents.state import ControlOutcome, ControlRequest, Directive, SwarmPatch, SwarmState
+from core.agents import agents as agent_service
+from core.agents import tasks as task_service
+from core.agents.contracts import (
+    AgentTemplate,
+    ControlOutcome,
+    ControlRequest,
+    StopRequest,
+    SwarmHandlers,
+    SwarmInput,
+    SwarmPatch,
+)
+from core.agents.entities import rejection, seed_projection, update
+from core.agents.lookup import get_swarm, live_agents_of
+from core.agents.models import (
+    MAX_SWARM_AGENTS,
+    AgentStatus,
+    Priority,
+    Strategy,
+    SwarmSpec,
+    SwarmStatus,
+    TaskStatus,
+    Topology,
+)
+from core.agents.projection import SWARM_PROJECTION
+from core.agents.state import AgentState, Directive, SwarmState, TaskState
 from core.agents.tables import SwarmRow, TaskRow
 from core.agents.types import registry, resolve
 from core.db import session_scope
 from core.errors import Conflict, Unavailable, ValidationFailed
 from core.ids import new_id
-from core.listing import Page, PageRequest, paginate
-from core.quotas import check_quota
-from core.services.agents import live_agents_of
-from core.services.entities import live_state, rejection, seed_projection, start_operation, update
+from core.limits.quotas import check_quota
+from core.listing import MAX_PAGE_SIZE, Page, PageRequest, paginate
+from core.names import SWARM_WORKFLOW
+from core.operations.service import finish_operation, start_operation
 from core.settings import Settings
-from workflows.swarm import AgentTemplate, StopRequest, SwarmInput, SwarmWorkflow
 
 SORTABLE = {"createdAt": SwarmRow.created_at, "name": SwarmRow.name, "updatedAt": SwarmRow.updated_at,
             "status": SwarmRow.status}
@@ -39,7 +61,7 @@ class InitialAgents(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     type: str = Field(min_length=1, max_length=100)
-    count: int = Field(default=1, ge=1, le=1000)
+    count: int = Field(default=1, ge=1, le=MAX_SWARM_AGENTS)
     name: str | None = Field(default=None, min_length=1, max_length=200)
     capabilities: list[str] | None = None
     config: dict[str, Any] | None = None
@@ -59,7 +81,7 @@ class SwarmCreate(BaseModel):
     objective: str | None = Field(default=None, max_length=10_000)
     topology: Topology = Topology.mesh
     strategy: Strategy = Strategy.balanced
-    max_agents: int = Field(default=8, ge=1, le=1000)
+    max_agents: int = Field(default=8, ge=1, le=MAX_SWARM_AGENTS)
     auto_scale: bool = False
     config: dict[str, Any] = Field(default_factory=dict)
     agent_config: dict[str, Any] = Field(default_factory=dict, description="config for the agents it spawns")
@@ -124,24 +146,14 @@ async def create_swarm(client: Client, settings: Settings, body: SwarmCreate, *,
                      tasks=[t if isinstance(t, str) else t.model_dump(mode="json") for t in body.tasks], owner=owner,
                      created_at=datetime.now(UTC))
     state = SwarmState(spec=spec, updated_at=spec.created_at)
-    await asyncio.to_thread(seed_projection, "swarm", spec.id, state.model_dump(mode="json"), "swarm.submitted",
-                            {"swarm_id": spec.id})
+    await asyncio.to_thread(seed_projection, SWARM_PROJECTION.kind, spec.id, state.model_dump(mode="json"),
+                            "swarm.submitted", {"swarm_id": spec.id})
     try:
-        await client.start_workflow(SwarmWorkflow.run, swarm_input(settings, spec, body.agent_config), id=spec.id,
+        await client.start_workflow(SWARM_WORKFLOW, swarm_input(settings, spec, body.agent_config), id=spec.id,
                                     task_queue=settings.task_queue)
     except RPCError as err:
         raise Unavailable(f"Temporal did not accept the swarm: {err.message}") from None
     return state
-
-
-def swarm_row(swarm_id: str) -> SwarmState | None:
-    with session_scope() as session:
-        row = session.get(SwarmRow, swarm_id)
-        return SwarmState.model_validate(row.state) if row is not None else None
-
-
-async def get_swarm(client: Client, swarm_id: str) -> SwarmState:
-    return await live_state(client, swarm_id, SwarmState, lambda: swarm_row(swarm_id), "swarm")
 
 
 def list_swarms(page: PageRequest) -> Page[SwarmState]:
@@ -164,7 +176,7 @@ async def update_swarm(client: Client, swarm_id: str, patch: SwarmPatch) -> Swar
         raise ValidationFailed("maxAgents is below the current agent count", details=[{
             "field": "maxAgents", "constraint": "minimum", "value": patch.max_agents,
             "message": f"the swarm has {len(state.live_agents)} agents; scale down first"}])
-    return await update(client, swarm_id, "configure", patch, SwarmState, "swarm")
+    return await update(client, swarm_id, SwarmHandlers.CONFIGURE, patch, SwarmState, "swarm")
 
 
 async def control_swarm(client: Client, settings: Settings, swarm_id: str, request: ControlRequest,
@@ -193,7 +205,7 @@ async def control_swarm(client: Client, settings: Settings, swarm_id: str, reque
                 "allowed": ["add", "remove"], "message": "must be add or remove"}])
         if operation == "add":
             check_quota(tier, "agents", await asyncio.to_thread(live_agents_of, owner), count, settings=settings)
-    return await update(client, swarm_id, "control", request, ControlOutcome, "swarm")
+    return await update(client, swarm_id, SwarmHandlers.CONTROL, request, ControlOutcome, "swarm")
 
 
 async def start_swarm_operation(client: Client, swarm_id: str, action: str, *, owner: str | None,
@@ -205,15 +217,13 @@ async def start_swarm_operation(client: Client, swarm_id: str, action: str, *, o
     handle = client.get_workflow_handle(swarm_id)
     try:
         if action == "start":
-            await handle.start_update("control", ControlRequest(action="resume", operation_id=operation_id),
+            await handle.start_update(SwarmHandlers.CONTROL, ControlRequest(action="resume", operation_id=operation_id),
                                       wait_for_stage=WorkflowUpdateStage.ACCEPTED, result_type=ControlOutcome)
         else:
-            await handle.start_update("stop", StopRequest(graceful=graceful, timeout_s=timeout_s,
+            await handle.start_update(SwarmHandlers.STOP, StopRequest(graceful=graceful, timeout_s=timeout_s,
                                                           operation_id=operation_id),
                                       wait_for_stage=WorkflowUpdateStage.ACCEPTED, result_type=ControlOutcome)
     except Exception as err:  # noqa: BLE001 - the update was refused: the operation failed
-        from core.services.entities import finish_operation
-
         await asyncio.to_thread(finish_operation, operation_id, status="failed", error=rejection(err))
         raise Conflict(rejection(err)) from None
     return operation_id
@@ -223,14 +233,14 @@ async def delete_swarm(client: Client, swarm_id: str, *, force: bool) -> SwarmSt
     state = await get_swarm(client, swarm_id)
     if state.status == SwarmStatus.terminated:
         return state
-    await update(client, swarm_id, "stop", StopRequest(graceful=not force, timeout_s=0 if force else 30,
+    await update(client, swarm_id, SwarmHandlers.STOP, StopRequest(graceful=not force, timeout_s=0 if force else 30,
                                                        terminate=True, force=force), ControlOutcome, "swarm")
     return await get_swarm(client, swarm_id)
 
 
 async def broadcast(client: Client, swarm_id: str, directive: Directive) -> int:
     await _open(client, swarm_id)
-    return await update(client, swarm_id, "broadcast", directive, int, "swarm")  # type: ignore[arg-type]
+    return await update(client, swarm_id, SwarmHandlers.BROADCAST, directive, int, "swarm")  # type: ignore[arg-type]
 
 
 def task_timings(swarm_id: str) -> list[tuple[datetime | None, datetime | None, datetime | None, str]]:
@@ -291,3 +301,32 @@ async def swarm_status(client: Client, swarm_id: str) -> SwarmStatusReport:
         progress=round(done / state.tasks_total, 4) if state.tasks_total else 0.0,
         performance=perf, resource_usage={"agent_busy_s": round(cpu, 3)}, health=health,
     )
+
+
+MAX_MEMBERS = 1000  # members returned per swarm and kind; the lists page through all of them
+
+
+def _all(fetch: Any, filters: dict[str, str]) -> tuple[list[Any], int]:
+    """Up to MAX_MEMBERS items of a list, oldest first, and how many there are in all."""
+    found: list[Any] = []
+    total = 0
+    number = 1
+    while len(found) < MAX_MEMBERS:
+        page = fetch(PageRequest(number=number, size=MAX_PAGE_SIZE, sort=["createdAt"], filters=filters))
+        found.extend(page.items)
+        total = page.total
+        if number >= page.page_count:
+            break
+        number += 1
+    return found[:MAX_MEMBERS], total
+
+
+def swarm_agents(swarm_id: str) -> tuple[list[AgentState], int]:
+    """The swarm's agents (terminated ones included), oldest first, at most MAX_MEMBERS, and the total."""
+    return _all(agent_service.list_agents, {"swarmId": swarm_id})
+
+
+def swarm_tasks(swarm_id: str) -> tuple[list[TaskState], int]:
+    """The swarm's tasks (subtasks included), oldest first, at most MAX_MEMBERS, and the total."""
+    return _all(lambda page: task_service.list_tasks(page, swarm_id=swarm_id), {})
+

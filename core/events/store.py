@@ -1,0 +1,82 @@
+"""The one write path of the read model, and reads of the event log.
+
+`record` appends a resource's unseen events, moves its projection row forward and ends the 202 operations the
+write concludes, in one transaction. Every statement is an upsert keyed by (resource id, seq) — `INSERT … ON
+CONFLICT`, on SQLite and PostgreSQL alike — so a retried write changes nothing and an older snapshot never replaces
+a newer one. Upserts rather than ORM loads and flushes: this runs for every flush of every workflow, and the ORM
+path was a quarter of the worker's CPU time in the swarm benchmark (docs/benchmarks.md).
+
+Each kind of resource brings its own `ProjectionWriter` (which table, which columns from the snapshot); the
+writers live with their capability (`core.pipelines.projection`, `core.agents.projection`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from sqlalchemy import Table
+from sqlmodel import select
+
+from core.db import get_engine, session_scope
+from core.events.contracts import EntityRecord
+from core.events.models import Event
+from core.events.tables import EventRow
+from core.operations.tables import OperationRow
+
+
+class ProjectionWriter(Protocol):
+    """How one kind of resource is projected: the table, and the row's values from a snapshot. The row must have
+    `id` (primary key), `seq` and `created_at`; `created_at` is only written when the row is inserted."""
+
+    kind: str
+
+    def row(self, request: EntityRecord) -> tuple[Table, dict[str, Any]]: ...
+
+
+def upsert(dialect: str) -> Any:
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert
+
+
+def record(request: EntityRecord, writer: ProjectionWriter | None) -> int:
+    """Append the request's unseen events, project its snapshot (with `writer`) and end its operations. Returns how
+    many events were new."""
+    engine = get_engine()
+    insert = upsert(engine.dialect.name)
+    events = EventRow.__table__  # type: ignore[attr-defined]
+    fresh = 0
+    with engine.begin() as conn:
+        if request.events:
+            rows = [{"resource_id": request.id, "seq": e.seq, "type": e.type, "at": e.at, "data": e.data}
+                    for e in request.events]
+            result = conn.execute(insert(events).on_conflict_do_nothing(index_elements=["resource_id", "seq"]), rows)
+            fresh = max(result.rowcount or 0, 0)
+        if request.snapshot and writer is not None:
+            table, values = writer.row(request)
+            statement = insert(table).values(**values)
+            changes = {name: statement.excluded[name] for name in values if name not in ("id", "created_at")}
+            conn.execute(statement.on_conflict_do_update(index_elements=["id"], set_=changes,
+                                                         where=table.c.seq < statement.excluded.seq))
+        if request.operations:
+            operations = OperationRow.__table__  # type: ignore[attr-defined]
+            for op in request.operations:
+                conn.execute(operations.update()
+                             .where(operations.c.id == op["id"], operations.c.status == "running")
+                             .values(status=op.get("status", "succeeded"), result=op.get("result") or {},
+                                     error=op.get("error"), completed_at=datetime.now(UTC)))
+    return fresh
+
+
+def list_events(resource_id: str, *, after: int = -1, limit: int = 1000) -> list[Event]:
+    with session_scope() as session:
+        rows = session.exec(
+            select(EventRow)
+            .where(EventRow.resource_id == resource_id, EventRow.seq > after)
+            .order_by(EventRow.seq)  # type: ignore[arg-type]
+            .limit(limit)
+        ).all()
+        return [Event(seq=row.seq, type=row.type, at=row.at, data=row.data) for row in rows]

@@ -1,0 +1,40 @@
+"""The names that cross process boundaries: workflow types and activity types.
+
+Workflows schedule activities and child workflows by these names, the worker registers them under these names,
+services start workflows by them, and the Temporal UI shows them. A name is part of every recorded history: renaming
+one breaks the runs in flight (the replay test in tests/test_replay.py would say so), so a rename needs
+`workflow.patched` and both names registered until the old runs are gone.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# ---- workflow types ----------------------------------------------------------------------------------------
+PIPELINE_WORKFLOW: Final = "PipelineWorkflow"
+AGENT_WORKFLOW: Final = "AgentWorkflow"
+TASK_WORKFLOW: Final = "TaskWorkflow"
+SWARM_WORKFLOW: Final = "SwarmWorkflow"
+MEMORY_SWEEP_WORKFLOW: Final = "MemorySweepWorkflow"
+
+# ---- activity types ----------------------------------------------------------------------------------------
+# pipeline actions
+EXECUTE_COMMAND: Final = "execute_command"
+HTTP_REQUEST: Final = "http_request"
+DEPLOY: Final = "deploy"
+NOTIFY: Final = "notify"
+MEMORY_STORE: Final = "memory_store"
+MEMORY_READ: Final = "memory_read"
+SEND_NOTIFICATIONS: Final = "send_notifications"
+# agent tasks
+PROVISION_WORKSPACE: Final = "provision_workspace"
+EXECUTE_TASK: Final = "execute_task"
+ROLLBACK_WORKSPACE: Final = "rollback_workspace"
+# maintenance
+SWEEP_EXPIRED_MEMORY: Final = "sweep_expired_memory"
+# the read model: every workflow's events and projection, then its outgoing signals
+RECORD: Final = "record"
+# The record activity's names before it was one activity. Runs started before that still schedule these (their
+# histories say so), so the worker keeps them registered; drop them once no such run is left.
+LEGACY_RECORD_RUN: Final = "record_run"
+LEGACY_RECORD_ENTITY: Final = "record_entity"

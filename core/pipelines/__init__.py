@@ -1,0 +1,1 @@
+"""Pipelines: workflow definitions (versioned), their runs (PipelineWorkflow) and the runs' projection."""

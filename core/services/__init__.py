@@ -1,1 +1,0 @@
-"""Each operation once; REST dialects, the CLI and (later) WebSocket and MCP front ends call these."""
