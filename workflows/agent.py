@@ -16,6 +16,9 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
 
+from workflows.entity import ContinuesAsNew
+from workflows.recording import Recorder
+
 with workflow.unsafe.imports_passed_through():
     from core.agents.contracts import (
         AgentInput,
@@ -25,7 +28,9 @@ with workflow.unsafe.imports_passed_through():
         AssignAck,
         ExecuteTaskInput,
         RollbackRequest,
+        SwarmHandlers,
         TaskFinished,
+        TaskHandlers,
         TerminateRequest,
     )
     from core.agents.models import PRIORITY_RANK, AgentStatus, TaskResult, TaskStatus
@@ -39,14 +44,13 @@ with workflow.unsafe.imports_passed_through():
         HistoryEntry,
     )
     from core.names import AGENT_WORKFLOW, EXECUTE_TASK, PROVISION_WORKSPACE, ROLLBACK_WORKSPACE
-    from workflows.recording import Recorder, history_full
 
 NON_RETRYABLE = ["ExecutorNotConfigured", "InvalidParameters", "InvalidTask"]
 DIRECTIVES_KEPT = 20
 
 
 @workflow.defn(name=AGENT_WORKFLOW, sandboxed=False)
-class AgentWorkflow:
+class AgentWorkflow(ContinuesAsNew):
     @workflow.init
     def __init__(self, agent_input: AgentInput) -> None:
         # State exists before any handler runs: a signal can arrive in the very first activation.
@@ -339,14 +343,14 @@ class AgentWorkflow:
                                              "previous_status": previous.value})
 
     def _tell_task(self, task_id: str, message: BaseModel) -> None:
-        self._recorder.signal(task_id, "finished", message)
+        self._recorder.signal(task_id, TaskHandlers.FINISHED, message)
 
     def _report(self, task_id: str, status: TaskStatus, duration_ms: int, result: TaskResult | None) -> None:
         swarm_id = self._state.spec.swarm_id
         if swarm_id:
             report = AgentReport(agent_id=self._state.spec.id, task_id=task_id, status=status,
                                  duration_ms=duration_ms, result=result, at=workflow.now())
-            self._recorder.signal(swarm_id, "report", report)
+            self._recorder.signal(swarm_id, SwarmHandlers.REPORT, report)
 
     def _begin_termination(self, reason: str) -> None:
         if self.terminating:
@@ -371,21 +375,12 @@ class AgentWorkflow:
         state.terminated_at = workflow.now()
         self._set_status(AgentStatus.terminated)
         if state.spec.swarm_id:
-            self._recorder.signal(state.spec.swarm_id, "agent_left", state.spec.id)
+            self._recorder.signal(state.spec.swarm_id, SwarmHandlers.AGENT_LEFT, state.spec.id)
         await self._recorder.flush()
         await workflow.wait_condition(workflow.all_handlers_finished)
 
-    async def _continue_as_new(self) -> None:
-        await self._recorder.flush()
-        # A terminate Update waits for the loop, so it must not be waited for here: terminate instead.
-        await workflow.wait_condition(lambda: workflow.all_handlers_finished() or self.terminating)
-        if self.terminating:
-            return
-        self._state.seq = self._recorder.seq
-        workflow.continue_as_new(self._input.model_copy(update={"state": self._state}))
-
-    def _history_full(self) -> bool:
-        return history_full(self._input.history_limit)
+    def _ending(self) -> bool:
+        return self.terminating  # a terminate Update waits for the main loop: end instead of continuing
 
     @property
     def _state(self) -> AgentState:

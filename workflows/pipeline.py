@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -18,20 +18,20 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, RetryState
 from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 
+from workflows.recording import PIPELINE_FLUSH_EVERY, Recorder
+
 with workflow.unsafe.imports_passed_through():
     from core import names
     from core.dsl.actions import ACTION_PARAMS, ApprovalParams, WaitParams
     from core.dsl.durations import parse_duration
     from core.dsl.models import LOCAL_STEP_MAX_S, Step, WorkflowDefinition
     from core.dsl.templating import TemplateError, evaluate, evaluate_condition, render
-    from core.events.models import Event
     from core.names import PIPELINE_WORKFLOW
     from core.pipelines.contracts import (
         ActionRequest,
         ActionResult,
         ApprovalDecision,
         ChannelOutcome,
-        LegacyRunRecord,
         NotificationRequest,
         PipelineInput,
     )
@@ -49,7 +49,6 @@ ACTIVITY_FOR_ACTION = {
 }
 HEARTBEATING = {names.EXECUTE_COMMAND, names.DEPLOY}
 NON_RETRYABLE = ["InvalidParameters", "EnvironmentNotConfigured", "StepFailed"]
-FLUSH_EVERY = timedelta(milliseconds=250)
 
 
 class StepFailure(Exception):
@@ -74,10 +73,8 @@ class PipelineWorkflow:
             inputs=inp.inputs,
             steps=[StepState(id=s.id, name=s.name, action=s.action) for s in self.defn.steps],
         )
-        self.seq = 0
-        self.last_flush: datetime | None = None
-        self.flush_timer: asyncio.Task[None] | None = None
-        self.unrecorded: list[Event] = []
+        self.rec = Recorder("run", inp.run_id, lambda: self.state.model_dump(mode="json"),
+                            flush_every=PIPELINE_FLUSH_EVERY)
         self.decisions: dict[str, ApprovalDecision] = {}
         self.env: dict[str, str] = {}
         self.started_note: asyncio.Task[None] | None = None
@@ -111,7 +108,7 @@ class PipelineWorkflow:
         self.state.status = RunStatus.running
         self.state.startedAt = workflow.now()
         # The API wrote the pending projection row already; the first events can wait for the first batch.
-        self.last_flush = self.state.startedAt
+        self.rec.last_flush = self.state.startedAt
         self._emit("run.started", {"workflowId": inp.workflow_id, "version": inp.version})
         self.started_note = self._notify_async("started")
         try:
@@ -527,41 +524,12 @@ class PipelineWorkflow:
         return asyncio.create_task(send())
 
     def _emit(self, kind: str, data: dict[str, Any]) -> None:
-        self.seq += 1
-        self.unrecorded.append(Event(seq=self.seq, type=kind, at=workflow.now(), data=data))
+        self.rec.emit(kind, data)
 
     async def _flush_soon(self) -> None:
-        """Record now if the last write is older than FLUSH_EVERY, else once that much time has passed.
-
-        A local activity holds back the workflow task it runs in, so writing on every step would put a
-        database write between each step and the next. Milestones (start, approval waits, the end) flush
-        at once; in between, events are batched and the projection lags by at most FLUSH_EVERY."""
-        if not self.unrecorded:
-            return
-        now = workflow.now()
-        if self.last_flush is None or now - self.last_flush >= FLUSH_EVERY:
-            await self._flush()
-        elif self.flush_timer is None or self.flush_timer.done():
-            self.flush_timer = asyncio.create_task(self._deferred_flush(FLUSH_EVERY - (now - self.last_flush)))
-
-    async def _deferred_flush(self, delay: timedelta) -> None:
-        await workflow.sleep(max(delay, timedelta(milliseconds=1)))
-        self.flush_timer = None
-        await self._flush()
+        """Milestones (start, approval waits, the end) flush at once; in between, events are batched and the
+        projection lags by at most PIPELINE_FLUSH_EVERY."""
+        await self.rec.flush_soon()
 
     async def _flush(self) -> None:
-        """Write pending events and the projection snapshot in one local activity."""
-        if self.flush_timer is not None and not self.flush_timer.done():
-            self.flush_timer.cancel()  # this write covers what the timer was waiting to write
-            self.flush_timer = None
-        if not self.unrecorded:
-            return
-        self.last_flush = workflow.now()
-        events, self.unrecorded = self.unrecorded, []
-        await workflow.execute_local_activity(
-            names.LEGACY_RECORD_RUN,
-            LegacyRunRecord(run=self.state, seq=self.seq, events=events),
-            result_type=int,
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=RetryPolicy(maximum_interval=timedelta(seconds=10)),
-        )
+        await self.rec.flush()

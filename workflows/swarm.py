@@ -17,8 +17,14 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 from temporalio.workflow import ParentClosePolicy
 
+from core.agents import scheduling
+from core.ids import id_at
+from workflows.entity import ContinuesAsNew
+from workflows.recording import Recorder
+
 with workflow.unsafe.imports_passed_through():
     from core.agents.contracts import (
+        AgentHandlers,
         AgentInput,
         AgentReport,
         AgentTemplate,
@@ -29,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         SwarmInput,
         SwarmPatch,
         TaskFinished,
+        TaskHandlers,
         TaskInput,
         TaskStarted,
         TerminateRequest,
@@ -38,7 +45,6 @@ with workflow.unsafe.imports_passed_through():
         AgentSpec,
         AgentStatus,
         Priority,
-        Strategy,
         SwarmStatus,
         TaskResult,
         TaskSpec,
@@ -46,15 +52,13 @@ with workflow.unsafe.imports_passed_through():
         Topology,
     )
     from core.agents.state import RECENT_KEPT, Directive, ParentProgress, SwarmAgent, SwarmState, TaskTicket
-    from core.ids import id_at
     from core.names import AGENT_WORKFLOW, SWARM_WORKFLOW, TASK_WORKFLOW
-    from workflows.recording import Recorder, history_full
 
 DIRECTIVES_KEPT = 50
 
 
 @workflow.defn(name=SWARM_WORKFLOW, sandboxed=False)
-class SwarmWorkflow:
+class SwarmWorkflow(ContinuesAsNew):
     @workflow.init
     def __init__(self, swarm_input: SwarmInput) -> None:
         # State exists before any handler runs: a signal can arrive in the very first activation (a continued run
@@ -89,8 +93,8 @@ class SwarmWorkflow:
                 t.task_id == ticket.task_id for t in state.queue):
             return  # a repeated submit (a retried write of the task may send it twice)
         if state.status == SwarmStatus.terminated:
-            self._tell(ticket.task_id, "finished", TaskFinished(status=TaskStatus.cancelled, at=workflow.now(),
-                                                                 error="swarm terminated"))
+            self._tell(ticket.task_id, TaskHandlers.FINISHED,
+                       TaskFinished(status=TaskStatus.cancelled, at=workflow.now(), error="swarm terminated"))
             return
         state.queue.append(ticket)
         state.tasks_total += 1
@@ -134,12 +138,12 @@ class SwarmWorkflow:
             if ticket.task_id == task_id:
                 state.queue.remove(ticket)
                 self._count(TaskStatus.cancelled)
-                self._tell(task_id, "finished", TaskFinished(status=TaskStatus.cancelled, at=workflow.now()))
+                self._tell(task_id, TaskHandlers.FINISHED, TaskFinished(status=TaskStatus.cancelled, at=workflow.now()))
                 self.wake = True
                 return
         agent_id = state.assigned.get(task_id)
         if agent_id is not None:
-            self._recorder.signal(agent_id, "cancel_task", task_id)
+            self._recorder.signal(agent_id, AgentHandlers.CANCEL_TASK, task_id)
         elif task_id in state.parents:
             for child in state.parents[task_id].children:
                 self.withdraw(child)
@@ -238,7 +242,7 @@ class SwarmWorkflow:
                 pass
         cancelled = list(state.assigned)
         for task_id, agent_id in list(state.assigned.items()):
-            self._recorder.signal(agent_id, "cancel_task", task_id)
+            self._recorder.signal(agent_id, AgentHandlers.CANCEL_TASK, task_id)
         detail = {"graceful": request.graceful, "cancelled_tasks": cancelled}
         if request.terminate:
             self.ending = True
@@ -261,7 +265,7 @@ class SwarmWorkflow:
         directive.at = workflow.now()
         recipients = [a for a in state.live_agents if directive.target in ("all", a.id, a.type, a.role)]
         for agent in recipients:
-            self._recorder.signal(agent.id, "directive", directive)
+            self._recorder.signal(agent.id, AgentHandlers.DIRECTIVE, directive)
         state.directives = [*state.directives, directive][-DIRECTIVES_KEPT:]
         self._recorder.emit("swarm.broadcast", {"swarm_id": state.spec.id, "message": directive.model_dump(
             mode="json"), "recipients": [a.id for a in recipients]})
@@ -327,76 +331,27 @@ class SwarmWorkflow:
         self.outbox = {}  # agent id → assignments made in this pass, sent as one signal per agent
         state.queue.sort(key=lambda t: (-PRIORITY_RANK[t.priority], t.submitted_at))
         for ticket in list(state.queue):
-            if self._is_decomposable(ticket):
+            if scheduling.is_decomposable(state, ticket):
                 state.queue.remove(ticket)
                 self.decompose.append(ticket)
                 continue
-            agent = self._choose(ticket)
-            if agent is None:
+            choice = scheduling.choose(state, ticket)
+            state.ring_pointer = choice.ring_pointer
+            if choice.agent is None:
                 continue
             state.queue.remove(ticket)
-            self._assign(ticket, agent)
+            self._assign(ticket, choice.agent)
         for agent_id, batch in self.outbox.items():
             if len(batch) == 1:
-                self._recorder.signal(agent_id, "enqueue", batch[0])
+                self._recorder.signal(agent_id, AgentHandlers.ENQUEUE, batch[0])
             else:
-                self._recorder.signal(agent_id, "enqueue_batch", batch)
+                self._recorder.signal(agent_id, AgentHandlers.ENQUEUE_BATCH, batch)
         self.outbox = None
-
-    def _workers(self) -> list[SwarmAgent]:
-        state = self._state
-        live = [a for a in state.live_agents]
-        if state.spec.topology == Topology.hierarchical:
-            workers = [a for a in live if a.role != "coordinator"]
-            return workers
-        return live
-
-    def _choose(self, ticket: TaskTicket) -> SwarmAgent | None:
-        state = self._state
-        workers = self._workers()
-        if not workers:
-            return None
-        wanted_type = ticket.requirements.get("agent_type")
-        if wanted_type:
-            workers = [a for a in workers if a.type == wanted_type]
-        topology = state.spec.topology
-        if topology == Topology.ring:
-            count = len(workers)
-            for step in range(count):
-                index = (state.ring_pointer + step) % count
-                if _capable(workers[index], ticket) or not _needs(ticket):
-                    state.ring_pointer = (index + 1) % count
-                    return workers[index]
-            return None
-        if topology == Topology.mesh:
-            idle = [a for a in workers if a.load == 0 and _capable(a, ticket)]
-            return self._pick(idle, ticket) if idle else None
-        candidates = [a for a in workers if _capable(a, ticket)] or ([] if _needs(ticket) else workers)
-        if not candidates and state.spec.strategy != Strategy.specialized:
-            candidates = workers
-        return self._pick(candidates, ticket) if candidates else None
-
-    def _pick(self, candidates: list[SwarmAgent], ticket: TaskTicket) -> SwarmAgent:
-        strategy = self._state.spec.strategy
-        order = {a.id: i for i, a in enumerate(self._state.agents)}
-        if strategy == Strategy.specialized:
-            return max(candidates, key=lambda a: (_overlap(a, ticket), -a.load, -order[a.id]))
-        if strategy == Strategy.adaptive:
-            known = [a.total_ms / (a.completed + a.failed) for a in candidates if a.completed + a.failed]
-            typical_ms = sum(known) / len(known) if known else 1000.0
-
-            def score(agent: SwarmAgent) -> tuple[float, int, int]:
-                finished = agent.completed + agent.failed
-                success = (agent.completed + 1) / (finished + 2)  # Laplace: an unknown agent starts at 0.5
-                seconds = (agent.total_ms / finished if finished else typical_ms) / 1000
-                return (success / (seconds + 0.1), -agent.load, -order[agent.id])
-
-            return max(candidates, key=score)
-        return min(candidates, key=lambda a: (a.load, a.completed + a.failed, order[a.id]))
 
     def _assign(self, ticket: TaskTicket, agent: SwarmAgent, assigned_by: str | None = None) -> None:
         state = self._state
-        by = assigned_by or (self._coordinator().id if self._coordinator() else state.spec.id)
+        lead = scheduling.coordinator(state)
+        by = assigned_by or (lead.id if lead else state.spec.id)
         state.assigned[ticket.task_id] = agent.id
         state.tickets[ticket.task_id] = ticket
         agent.in_flight.append(ticket.task_id)
@@ -407,22 +362,12 @@ class SwarmWorkflow:
         if self.outbox is not None:
             self.outbox.setdefault(agent.id, []).append(assignment)
         else:
-            self._recorder.signal(agent.id, "enqueue", assignment)
+            self._recorder.signal(agent.id, AgentHandlers.ENQUEUE, assignment)
         self._recorder.emit("swarm.task_assigned", {"swarm_id": state.spec.id, "task_id": ticket.task_id,
                                                     "agent_id": agent.id, "assigned_by": by,
                                                     "agent_load": agent.load})
 
-    def _coordinator(self) -> SwarmAgent | None:
-        if self._state.spec.topology != Topology.hierarchical:
-            return None
-        return next((a for a in self._state.live_agents if a.role == "coordinator"), None)
-
     # ---- hierarchical decomposition ---------------------------------------------------------------------------
-
-    def _is_decomposable(self, ticket: TaskTicket) -> bool:
-        subtasks = ticket.requirements.get("subtasks")
-        return (self._state.spec.topology == Topology.hierarchical and ticket.parent_id is None
-                and isinstance(subtasks, list) and bool(subtasks) and self._coordinator() is not None)
 
     async def _decompose_pending(self) -> None:
         """The coordinator splits each task into its subtasks, which enter the queue as tasks of their own; the
@@ -430,7 +375,7 @@ class SwarmWorkflow:
         state = self._state
         while self.decompose:
             ticket = self.decompose.pop(0)
-            coordinator = self._coordinator()
+            coordinator = scheduling.coordinator(state)
             assert coordinator is not None
             base = {k: v for k, v in ticket.requirements.items() if k != "subtasks"}
             children: list[str] = []
@@ -450,9 +395,9 @@ class SwarmWorkflow:
             state.parents[ticket.task_id] = ParentProgress(children=children)
             state.assigned[ticket.task_id] = coordinator.id
             state.tickets[ticket.task_id] = ticket
-            self._tell(ticket.task_id, "started", TaskStarted(agent_id=coordinator.id, at=workflow.now()))
-            self._tell(ticket.task_id, "decomposed", children)
-            self._recorder.signal(coordinator.id, "delegated", len(children))
+            self._tell(ticket.task_id, TaskHandlers.STARTED, TaskStarted(agent_id=coordinator.id, at=workflow.now()))
+            self._tell(ticket.task_id, TaskHandlers.DECOMPOSED, children)
+            self._recorder.signal(coordinator.id, AgentHandlers.DELEGATED, len(children))
             self._recorder.emit("swarm.task_decomposed", {"swarm_id": state.spec.id, "task_id": ticket.task_id,
                                                           "coordinator": coordinator.id, "subtasks": children})
 
@@ -474,7 +419,7 @@ class SwarmWorkflow:
         coordinator = state.assigned.pop(parent_id, None)
         state.tickets.pop(parent_id, None)
         del state.parents[parent_id]
-        self._tell(parent_id, "finished", TaskFinished(agent_id=coordinator, status=status, result=result,
+        self._tell(parent_id, TaskHandlers.FINISHED, TaskFinished(agent_id=coordinator, status=status, result=result,
                                                        error=result.error, at=workflow.now()))
         self._count(status)
 
@@ -486,70 +431,45 @@ class SwarmWorkflow:
         count = int(parameters.get("count", 1))
         operation = parameters.get("operation", "add")
         if operation == "add":
-            room = state.spec.max_agents - len(state.live_agents) - sum(c for _, c, _ in self.spawn_requests)
-            added = max(0, min(count, room))
+            added = scheduling.room_to_add(state, count, self._pending_spawns())
             if added:
                 self.spawn_requests.append((agent_type, added, {}))
             return {"operation": "add", "agent_type": agent_type, "requested": count, "added": added}
-        removable = sorted((a for a in state.live_agents if a.type == agent_type and a.role != "coordinator"),
-                           key=lambda a: (a.load, -state.agents.index(a)))
-        removed = removable[:count]
+        removed = scheduling.to_remove(state, agent_type, count)
         for agent in removed:
-            self._recorder.signal(agent.id, "terminate_signal", TerminateRequest(reason="scaled down"))
+            self._recorder.signal(agent.id, AgentHandlers.TERMINATE_SIGNAL, TerminateRequest(reason="scaled down"))
         self._recorder.emit("swarm.scaled", {"swarm_id": state.spec.id, "operation": "remove",
                                              "agents": [a.id for a in removed]})
         return {"operation": "remove", "agent_type": agent_type, "requested": count,
                 "removed": [a.id for a in removed]}
 
     def _optimize(self) -> dict[str, Any]:
-        """Re-pick the topology from what was measured: few agents → star (central assignment is cheapest);
-        an uneven load → mesh (pulling evens it out); decomposed work → hierarchical; else keep."""
         state = self._state
-        workers = [a for a in state.live_agents if a.role != "coordinator"]
-        finished = [a.completed + a.failed for a in workers]
-        mean = sum(finished) / len(finished) if finished else 0.0
-        imbalance = (max(finished) - min(finished)) / mean if finished and mean else 0.0
-        measured = {"agents": len(workers), "load_imbalance": round(imbalance, 3),
-                    "tasks_completed": state.tasks_completed, "tasks_failed": state.tasks_failed,
-                    "queued": len(state.queue), "decomposed": len(state.parents)}
-        current = state.spec.topology
-        if len(workers) <= 2:
-            chosen = Topology.star if current not in (Topology.star, Topology.centralized) else current
-        elif imbalance > 0.5:
-            chosen = Topology.mesh
-        elif state.parents:
-            chosen = Topology.hierarchical
-        else:
-            chosen = current
-        if chosen != current:
-            state.spec.topology = chosen
-            self._topology_changed(current, "optimization", measured)
-        return {"topology": chosen.value, "previous_topology": current.value, "changed": chosen != current,
-                "measured": measured}
+        choice = scheduling.optimal_topology(state)
+        if choice.changed:
+            state.spec.topology = choice.topology
+            self._topology_changed(choice.previous, "optimization", choice.measured)
+        return {"topology": choice.topology.value, "previous_topology": choice.previous.value,
+                "changed": choice.changed, "measured": choice.measured}
 
     def _rebalance(self) -> dict[str, Any]:
-        busy = [a for a in self._state.live_agents if a.load > 1]
+        busy = scheduling.overloaded(self._state)
         for agent in busy:
-            self._recorder.signal(agent.id, "release_queued")
+            self._recorder.signal(agent.id, AgentHandlers.RELEASE_QUEUED)
         self._recorder.emit("swarm.rebalanced", {"swarm_id": self._state.spec.id, "agents": [a.id for a in busy]})
         return {"agents_asked": [a.id for a in busy]}
 
     def _autoscale(self) -> None:
         state = self._state
-        if not state.spec.auto_scale or state.status != SwarmStatus.active or not state.queue:
+        wanted = scheduling.autoscale(state, self._pending_spawns(), self._input.agent_types)
+        if wanted is None:
             return
-        idle = [a for a in self._workers() if a.load == 0]
-        pending = sum(c for _, c, _ in self.spawn_requests)
-        if idle or pending or len(state.live_agents) >= state.spec.max_agents:
-            return
-        ticket = state.queue[0]
-        wanted = ticket.requirements.get("agent_type") or ticket.type
-        if wanted not in self._input.agent_types:
-            types = [a.type for a in self._workers()] or ["specialist"]
-            wanted = max(sorted(set(types)), key=types.count)  # sorted: set order differs between processes
-        self.spawn_requests.append((str(wanted), 1, {}))
+        self.spawn_requests.append((wanted, 1, {}))
         self._recorder.emit("swarm.scaled", {"swarm_id": state.spec.id, "operation": "add", "reason": "auto_scale",
                                              "agent_type": wanted, "queued": len(state.queue)})
+
+    def _pending_spawns(self) -> int:
+        return sum(count for _, count, _ in self.spawn_requests)
 
     # ---- agents -----------------------------------------------------------------------------------------------
 
@@ -564,7 +484,8 @@ class SwarmWorkflow:
                     break
                 state.spawned += 1
                 agent_id = self._new_id("ag")
-                role = "coordinator" if agent_type == "coordinator" and self._coordinator() is None else "worker"
+                first_lead = agent_type == "coordinator" and scheduling.coordinator(state) is None
+                role = "coordinator" if first_lead else "worker"
                 config = {**self._input.agent_config, **(overrides.get("config") or {})}
                 capabilities = list(overrides.get("capabilities") or template.capabilities)
                 name = str(overrides.get("name") or f"{agent_type}-{state.spawned}")
@@ -612,11 +533,11 @@ class SwarmWorkflow:
     async def _terminate(self) -> None:
         state = self._state
         for agent in state.live_agents:
-            self._recorder.signal(agent.id, "terminate_signal", TerminateRequest(reason="swarm deleted"))
+            self._recorder.signal(agent.id, AgentHandlers.TERMINATE_SIGNAL, TerminateRequest(reason="swarm deleted"))
             agent.status = AgentStatus.terminated
         for ticket in state.queue:
-            self._tell(ticket.task_id, "finished", TaskFinished(status=TaskStatus.cancelled, at=workflow.now(),
-                                                                error="swarm deleted"))
+            self._tell(ticket.task_id, TaskHandlers.FINISHED,
+                       TaskFinished(status=TaskStatus.cancelled, at=workflow.now(), error="swarm deleted"))
             self._count(TaskStatus.cancelled)
         state.queue = []
         state.terminated_at = workflow.now()
@@ -669,18 +590,13 @@ class SwarmWorkflow:
     def _new_id(self, prefix: str) -> str:
         return id_at(prefix, int(workflow.now().timestamp() * 1000), workflow.random().randbytes(10))
 
-    async def _continue_as_new(self) -> None:
-        await self._recorder.settle()
-        # A deleting `stop` Update waits for the loop, so it must not be waited for here.
-        await workflow.wait_condition(lambda: workflow.all_handlers_finished() or self.ending)
-        if (self.ending or self.wake or self.spawn_requests or self.decompose or self._recorder.commands
-                or self._recorder.outgoing):
-            return  # work arrived meanwhile: do it first, continue as new on a later pass
-        self._state.seq = self._recorder.seq
-        workflow.continue_as_new(self._input.model_copy(update={"state": self._state}))
+    def _ending(self) -> bool:
+        return self.ending  # a deleting `stop` Update waits for the main loop: end instead of continuing
 
-    def _history_full(self) -> bool:
-        return history_full(self._input.history_limit)
+    def _work_pending(self) -> bool:
+        # Work that arrived while settling is done first; a new run would not look at it until woken again.
+        return bool(self.wake or self.spawn_requests or self.decompose or self._recorder.commands
+                    or self._recorder.outgoing)
 
     @property
     def _state(self) -> SwarmState:
@@ -696,19 +612,3 @@ class SwarmWorkflow:
     def _recorder(self) -> Recorder:
         assert self.rec is not None
         return self.rec
-
-
-def _needs(ticket: TaskTicket) -> list[str]:
-    needed = ticket.requirements.get("capabilities") or []
-    return [str(c) for c in needed] if isinstance(needed, list) else []
-
-
-def _capable(agent: SwarmAgent, ticket: TaskTicket) -> bool:
-    have = set(agent.capabilities) | {agent.type}
-    return all(c in have for c in _needs(ticket))
-
-
-def _overlap(agent: SwarmAgent, ticket: TaskTicket) -> int:
-    have = set(agent.capabilities) | {agent.type}
-    wanted = set(_needs(ticket)) | ({ticket.type} if ticket.type else set())
-    return len(have & wanted)

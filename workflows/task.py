@@ -14,10 +14,14 @@ from typing import Any
 from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
+from workflows.recording import Recorder
+
 with workflow.unsafe.imports_passed_through():
     from core.agents.contracts import (
+        AgentHandlers,
         AssignedBy,
         CancelOutcome,
+        SwarmHandlers,
         TaskFinished,
         TaskInput,
         TaskPatch,
@@ -27,7 +31,6 @@ with workflow.unsafe.imports_passed_through():
     from core.agents.models import TERMINAL_TASK, TaskStatus
     from core.agents.state import TaskState, TaskTicket, Timeline
     from core.names import TASK_WORKFLOW
-    from workflows.recording import Recorder
 
 CANCEL_GRACE = timedelta(seconds=60)  # how long a cancel waits for the agent to stop and roll back
 
@@ -113,7 +116,8 @@ class TaskWorkflow:
             spec.metadata = {**spec.metadata, **patch.metadata}
         self._emit("task.updated", {"changes": patch.model_dump(mode="json", exclude_none=True)})
         if patch.priority is not None and spec.swarm_id and state.status == TaskStatus.queued:
-            self._recorder.signal(spec.swarm_id, "reprioritize", {"task_id": spec.id, "priority": patch.priority.value})
+            change = {"task_id": spec.id, "priority": patch.priority.value}
+            self._recorder.signal(spec.swarm_id, SwarmHandlers.REPRIORITIZE, change)
         await self._recorder.flush()
         return state
 
@@ -139,7 +143,7 @@ class TaskWorkflow:
             ticket = TaskTicket(task_id=spec.id, description=spec.description, type=spec.type,
                                 priority=spec.priority, requirements=spec.requirements, parent_id=spec.parent_id,
                                 submitted_at=now)
-            self._recorder.signal(spec.swarm_id, "submit", ticket)
+            self._recorder.signal(spec.swarm_id, SwarmHandlers.SUBMIT, ticket)
             self.state.timeline.queued_at = now
             self._set(TaskStatus.queued)
         await self._recorder.flush()
@@ -170,7 +174,8 @@ class TaskWorkflow:
         reason = self.stop_reason
         holder = state.agent_id or state.spec.swarm_id
         if holder is not None:
-            self._recorder.signal(holder, "cancel_task" if state.agent_id else "withdraw", state.spec.id)
+            signal = AgentHandlers.CANCEL_TASK if state.agent_id else SwarmHandlers.WITHDRAW
+            self._recorder.signal(holder, signal, state.spec.id)
             try:
                 await workflow.wait_condition(lambda: self.finished is not None, timeout=CANCEL_GRACE)
             except TimeoutError:
