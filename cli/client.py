@@ -1,0 +1,175 @@
+"""The commands that talk to a running stack over HTTP: `run`, `runs list|show|cancel`, `keys create|list|revoke`.
+
+They go through the API like any other client (see `cli.http_client`), so they need the stack up but never
+touch the database or Temporal themselves.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.live import Live
+from rich.table import Table
+
+from cli.http_client import check, client
+from cli.output import STATUS_STYLE, console, err_console
+
+runs_app = typer.Typer(pretty_exceptions_enable=False, help="Inspect and cancel runs.", no_args_is_help=True)
+keys_app = typer.Typer(pretty_exceptions_enable=False, help="Your API keys (through the API).", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `run` and the `runs` and `keys` groups to the app, in the order `--help` lists them."""
+    app.command()(run)
+    app.add_typer(runs_app, name="runs")
+    app.add_typer(keys_app, name="keys")
+
+
+# ---- runs --------------------------------------------------------------------------------------------
+
+
+def _parse_inputs(pairs: list[str]) -> dict[str, str]:
+    inputs: dict[str, str] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise typer.BadParameter(f"--input expects key=value, got {pair!r}")
+        key, value = pair.split("=", 1)
+        inputs[key.strip()] = value
+    return inputs
+
+
+def _steps_table(run: dict) -> Table:
+    table = Table(title=f"{run['id']}  [{STATUS_STYLE.get(run['status'], '')}]{run['status']}[/]", expand=False)
+    for column in ("step", "action", "status", "attempts", "duration", "detail"):
+        table.add_column(column)
+    for step in run.get("steps", []):
+        duration = ""
+        if step.get("startedAt") and step.get("endedAt"):
+            from datetime import datetime
+
+            start = datetime.fromisoformat(step["startedAt"].replace("Z", "+00:00"))
+            end = datetime.fromisoformat(step["endedAt"].replace("Z", "+00:00"))
+            duration = f"{(end - start).total_seconds():.2f}s"
+        detail = step.get("error") or step.get("reason") or ""
+        if step.get("approval", {}).get("status") == "waiting":
+            detail = "waiting for approval"
+        style = STATUS_STYLE.get(step["status"], "")
+        table.add_row(step["id"], step["action"], f"[{style}]{step['status']}[/]", str(step.get("attempts", 0)),
+                      duration, detail[:80])
+    return table
+
+
+def run(
+    target: Annotated[str, typer.Argument(help="a definition file, or the id of a stored workflow")],
+    input: Annotated[list[str] | None, typer.Option("--input", "-i", help="key=value, repeatable")] = None,
+    watch: Annotated[bool, typer.Option("--watch", "-w", help="show live progress until the run ends")] = False,
+) -> None:
+    """Start a run; with --watch, exit non-zero unless it succeeds."""
+    inputs = _parse_inputs(input or [])
+    with client() as http:
+        path = Path(target)
+        workflow_id = target
+        if path.exists():
+            from core.dsl.validate import DefinitionError, load_file
+
+            try:
+                definition = load_file(path)
+            except DefinitionError as error:
+                err_console.print(str(error), markup=False)
+                raise typer.Exit(2) from None
+            workflow_id = path.stem
+            check(http.put(f"/api/v2/workflows/{workflow_id}", json=definition.dump()))
+        started = check(http.post(f"/api/v2/workflows/{workflow_id}/runs", json={"inputs": inputs}))["data"]
+        console.print(f"run [bold]{started['id']}[/] started — Temporal UI: {started['links']['temporalUi']}")
+        if not watch:
+            return
+        current = started
+        with Live(_steps_table(current), console=console, refresh_per_second=8) as live:
+            while current["status"] not in ("succeeded", "failed", "cancelled"):
+                time.sleep(0.25)
+                current = check(http.get(f"/api/v2/runs/{started['id']}"))["data"]
+                live.update(_steps_table(current))
+        if current.get("error"):
+            err_console.print(f"[red]{current['error']}[/]")
+        raise typer.Exit(0 if current["status"] == "succeeded" else 1)
+
+
+@runs_app.command("list")
+def runs_list(
+    workflow: Annotated[str | None, typer.Option(help="only runs of this workflow")] = None,
+    status: Annotated[str | None, typer.Option(help="only runs in this status")] = None,
+    limit: Annotated[int, typer.Option(max=100)] = 20,
+) -> None:
+    params: dict[str, Any] = {"page[size]": limit}
+    if status:
+        params["filter[status]"] = status
+    url = f"/api/v2/workflows/{workflow}/runs" if workflow else "/api/v2/runs"
+    with client() as http:
+        body = check(http.get(url, params=params))
+    table = Table()
+    table.add_column("run", no_wrap=True, min_width=30)  # ids must stay whole: they are pasted into commands
+    for column in ("workflow", "version", "status", "created", "duration"):
+        table.add_column(column)
+    for item in body["data"]:
+        duration = f"{item['durationMs'] / 1000:.2f}s" if item.get("durationMs") is not None else ""
+        table.add_row(item["id"], item["workflowId"], str(item["version"]),
+                      f"[{STATUS_STYLE.get(item['status'], '')}]{item['status']}[/]", item["createdAt"][:19], duration)
+    console.print(table)
+
+
+@runs_app.command("show")
+def runs_show(run_id: str) -> None:
+    with client() as http:
+        body = check(http.get(f"/api/v2/runs/{run_id}"))["data"]
+    console.print(_steps_table(body))
+    console.print(f"Temporal UI: {body['links']['temporalUi']}")
+
+
+@runs_app.command("cancel")
+def runs_cancel(run_id: str) -> None:
+    with client() as http:
+        body = check(http.post(f"/api/v2/runs/{run_id}/cancel"))["data"]
+    console.print(f"cancellation requested for [bold]{body['id']}[/] (status {body['status']})")
+
+
+# ---- keys --------------------------------------------------------------------------------------------
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="what the key is for")] = "cli",
+    expires_in: Annotated[int | None, typer.Option(help="seconds until it expires; default never")] = None,
+) -> None:
+    """Create an API key; it is printed once, here."""
+    body: dict[str, Any] = {"name": name}
+    if expires_in is not None:
+        body["expiresIn"] = expires_in
+    with client() as http:
+        created = check(http.post("/api/v2/auth/keys", json=body))["data"]
+    console.print(f"[green]✓[/] API key [bold]{created['id']}[/] ({created['name']}) — shown once, store it now:")
+    print(created["key"], flush=True)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """Your API keys (never the keys themselves)."""
+    with client() as http:
+        items = check(http.get("/api/v2/auth/keys"))["data"]
+    table = Table()
+    table.add_column("id", no_wrap=True, min_width=30)
+    for column in ("name", "prefix", "created", "last used", "expires"):
+        table.add_column(column)
+    for item in items:
+        table.add_row(item["id"], item["name"], item["prefix"] + "…", (item["createdAt"] or "")[:19],
+                      (item["lastUsedAt"] or "never")[:19], (item["expiresAt"] or "never")[:19])
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str) -> None:
+    with client() as http:
+        check(http.delete(f"/api/v2/auth/keys/{key_id}"))
+    console.print(f"[green]✓[/] revoked {key_id}")

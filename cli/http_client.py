@@ -1,0 +1,57 @@
+"""How the client commands reach the API: the credential, an authenticated httpx client, and error reporting.
+
+The CLI is an ordinary API client. It signs in with `STELLARFLOW_TOKEN` or else the API key `stellarflow up`
+wrote to `<data dir>/cli.key`, and turns API errors into one message and exit code 2. (Not named `http.py`:
+that would shadow the standard library's `http` if a file in this folder were ever run as a script.)
+"""
+
+from __future__ import annotations
+
+import os
+
+import httpx
+import typer
+
+from cli.output import err_console
+
+
+def credential() -> str | None:
+    """`STELLARFLOW_TOKEN` (a JWT or an API key), else the key `stellarflow up` wrote to `<data dir>/cli.key`."""
+    token = os.environ.get("STELLARFLOW_TOKEN", "").strip()
+    if token:
+        return token
+    from core.settings import get_settings
+
+    try:
+        return get_settings().cli_key_file.read_text().strip() or None
+    except OSError:
+        return None
+
+
+def client() -> httpx.Client:
+    """An httpx client on the configured API URL, carrying the credential if there is one."""
+    from core.settings import get_settings
+
+    token = credential()
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.Client(base_url=get_settings().api_url, timeout=30, headers=headers)
+
+
+def check(response: httpx.Response) -> dict:
+    """The response's JSON body; on an error status, print the API's error (and a hint on 401) and exit 2."""
+    if response.status_code >= 400:
+        try:
+            error = response.json().get("error", {})
+        except ValueError:
+            error = {"message": response.text}
+        err_console.print(f"[red]✗[/] {response.status_code} {error.get('code', '')}: {error.get('message', '')}")
+        for detail in error.get("details") or []:
+            where = f" (line {detail['line']})" if detail.get("line") else ""
+            err_console.print(f"  - {detail.get('field')}{where}: {detail.get('message')}", markup=False)
+        if response.status_code == 401:
+            from core.settings import get_settings
+
+            err_console.print(f"  set STELLARFLOW_TOKEN to a token or API key, or run `stellarflow up` once to write "
+                              f"{get_settings().cli_key_file}", markup=False)
+        raise typer.Exit(2)
+    return response.json() if response.content else {}

@@ -1,0 +1,170 @@
+"""The process supervisor: `up` starts and watches the whole local stack, `worker` and `api` run one part of it.
+
+These commands start processes rather than talk to them, so they share nothing with the HTTP client commands.
+`up` runs the worker and the API as child processes and must never import the API itself (that stays lazy,
+in the children), so the CLI starts fast.
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from cli.output import console, err_console
+from cli.overrides import apply_overrides
+
+
+def register(app: typer.Typer) -> None:
+    """Add `up`, `worker` and `api` to the app, in the order `--help` lists them."""
+    app.command()(up)
+    app.command()(worker)
+    app.command()(api)
+
+
+def _wait_for_port(host: str, port: int, timeout: float, proc: subprocess.Popen | None = None) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            return False
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.1)
+    return False
+
+
+def _stop(procs: list[tuple[str, subprocess.Popen]]) -> None:
+    for _name, proc in reversed(procs):
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT if _name != "temporal" else signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    for _name, proc in reversed(procs):
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def up(
+    data_dir: Annotated[Path | None, typer.Option(help="where databases and workspaces live")] = None,
+    api_port: Annotated[int | None, typer.Option(help="API port")] = None,
+    temporal_port: Annotated[int | None, typer.Option(help="Temporal frontend port")] = None,
+    ui_port: Annotated[int | None, typer.Option(help="Temporal UI port")] = None,
+) -> None:
+    """Start the Temporal dev server (unless TEMPORAL_ADDRESS is set), the worker and the API."""
+    apply_overrides(data_dir=data_dir, api_port=api_port, temporal_port=temporal_port, ui_port=ui_port)
+    from core.auth.bootstrap import bootstrap
+    from core.auth.secret import SecretError
+    from core.settings import get_settings
+    from core.temporal import dev_server_command
+
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    procs: list[tuple[str, subprocess.Popen]] = []
+    stopping = False
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        if settings.temporal_address is None:
+            log_file = open(settings.data_dir / "temporal.log", "ab")  # noqa: SIM115 - lives as long as the server
+            server = subprocess.Popen(dev_server_command(settings), stdout=log_file, stderr=subprocess.STDOUT,
+                                      start_new_session=True)
+            procs.append(("temporal", server))
+            if not _wait_for_port("127.0.0.1", settings.temporal_port, 60, server):
+                raise typer.Exit(_fail(f"Temporal dev server did not start; see {settings.data_dir}/temporal.log"))
+            console.print(f"[green]✓[/] Temporal dev server on 127.0.0.1:{settings.temporal_port} "
+                          f"(history in {settings.data_dir / 'temporal.db'})")
+        else:
+            console.print(f"[green]✓[/] using Temporal at {settings.temporal_address}")
+        try:
+            first_start = bootstrap(settings)  # creates/migrates the database, the server secret, the admin
+        except SecretError as error:
+            raise typer.Exit(_fail(str(error))) from None
+        procs.append(("worker", subprocess.Popen([sys.executable, "-m", "worker"], start_new_session=True)))
+        api = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "api.main:app", "--host", settings.api_host,
+             "--port", str(settings.api_port), "--log-level", "warning"],
+            start_new_session=True,
+        )
+        procs.append(("api", api))
+        if not _wait_for_port(settings.api_host, settings.api_port, 60, api):
+            raise typer.Exit(_fail("the API did not start"))
+        console.print(f"[green]✓[/] worker on task queue [bold]{settings.task_queue}[/]")
+        console.print(f"[green]✓[/] API docs     [link]{settings.api_url}/docs[/link]")
+        if settings.temporal_address is None:
+            console.print(f"[green]✓[/] Temporal UI  [link]{settings.ui_url}[/link]")
+        _print_access(settings, first_start)
+        console.print("Press Ctrl-C to stop all of it.")
+        while not stopping:
+            for name, proc in procs:
+                if proc.poll() is not None:
+                    raise typer.Exit(_fail(f"{name} exited with code {proc.returncode}"))
+            time.sleep(0.2)
+        console.print("stopping…")
+    finally:
+        _stop(procs)
+    console.print("stopped.")
+
+
+def _print_access(settings: Any, first_start: Any) -> None:
+    """How to get a token. The admin's password exists only here, on the first start, and is never stored."""
+    import json
+
+    def login_line(username: str, password: str) -> str:
+        body = json.dumps({"username": username, "password": password})
+        return (f"  get a token: curl -s -X POST {settings.api_url}/api/v2/auth/login "
+                f"-H 'content-type: application/json' -d '{body}'")
+
+    plain = {"markup": False, "highlight": False, "soft_wrap": True}
+    if first_start.admin is not None:
+        username, password = first_start.admin.username, first_start.password
+        console.print("[green]✓[/] created the admin user — its password is shown once, keep it now:")
+        console.print(f"    username {username}   password {password}", **plain)
+        console.print(login_line(username, password), **plain)
+    else:
+        console.print(login_line("<user>", "<password>"), **plain)
+    console.print('  then send it: curl -H "Authorization: Bearer $TOKEN" ...   more users: stellarflow users create',
+                  **plain)
+    if settings.cli_key_file.exists():
+        written = " (new)" if first_start.cli_key_file else ""
+        console.print(f"  the stellarflow CLI signs in with the API key in {settings.cli_key_file}{written}", **plain)
+
+
+def _fail(message: str) -> int:
+    err_console.print(f"[red]✗[/] {message}")
+    return 1
+
+
+def worker() -> None:
+    """Run one worker (any number may run against one cluster)."""
+    import worker as worker_module
+
+    worker_module.main()
+
+
+def api(
+    host: Annotated[str | None, typer.Option()] = None,
+    port: Annotated[int | None, typer.Option()] = None,
+) -> None:
+    """Run the API server."""
+    apply_overrides(api_host=host, api_port=port)
+    import uvicorn
+
+    from core.settings import get_settings
+
+    settings = get_settings()
+    uvicorn.run("api.main:app", host=settings.api_host, port=settings.api_port)
