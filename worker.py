@@ -15,15 +15,27 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 
 from core.settings import Settings, get_settings
 
+# Shared with every sandboxed workflow run instead of re-imported per run: the deterministic libraries and our own
+# modules the workflows use.
+PASSTHROUGH = ("core", "jinja2", "markupsafe", "pydantic", "pydantic_core", "ulid")
+# The replay test's stricter sandbox: only libraries and modules of plain data (models, contracts, names) pass
+# through, so the workflows' own logic — workflows/*, templating, swarm scheduling, ids — is re-imported under the
+# sandbox's restrictions and a non-deterministic call in it fails the replay, although production shares it (and
+# runs the entity workflows unsandboxed) for speed. Pydantic models must pass through: a class re-imported inside
+# the sandbox would not be the class the data converter builds.
+STRICT_PASSTHROUGH = (
+    "jinja2", "markupsafe", "pydantic", "pydantic_core", "ulid",
+    "core.names", "core.settings", "core.temporal", "core.errors", "core.events.models", "core.events.contracts",
+    "core.pipelines.models", "core.pipelines.contracts", "core.agents.models", "core.agents.state",
+    "core.agents.contracts", "core.dsl.models", "core.dsl.actions", "core.dsl.durations",
+)
 
-def workflow_runner() -> SandboxedWorkflowRunner:
-    """The sandbox sandboxed workflows run in (the replay test, tests/test_replay.py, uses it for every workflow)."""
-    return SandboxedWorkflowRunner(
-        # Pure, deterministic libraries the workflows use: shared, not re-imported per run.
-        restrictions=SandboxRestrictions.default.with_passthrough_modules(
-            "core", "jinja2", "markupsafe", "pydantic", "pydantic_core", "ulid"
-        )
-    )
+
+def workflow_runner(*, strict: bool = False) -> SandboxedWorkflowRunner:
+    """The sandbox sandboxed workflows run in; `strict` is the replay test's (tests/test_replay.py), which every
+    workflow replays in, the unsandboxed entity workflows included."""
+    modules = STRICT_PASSTHROUGH if strict else PASSTHROUGH
+    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_modules(*modules))
 
 
 def build_worker(client: Client, settings: Settings) -> Worker:

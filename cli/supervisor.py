@@ -7,6 +7,7 @@ in the children), so the CLI starts fast.
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -151,9 +152,11 @@ def _fail(message: str) -> int:
 
 def worker() -> None:
     """Run one worker (any number may run against one cluster)."""
-    import worker as worker_module
-
-    worker_module.main()
+    # The worker is a process of its own, as under `up`: exec it rather than import it, so the CLI never loads
+    # the workflow and activity code (an import-linter rule keeps front ends away from activities).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "worker"])
 
 
 def api(

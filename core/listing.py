@@ -42,7 +42,7 @@ from core.errors import ValidationFailed
 T = TypeVar("T")
 U = TypeVar("U")
 MAX_PAGE_SIZE = 100
-MAX_PAGE_NUMBER = 1_000_000_000  # keeps the row offset a 64-bit integer (a larger one was a 500 from the database)
+MAX_PAGE_NUMBER = 1_000_000_000  # keeps the row offset (page × size) inside a 64-bit integer, which databases require
 _INT64 = 2**63
 DEFAULT_PAGE_SIZE_V1 = 50  # the dialect-1 spec's default `limit`
 DEFAULT_PAGE_SIZE_V2 = 20  # the dialect-2 spec's default `page[size]`

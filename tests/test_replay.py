@@ -4,7 +4,9 @@ before it breaks runs in flight. Offline (Temporal's Replayer needs no server) a
 
 Every workflow replays inside Temporal's sandbox, the entity workflows too (AgentWorkflow, TaskWorkflow and
 SwarmWorkflow run unsandboxed in production, for speed): the same sandbox runner is passed for sandboxed and
-unsandboxed definitions, so a call such as `datetime.now()`, `random` or file I/O in their code is flagged here.
+unsandboxed definitions, and it is the strict one (worker.STRICT_PASSTHROUGH), which re-imports the workflows' own
+logic (workflows/*, templating, swarm scheduling) instead of sharing it, so a call such as `datetime.now()`,
+`random` or file I/O in that code is flagged here.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ def workflow_type(path: Path) -> str:
 
 @pytest.fixture(scope="module")
 def replayer() -> Replayer:
-    sandbox = workflow_runner()  # the worker's sandbox, passthrough modules included
+    sandbox = workflow_runner(strict=True)  # workflow logic re-imported and checked, data modules shared
     return Replayer(workflows=workflows.ALL, data_converter=pydantic_data_converter,
                     workflow_runner=sandbox, unsandboxed_workflow_runner=sandbox)
 

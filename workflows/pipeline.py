@@ -18,6 +18,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, RetryState
 from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 
+from core.dsl.templating import TemplateError, evaluate, evaluate_condition, render
 from workflows.recording import PIPELINE_FLUSH_EVERY, Recorder
 
 with workflow.unsafe.imports_passed_through():
@@ -25,7 +26,6 @@ with workflow.unsafe.imports_passed_through():
     from core.dsl.actions import ACTION_PARAMS, ApprovalParams, WaitParams
     from core.dsl.durations import parse_duration
     from core.dsl.models import LOCAL_STEP_MAX_S, Step, WorkflowDefinition
-    from core.dsl.templating import TemplateError, evaluate, evaluate_condition, render
     from core.names import PIPELINE_WORKFLOW
     from core.pipelines.contracts import (
         ActionRequest,
