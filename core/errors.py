@@ -60,7 +60,7 @@ class Forbidden(DomainError):
 
 
 class QuotaExceeded(DomainError):
-    """A per-tier quota is used up (see `core.quotas`): 429 for a rate quota, which frees up with time (with
+    """A per-tier quota is used up (see `core.limits.quotas`): 429 for a rate quota, which frees up with time (with
     `Retry-After` when known), 403 for a capacity quota, which frees up only when something is released."""
 
     code = "QUOTA_EXCEEDED"

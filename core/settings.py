@@ -88,7 +88,7 @@ class Settings(BaseSettings):
     refresh_token_ttl_s: int = 30 * 24 * 3600
     allow_registration: bool = True
 
-    # Rate limits and quotas (core/ratelimit.py, core/quotas.py). Counts live in this process unless REDIS_URL is
+    # Rate limits and quotas (core/limits/ratelimit.py, core/limits/quotas.py). Counts live in this process unless REDIS_URL is
     # set, which API replicas then share. Maps are merged over the spec's defaults; null means unlimited.
     redis_url: RedisUrl = Field(default=None, validation_alias=AliasChoices("REDIS_URL", "STELLARFLOW_REDIS_URL"))
     rate_limit_enabled: bool = True

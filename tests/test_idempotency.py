@@ -1,4 +1,4 @@
-"""Idempotency-Key on every creating POST (api/idempotency.py, core/idempotency.py): replay, reuse with another
+"""Idempotency-Key on every creating POST (api/idempotency.py, core/idempotency/store.py): replay, reuse with another
 body, scoping per caller, failures not kept, in-flight duplicates, 24 h expiry, encryption at rest."""
 
 from __future__ import annotations

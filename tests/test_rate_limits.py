@@ -1,4 +1,4 @@
-"""Rate limits (api/ratelimit.py, core/ratelimit.py) on the real app, once per storage: in-process memory and the
+"""Rate limits (api/ratelimit.py, core/limits/ratelimit.py) on the real app, once per storage: in-process memory and the
 local Redis at 127.0.0.1:6379 (skipped, with the reason, only when that Redis is unreachable).
 
 Every test builds its own app with tiny budgets (windows of seconds) and its own Redis key prefix, removed

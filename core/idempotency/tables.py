@@ -10,7 +10,7 @@ from core.db import utcnow
 
 
 class IdempotencyRow(SQLModel, table=True):
-    """One use of an `Idempotency-Key` (core/idempotency.py): whose, on which method and path (an HMAC of all of
+    """One use of an `Idempotency-Key` (core/idempotency/store.py): whose, on which method and path (an HMAC of all of
     that and the key is the id, so the key is not stored), the request's fingerprint, who holds it while the first
     request is in flight, and — once that answered 2xx — its response, encrypted under a key derived from the
     server secret and the raw key, so this table alone reveals no response (some hold a secret shown once)."""
