@@ -1,6 +1,6 @@
 """One error model, two bodies: dialect 1 (`/api/...`) and dialect 2 (`/api/v2/...`).
 
-Unhandled exceptions are turned into a 500 by `api.middleware` (outermost, so headers stay on it).
+Unhandled exceptions are turned into a 500 by `api.common.middleware` (outermost, so headers stay on it).
 """
 
 from __future__ import annotations
@@ -29,12 +29,29 @@ def request_id(request: Request) -> str:
 
 def error_body(path: str, rid: str, code: str, message: str,
                details: list[dict[str, Any]] | dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+    """The error body of the dialect that `path` belongs to."""
+    if path.startswith("/api/v2"):
+        return error_body_v2(code, message, details, **extra)
+    return error_body_v1(rid, code, message, details, **extra)
+
+
+def error_body_v2(code: str, message: str, details: list[dict[str, Any]] | dict[str, Any] | None = None,
+                  **extra: Any) -> dict[str, Any]:
+    """Dialect 2: `{"success": false, "error": {code, message, details, ...extra}}`."""
     error: dict[str, Any] = {"code": code, "message": message}
     if details is not None:
         error["details"] = details
-    if path.startswith("/api/v2"):
-        return {"success": False, "error": {**error, **extra}}
-    if details is None and "resource" in extra and "id" in extra:  # a 404, as the spec shows: {"agent_id": …}
+    return {"success": False, "error": {**error, **extra}}
+
+
+def error_body_v1(rid: str, code: str, message: str, details: list[dict[str, Any]] | dict[str, Any] | None = None,
+                  **extra: Any) -> dict[str, Any]:
+    """Dialect 1: `{"error": {code, message, details}, "request_id"}`; `extra` is not shown, except that a 404
+    names the missing resource in `details` as the spec shows it: `{"agent_id": …}`."""
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        error["details"] = details
+    elif "resource" in extra and "id" in extra:
         error["details"] = {f"{extra['resource']}_id": extra["id"]}
     return {"error": error, "request_id": rid}
 

@@ -10,11 +10,11 @@ documents the header on exactly the operations that take part (`install`).
 What a key means: it is scoped to the caller — the authenticated user (whatever token or API key of theirs is
 sent), or for an unauthenticated request (register) the client IP — plus method and path. Another caller's use of
 the same key is a different key. The first request claims it; its 2xx response (status, headers, body) is stored
-encrypted (core/idempotency.py) and a retry with the same key and the same request (query and body, JSON compared
-by value) gets that response back with `Idempotent-Replayed: true`, without the route running again. The same key
-with a different request → 422 `IDEMPOTENCY_KEY_REUSED`; while the first is still in flight → 409 `CONFLICT`
-(`Retry-After: 1`). A non-2xx response is not kept, so a failed request can be retried with the same key. Keys
-expire 24 h after first use.
+encrypted (core/idempotency/store.py) and a retry with the same key and the same request (query and body, JSON
+compared by value) gets that response back with `Idempotent-Replayed: true`, without the route running again. The
+same key with a different request → 422 `IDEMPOTENCY_KEY_REUSED`; while the first is still in flight → 409
+`CONFLICT` (`Retry-After: 1`). A non-2xx response is not kept, so a failed request can be retried with the same
+key. Keys expire 24 h after first use.
 
 Secrets: `POST …/auth/keys` (a new API key's secret) and `POST /api/v2/auth/register` take part. Their replays go
 only to the same caller (the same user; for register, which has no user yet, the same IP with the same body —
@@ -34,8 +34,8 @@ import anyio
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import error_body
-from api.ratelimit import bearer_token, client_ip
+from api.common.errors import error_body
+from api.common.ratelimit import bearer_token, client_ip
 from core.auth.authenticate import authenticate
 from core.errors import Conflict, DomainError, IdempotencyMismatch
 from core.idempotency import store as idempotency

@@ -10,6 +10,8 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ulid import ULID
 
+from api.common.errors import error_body
+
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
@@ -60,8 +62,6 @@ class RequestContextMiddleware:
             log.exception("unhandled error on %s %s [%s]", scope.get("method"), scope["path"], request_id)
             if started:
                 raise
-            from api.errors import error_body
-
             body = json.dumps(error_body(scope["path"], request_id, "INTERNAL_ERROR",
                                          f"Internal error; quote request id {request_id} when reporting it"))
             await send_with_headers({"type": "http.response.start", "status": 500,

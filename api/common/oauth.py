@@ -19,8 +19,8 @@ from jinja2 import DictLoader, Environment
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import PrincipalDep, SettingsDep
-from api.presenters.v2 import iso
+from api.common.dates import iso
+from api.common.deps import PrincipalDep, SettingsDep
 from core.auth import oauth, oauth_clients
 from core.auth.oauth import Consent, ErrorPage, HttpRequest, OAuthResponse
 from core.auth.oauth_clients import ClientInfo

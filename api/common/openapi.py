@@ -10,6 +10,9 @@ from typing import Any
 
 from fastapi import FastAPI
 
+# `responses=CONFLICT` on a route whose resource's state can refuse the request.
+CONFLICT = {409: {"description": "The resource's state does not allow this (CONFLICT)"}}
+
 _DETAIL = {
     "type": "object",
     "properties": {

@@ -31,7 +31,7 @@ from typing import Any
 import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import error_body
+from api.common.errors import error_body
 from core.limits.ratelimit import DEFAULT_TIER, Decision, RateLimiter, RateTier, default_tiers
 from core.settings import Settings
 

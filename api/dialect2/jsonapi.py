@@ -1,31 +1,17 @@
-"""Dialect 2 (`/api/v2`): `{"success": true, "data", "meta", "links"}` envelopes."""
+"""JSON:API helpers of dialect 2 (`/api/v2`): the `{"success": true, "data", "meta", "links"}` envelopes, list
+links, resource linkage and relationship objects, and the checks on resource objects a client sends."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
-from core.auth.api_keys import ApiKeyInfo
-from core.auth.sessions import TokenPair
-from core.auth.users import UserInfo
-from core.events.models import Event
+from api.common.dates import now_iso
+from api.common.ids import checked
+from core.errors import Conflict, ValidationFailed
 from core.listing import Page
-from core.pipelines.definitions import WorkflowInfo
-from core.pipelines.runs import RunInfo, ui_link
-from core.settings import Settings
 
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
-
-
-def iso(moment: datetime | None) -> str | None:
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+BASE = "/api/v2"
 
 
 def ok(data: Any, *, meta: dict[str, Any] | None = None, links: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -59,96 +45,55 @@ def paged(items: list[Any], page: Page, path: str, extra_query: dict[str, str] |
     return body
 
 
-def workflow(info: WorkflowInfo, *, with_definition: bool = False) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "id": info.id,
-        "name": info.name,
-        "description": info.description,
-        "status": info.status,
-        "version": info.version,
-        "contentHash": info.contentHash,
-        "source": info.source,
-        "createdAt": iso(info.createdAt),
-        "updatedAt": iso(info.updatedAt),
-        "nextRun": iso(info.nextRun),
-        "stats": info.stats.model_dump(),
-        "links": {"self": f"/api/v2/workflows/{info.id}", "runs": f"/api/v2/workflows/{info.id}/runs"},
-    }
-    if with_definition:
-        body["definition"] = info.definition
+# ---- relationships -----------------------------------------------------------------------------------------
+
+
+def to_one(kind: str, resource_id: str | None) -> dict[str, Any]:
+    """A to-one relationship object: `{"data": {type, id}}`, or `{"data": null}` when there is none."""
+    return {"data": {"type": kind, "id": resource_id} if resource_id else None}
+
+
+def to_many(base: str, name: str, linkage: list[tuple[str, str]] | None, count: int) -> dict[str, Any]:
+    """A to-many relationship of the resource at `base`: links (`self` = the relationship, `related` = the
+    resources), `meta.count`, and linkage `data` when it is known."""
+    body: dict[str, Any] = {"links": {"self": f"{base}/relationships/{name}", "related": f"{base}/{name}"},
+                            "meta": {"count": count}}
+    if linkage is not None:
+        body["data"] = [{"type": kind, "id": item} for kind, item in linkage]
     return body
 
 
-def run(info: RunInfo, settings: Settings, *, with_steps: bool = True) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "id": info.id,
-        "workflowId": info.workflowId,
-        "version": info.version,
-        "status": info.status.value,
-        "inputs": info.inputs,
-        "createdAt": iso(info.createdAt),
-        "startedAt": iso(info.startedAt),
-        "endedAt": iso(info.endedAt),
-        "durationMs": info.duration_ms,
-        "error": info.error,
-        "summary": info.summary,
-        "links": run_links(info.id, info.workflowId, settings),
-    }
-    if with_steps:
-        body["steps"] = [step.model_dump(mode="json", exclude_none=True) for step in info.steps]
-    return body
+class Linkage(Protocol):
+    """A resource identifier a client sent: `{"type", "id"}`."""
+
+    type: str
+    id: str
 
 
-def run_links(run_id: str, workflow_id: str, settings: Settings) -> dict[str, str]:
-    return {
-        "self": f"/api/v2/runs/{run_id}",
-        "workflow": f"/api/v2/workflows/{workflow_id}",
-        "events": f"/api/v2/runs/{run_id}/logs",
-        "logs": f"/api/v2/runs/{run_id}/logs",
-        "cancel": f"/api/v2/runs/{run_id}/cancel",
-        "temporalUi": ui_link(settings, run_id),
-    }
+def linked_id(linkage: Linkage | None, kind: str, field: str) -> str | None:
+    """The id a to-one relationship names, or None. A linkage of another type than `kind` is a 400 naming
+    `field` (the linkage's path in the body); an id that cannot be a `kind` is a 404."""
+    if linkage is None:
+        return None
+    if linkage.type != kind:
+        raise ValidationFailed("Request validation failed", details=[{
+            "field": f"{field}.type", "constraint": "const", "value": linkage.type, "message": f"must be {kind!r}"}])
+    return checked(kind, linkage.id)
 
 
-def event(item: Event) -> dict[str, Any]:
-    return {"seq": item.seq, "type": item.type, "at": iso(item.at), "data": item.data}
+# ---- resource objects --------------------------------------------------------------------------------------
 
 
-def logs(info: RunInfo, events: list[Event]) -> dict[str, Any]:
-    steps = []
-    for step in info.steps:
-        for unit in step.instances or [step]:
-            entry = {"stepId": unit.id, "status": unit.status.value, "attempts": unit.attempts}
-            for key in ("exitCode", "stdout", "stderr", "truncated"):
-                if key in unit.outputs:
-                    entry[key] = unit.outputs[key]
-            if unit.error:
-                entry["error"] = unit.error
-            steps.append(entry)
-    return {"runId": info.id, "status": info.status.value, "steps": steps, "events": [event(e) for e in events]}
+def resource_type(expected: str, given: str) -> None:
+    """A resource object of another type than the endpoint's is a 409."""
+    if given != expected:
+        raise Conflict(f"Resource type {given!r} does not match this endpoint's type {expected!r}",
+                       details=[{"field": "data.type", "constraint": "const", "value": given,
+                                 "message": f"must be {expected!r}"}])
 
 
-# ---- auth --------------------------------------------------------------------------------------------
-
-
-def user(info: UserInfo) -> dict[str, Any]:
-    return {"id": info.id, "username": info.username, "email": info.email, "fullName": info.fullName,
-            "role": info.role, "createdAt": iso(info.createdAt)}
-
-
-def token_pair(pair: TokenPair, *, with_user: bool = True) -> dict[str, Any]:
-    body: dict[str, Any] = {"accessToken": pair.access_token, "refreshToken": pair.refresh_token,
-                            "tokenType": "Bearer", "expiresIn": pair.expires_in}
-    if with_user:
-        body["user"] = {"id": pair.user.id, "username": pair.user.username, "role": pair.user.role,
-                        "permissions": pair.user.permissions}
-    return body
-
-
-def api_key(info: ApiKeyInfo, *, key: str | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {"id": info.id, "name": info.name, "prefix": info.prefix,
-                            "createdAt": iso(info.createdAt), "lastUsedAt": iso(info.lastUsedAt),
-                            "expiresAt": iso(info.expiresAt), "links": {"self": f"/api/v2/auth/keys/{info.id}"}}
-    if key is not None:
-        body["key"] = key  # shown once, at creation
-    return body
+def resource_id(kind: str, expected: str, given: str | None) -> None:
+    """A resource object whose `id` (when given) is not the path's is a 409."""
+    if given is not None and given != expected:
+        raise Conflict(f"data.id does not match the {kind} in the path", details=[{
+            "field": "data.id", "constraint": "const", "value": given, "message": f"must be {expected!r}"}])

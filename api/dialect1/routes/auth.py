@@ -4,44 +4,25 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import PrincipalDep, SettingsDep
-from api.presenters import v1
+from api.common.deps import PrincipalDep, SettingsDep
+from api.dialect1.presenters import auth as present
+from api.dialect1.schemas.auth import KeyCreateV1, RefreshRequest, TokenRequest
 from core.auth import api_keys, sessions
 from core.errors import ValidationFailed
 
 router = APIRouter(prefix="/api/auth", tags=["auth (dialect 1)"])
-TEN_YEARS_S = 10 * 365 * 24 * 3600
-
-
-class TokenRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"username": "user@example.com", "password": "SecureP@ssw0rd!"}]})
-    username: str = Field(min_length=1, max_length=320, description="username or e-mail address")
-    password: str = Field(min_length=1, max_length=1024)
-
-
-class RefreshRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    refresh_token: str = Field(min_length=1, max_length=4096)
-
-
-class KeyCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=100)
-    expires_in: int | None = Field(default=None, ge=60, le=TEN_YEARS_S, description="seconds; default: never")
 
 
 @router.post("/token")
 def token(body: TokenRequest, settings: SettingsDep) -> dict:
-    return v1.token(sessions.login(settings, body.username, body.password))
+    return present.token(sessions.login(settings, body.username, body.password))
 
 
 @router.post("/refresh")
 def refresh(body: RefreshRequest, settings: SettingsDep) -> dict:
     """Rotating, as in dialect 2: the presented refresh token is spent; reusing it revokes the session."""
-    return v1.token(sessions.refresh(settings, body.refresh_token))
+    return present.token(sessions.refresh(settings, body.refresh_token))
 
 
 @router.post("/logout", status_code=204)
@@ -53,16 +34,16 @@ async def logout(principal: PrincipalDep) -> Response:
 
 
 @router.post("/keys", status_code=201)
-async def create_key(body: KeyCreate, principal: PrincipalDep, settings: SettingsDep) -> JSONResponse:
+async def create_key(body: KeyCreateV1, principal: PrincipalDep, settings: SettingsDep) -> JSONResponse:
     new = api_keys.create_key(settings, principal.id, body.name, expires_in_s=body.expires_in)
-    return JSONResponse(v1.api_key(new.info, key=new.key), status_code=201,
+    return JSONResponse(present.api_key(new.info, key=new.key), status_code=201,
                         headers={"Location": f"/api/auth/keys/{new.info.id}"})
 
 
 @router.get("/keys")
 async def list_keys(principal: PrincipalDep) -> dict:
     items = api_keys.list_keys(principal.id)
-    return {"keys": [v1.api_key(item) for item in items], "total": len(items)}
+    return {"keys": [present.api_key(item) for item in items], "total": len(items)}
 
 
 @router.delete("/keys/{key_id}", status_code=204)

@@ -8,43 +8,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import PrincipalDep, SettingsDep
-from api.presenters import v2
+from api.common.deps import PrincipalDep, SettingsDep
+from api.dialect2.jsonapi import ok
+from api.dialect2.presenters import auth as present
+from api.dialect2.schemas.auth import KeyCreate, LoginBody, RefreshBody, RegisterBody
 from core.auth import api_keys, sessions, users
 from core.errors import Forbidden, ValidationFailed
 
 router = APIRouter(prefix="/api/v2/auth", tags=["auth"])
-TEN_YEARS_S = 10 * 365 * 24 * 3600
-
-
-class RegisterBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"username": "developer123", "email": "dev@example.com", "password": "SecureP@ssw0rd!",
-         "fullName": "John Developer"}]})
-    username: str = Field(min_length=1, max_length=64)
-    email: str = Field(min_length=3, max_length=254)
-    password: str = Field(min_length=1, max_length=1024)
-    fullName: str | None = Field(default=None, max_length=200)
-
-
-class LoginBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
-        {"username": "developer123", "password": "SecureP@ssw0rd!"}]})
-    username: str = Field(min_length=1, max_length=320, description="username or e-mail address")
-    password: str = Field(min_length=1, max_length=1024)
-
-
-class RefreshBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    refreshToken: str = Field(min_length=1, max_length=4096)
-
-
-class KeyCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=100)
-    expiresIn: int | None = Field(default=None, ge=60, le=TEN_YEARS_S, description="seconds; default: never")
 
 
 @router.post("/register", status_code=201)
@@ -53,19 +25,19 @@ def register(body: RegisterBody, settings: SettingsDep) -> JSONResponse:
     if not settings.allow_registration:
         raise Forbidden("Self-registration is disabled; ask an admin for an account")
     info = users.create_user(body.username, body.password, email=body.email, full_name=body.fullName)
-    return JSONResponse(v2.ok(v2.user(info)), status_code=201)
+    return JSONResponse(ok(present.user(info)), status_code=201)
 
 
 @router.post("/login")
 def login(body: LoginBody, settings: SettingsDep) -> dict:
-    return v2.ok(v2.token_pair(sessions.login(settings, body.username, body.password)))
+    return ok(present.token_pair(sessions.login(settings, body.username, body.password)))
 
 
 @router.post("/refresh")
 def refresh(body: RefreshBody, settings: SettingsDep) -> dict:
     """A new access token and a new refresh token; the presented refresh token is spent. Presenting a spent
     one again revokes the whole session."""
-    return v2.ok(v2.token_pair(sessions.refresh(settings, body.refreshToken), with_user=False))
+    return ok(present.token_pair(sessions.refresh(settings, body.refreshToken), with_user=False))
 
 
 @router.post("/logout", status_code=204)
@@ -79,22 +51,21 @@ async def logout(principal: PrincipalDep) -> Response:
 
 @router.get("/me")
 async def me(principal: PrincipalDep) -> dict:
-    return v2.ok({"id": principal.id, "username": principal.username, "role": principal.role,
-                  "permissions": principal.permissions, "tier": principal.tier, "authMethod": principal.method})
+    return ok(present.me(principal))
 
 
 @router.post("/keys", status_code=201)
 async def create_key(body: KeyCreate, principal: PrincipalDep, settings: SettingsDep) -> JSONResponse:
     """The key is in this response only; it acts with its owner's role."""
     new = api_keys.create_key(settings, principal.id, body.name, expires_in_s=body.expiresIn)
-    return JSONResponse(v2.ok(v2.api_key(new.info, key=new.key)), status_code=201,
+    return JSONResponse(ok(present.api_key(new.info, key=new.key)), status_code=201,
                         headers={"Location": f"/api/v2/auth/keys/{new.info.id}"})
 
 
 @router.get("/keys")
 async def list_keys(principal: PrincipalDep) -> dict:
     items = api_keys.list_keys(principal.id)
-    return v2.ok([v2.api_key(item) for item in items], meta={"total": len(items)})
+    return ok([present.api_key(item) for item in items], meta={"total": len(items)})
 
 
 @router.delete("/keys/{key_id}", status_code=204)

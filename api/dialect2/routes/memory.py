@@ -3,29 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import Principal, SettingsDep, require
-from api.presenters import memory as present
-from api.routes.memory_v1 import AccessLevel, IfMatch, ServiceDep, caller_of, if_match_version, tag_list
-from core.memory.service import DEFAULT_NAMESPACE
+from api.common.deps import Principal, SettingsDep, require
+from api.common.memory import IfMatch, ServiceDep, caller_of, etag, if_match_version, tag_list
+from api.dialect2.presenters import memory as present
+from api.dialect2.schemas.memory import StoreBody
 
 router = APIRouter(prefix="/api/v2/memory", tags=["memory"])
 MAX_PAGE_SIZE = 100
-
-
-class StoreBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-    namespace: str = Field(default=DEFAULT_NAMESPACE, min_length=1, max_length=64)
-    key: str = Field(min_length=1, max_length=255)
-    value: Any = Field(description="any JSON, up to the entry size limit (1 MiB by default)")
-    ttl: int | None = Field(default=None, description="seconds until the entry expires; omit or 0 to keep it")
-    tags: list[str] = Field(default_factory=list, max_length=32)
-    accessLevel: AccessLevel | None = Field(default=None, description="private, shared (default) or public")
 
 
 @router.post("", status_code=201)
@@ -34,7 +23,7 @@ def store_memory(body: StoreBody, service: ServiceDep, settings: SettingsDep,
                  if_match: IfMatch = None) -> JSONResponse:
     entry = service.store(caller_of(principal), body.namespace, body.key, body.value, tags=body.tags, ttl=body.ttl,
                           access_level=body.accessLevel, if_match=if_match_version(if_match), settings=settings)
-    return JSONResponse(present.stored_v2(entry), status_code=201, headers=present.etag(entry))
+    return JSONResponse(present.stored(entry), status_code=201, headers=etag(entry))
 
 
 @router.get("/search")
@@ -53,4 +42,4 @@ def search_memory(
     matches."""
     result = service.search(caller_of(principal), q, namespace=namespace, tags=tag_list([tags] if tags else None),
                             before=before, after=after, limit=size, offset=(number - 1) * size, field="q")
-    return JSONResponse(present.search_v2(result, page=number, size=size))
+    return JSONResponse(present.search(result, page=number, size=size))

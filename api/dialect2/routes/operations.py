@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from api.deps import Principal, require
-from api.presenters import agents as present
-from api.presenters import v2
-from api.routes.entity_common import checked
+from api.common.deps import Principal, require
+from api.common.ids import checked
+from api.dialect2.jsonapi import ok
+from api.dialect2.presenters import operations as present
 from core.operations.service import get_operation
 
 router = APIRouter(prefix="/api/v2/operations", tags=["operations"])
@@ -18,4 +18,4 @@ router = APIRouter(prefix="/api/v2/operations", tags=["operations"])
 @router.get("/{operation_id}")
 def operation(operation_id: str, _: Annotated[Principal, Depends(require("swarms:read"))]) -> dict:
     """`attributes.status`: running → succeeded | failed (`error` says why); `result` is what the swarm did."""
-    return v2.ok(present.operation_v2(get_operation(checked("operation", operation_id))))
+    return ok(present.operation(get_operation(checked("operation", operation_id))))

@@ -4,100 +4,27 @@ reconfigure, start/stop as 202 operations, delete, and the swarm's agents and ta
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import ClientDep, PageDep, Principal, SettingsDep, list_params_v2, require
-from api.presenters import agents as present
-from api.presenters import v2
-from api.routes.entity_common import CONFLICT, checked, drop_none
-from api.routes.swarms_v1 import MAX_AGENTS, InitialAgent, SwarmTask
+from api.common.deps import ClientDep, PageDep, Principal, SettingsDep, list_params_v2, require
+from api.common.fields import fields_named
+from api.common.ids import checked
+from api.common.openapi import CONFLICT
+from api.dialect2.jsonapi import ok, paged, resource_id, resource_type
+from api.dialect2.presenters import agents as present_agent
+from api.dialect2.presenters import swarms as present
+from api.dialect2.presenters import tasks as present_task
+from api.dialect2.schemas.swarms import PATCH_FIELDS, StopBody, SwarmDocument, SwarmPatchDocument
 from core.agents import agents, lookup, swarms, tasks
-from core.agents.contracts import SwarmPatch
-from core.agents.models import Strategy, Topology
 from core.agents.state import SwarmState
-from core.errors import Conflict, ValidationFailed
-from core.listing import MAX_PAGE_SIZE, Page, PageRequest
+from core.listing import PageRequest
 
 router = APIRouter(prefix="/api/v2/swarms", tags=["swarms"])
 
 INCLUDES = ("agents", "tasks")
-MAX_INCLUDED = 1000  # related resources included per swarm and relationship; the lists page through all
-
-EXAMPLE_CREATE = {"data": {"type": "swarm", "attributes": {
-    "name": "AI Research Swarm", "topology": "mesh", "maxAgents": 12, "strategy": "adaptive",
-    "configuration": {"enableCoordination": True, "enableLearning": True, "persistenceMode": "auto",
-                      "coordinationProtocol": "consensus"}}}}
-EXAMPLE_PATCH = {"data": {"type": "swarm", "id": "sw-01J00000000000000000000000",
-                          "attributes": {"maxAgents": 10, "strategy": "balanced"}}}
-
-
-class SwarmAttributes(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=200)
-    objective: str | None = Field(default=None, max_length=10_000)
-    topology: Topology = Topology.mesh
-    strategy: Strategy = Strategy.balanced
-    maxAgents: int = Field(default=8, ge=1, le=MAX_AGENTS)
-    autoScale: bool = False
-    configuration: dict[str, Any] = Field(default_factory=dict)
-    agentConfig: dict[str, Any] = Field(
-        default_factory=dict, description="config of every agent the swarm spawns, e.g. {\"executor\": \"shell\"}")
-    initialAgents: list[InitialAgent] = Field(default_factory=list, max_length=100)
-    tasks: list[Annotated[str, Field(max_length=100_000)] | SwarmTask] = Field(default_factory=list,
-                                                                              max_length=1000)
-
-
-class SwarmResource(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    type: str = Field(max_length=50, description="must be `swarm` (anything else is a 409)")
-    attributes: SwarmAttributes
-
-
-class SwarmDocument(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE_CREATE]})
-    data: SwarmResource
-
-
-class SwarmPatchAttributes(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    objective: str | None = Field(default=None, max_length=10_000)
-    topology: Topology | None = None
-    strategy: Strategy | None = None
-    maxAgents: int | None = Field(default=None, ge=1, le=MAX_AGENTS)
-    autoScale: bool | None = None
-    configuration: dict[str, Any] | None = Field(default=None, description="merged over the current one")
-
-
-class SwarmPatchResource(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    type: str = Field(max_length=50)
-    id: str | None = Field(default=None, max_length=100, description="when given, must be the path's id")
-    attributes: SwarmPatchAttributes = Field(default_factory=SwarmPatchAttributes)
-
-
-class SwarmPatchDocument(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE_PATCH]})
-    data: SwarmPatchResource
-
-
-class StopBody(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"graceful": True, "timeout": 30000}]})
-    graceful: bool = Field(default=True, description="let running tasks finish (up to `timeout`), then cancel")
-    timeout: int = Field(default=30000, ge=0, le=3_600_000, description="milliseconds")
-
-
-def resource_type(expected: str, given: str) -> None:
-    """JSON:API: a resource object of another type than the endpoint's is a 409."""
-    if given != expected:
-        raise Conflict(f"Resource type {given!r} does not match this endpoint's type {expected!r}",
-                       details=[{"field": "data.type", "constraint": "const", "value": given,
-                                 "message": f"must be {expected!r}"}])
 
 
 def _includes(raw: str | None) -> list[str]:
@@ -106,35 +33,21 @@ def _includes(raw: str | None) -> list[str]:
     return names
 
 
-def _all(fetch: Callable[[PageRequest], Page[Any]], filters: dict[str, str]) -> tuple[list[Any], int]:
-    """Up to MAX_INCLUDED items of a list, oldest first, and how many there are in all."""
-    found: list[Any] = []
-    total = 0
-    number = 1
-    while len(found) < MAX_INCLUDED:
-        page = fetch(PageRequest(number=number, size=MAX_PAGE_SIZE, sort=["createdAt"], filters=filters))
-        found.extend(page.items)
-        total = page.total
-        if number >= page.page_count:
-            break
-        number += 1
-    return found[:MAX_INCLUDED], total
-
-
 def _compound(states: list[SwarmState], include: list[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(swarm resources, included resources) for `include=agents,tasks`, from the list projections."""
+    """(swarm resources, included resources) for `include=agents,tasks`: up to `swarms.MAX_MEMBERS` of each per
+    swarm, oldest first, from the list projections. Included agents are the live ones (those the swarm links)."""
     data, included = [], []
     for state in states:
         task_ids = task_count = None
         if "agents" in include:
             live = {a.id for a in state.live_agents}
-            rows, _ = _all(agents.list_agents, {"swarmId": state.spec.id})
-            included += [present.agent_v2(a) for a in rows if a.spec.id in live]
+            members, _ = swarms.swarm_agents(state.spec.id)
+            included += [present_agent.agent(a) for a in members if a.spec.id in live]
         if "tasks" in include:
-            rows, task_count = _all(tasks.list_tasks, {"swarmId": state.spec.id})
-            task_ids = [t.spec.id for t in rows]
-            included += [present.task_v2(t) for t in rows]
-        data.append(present.swarm_v2(state, detail=True, task_count=task_count, task_ids=task_ids))
+            members, task_count = swarms.swarm_tasks(state.spec.id)
+            task_ids = [t.spec.id for t in members]
+            included += [present_task.task(t) for t in members]
+        data.append(present.swarm(state, detail=True, task_count=task_count, task_ids=task_ids))
     return data, included
 
 
@@ -145,23 +58,16 @@ def list_swarms(page: Annotated[PageRequest, Depends(list_params_v2(include=INCL
     `updatedAt`. `include=agents,tasks` adds them as `included` (and their linkage)."""
     result = swarms.list_swarms(page)
     data, included = _compound(result.items, page.include)
-    return v2.paged(data, result, "/api/v2/swarms", included=included if page.include else None)
+    return paged(data, result, "/api/v2/swarms", included=included if page.include else None)
 
 
 @router.post("", status_code=201)
 async def create_swarm(body: SwarmDocument, client: ClientDep, settings: SettingsDep,
                        principal: Annotated[Principal, Depends(require("swarms:manage"))]) -> JSONResponse:
     resource_type("swarm", body.data.type)
-    a = body.data.attributes
-    request = swarms.SwarmCreate(
-        name=a.name, objective=a.objective, topology=a.topology, strategy=a.strategy, max_agents=a.maxAgents,
-        auto_scale=a.autoScale, config=a.configuration, agent_config=a.agentConfig,
-        initial_agents=[drop_none(group.model_dump()) for group in a.initialAgents],
-        tasks=[item if isinstance(item, str) else item.model_dump(mode="json") for item in a.tasks],
-    )
-    state = await swarms.create_swarm(client, settings, request, owner=principal.id, tier=principal.tier)
+    state = await swarms.create_swarm(client, settings, body.to_domain(), owner=principal.id, tier=principal.tier)
     location = f"/api/v2/swarms/{state.spec.id}"
-    return JSONResponse(v2.ok(present.swarm_v2(state), meta={"location": location}), status_code=201,
+    return JSONResponse(ok(present.swarm(state), meta={"location": location}), status_code=201,
                         headers={"Location": location})
 
 
@@ -173,29 +79,19 @@ async def get_swarm(
     names = _includes(include)
     state = await swarms.get_swarm(client, checked("swarm", swarm_id))
     if not names:
-        return v2.ok(present.swarm_v2(state, detail=True))
+        return ok(present.swarm(state, detail=True))
     data, included = await asyncio.to_thread(_compound, [state], names)
-    return {**v2.ok(data[0]), "included": included}
+    return {**ok(data[0]), "included": included}
 
 
 @router.patch("/{swarm_id}", responses=CONFLICT)
 async def update_swarm(swarm_id: str, body: SwarmPatchDocument, client: ClientDep,
                        _: Annotated[Principal, Depends(require("swarms:manage"))]) -> dict:
     resource_type("swarm", body.data.type)
-    if body.data.id is not None and body.data.id != swarm_id:
-        raise Conflict("data.id does not match the swarm in the path", details=[{
-            "field": "data.id", "constraint": "const", "value": body.data.id, "message": f"must be {swarm_id!r}"}])
-    a = body.data.attributes
-    patch = SwarmPatch(name=a.name, objective=a.objective, topology=a.topology, strategy=a.strategy,
-                       max_agents=a.maxAgents, auto_scale=a.autoScale, config=a.configuration)
-    try:
-        state = await swarms.update_swarm(client, checked("swarm", swarm_id), patch)
-    except ValidationFailed as err:  # the service names domain fields; name them as this body spells them
-        for detail in err.details if isinstance(err.details, list) else []:
-            if detail.get("field") == "maxAgents":
-                detail["field"] = "data.attributes.maxAgents"
-        raise
-    return v2.ok(present.swarm_v2(state, detail=True))
+    resource_id("swarm", swarm_id, body.data.id)
+    with fields_named(PATCH_FIELDS):
+        state = await swarms.update_swarm(client, checked("swarm", swarm_id), body.to_domain())
+    return ok(present.swarm(state, detail=True))
 
 
 @router.post("/{swarm_id}/start", status_code=202, responses=CONFLICT)
@@ -204,8 +100,8 @@ async def start_swarm(swarm_id: str, client: ClientDep,
     """Start or resume: accepted at once; the operation (`links.status`) succeeds when the swarm is active."""
     operation_id = await swarms.start_swarm_operation(client, checked("swarm", swarm_id), "start",
                                                       owner=principal.id)
-    data, links = present.operation_started_v2(operation_id, "Swarm starting")
-    return JSONResponse(v2.ok(data, links=links), status_code=202, headers={"Location": links["status"]})
+    data, links = present.operation_started(operation_id, "Swarm starting")
+    return JSONResponse(ok(data, links=links), status_code=202, headers={"Location": links["status"]})
 
 
 @router.post("/{swarm_id}/stop", status_code=202, responses=CONFLICT)
@@ -219,8 +115,8 @@ async def stop_swarm(swarm_id: str, client: ClientDep,
                                                       owner=principal.id, graceful=body.graceful,
                                                       timeout_s=body.timeout / 1000)
     message = "Swarm stopping gracefully" if body.graceful else "Swarm stopping"
-    data, links = present.operation_started_v2(operation_id, message)
-    return JSONResponse(v2.ok(data, links=links), status_code=202, headers={"Location": links["status"]})
+    data, links = present.operation_started(operation_id, message)
+    return JSONResponse(ok(data, links=links), status_code=202, headers={"Location": links["status"]})
 
 
 @router.delete("/{swarm_id}", status_code=204, responses=CONFLICT)
@@ -244,7 +140,7 @@ def _known(swarm_id: str) -> str:
 def swarm_agents(swarm_id: str, page: PageDep, _: Annotated[Principal, Depends(require("agents:read"))]) -> dict:
     """The swarm's agents, terminated ones included (`filter[status]` to narrow). Sort as `/api/v2/agents`."""
     result = agents.list_agents(page, swarm_id=_known(swarm_id))
-    return v2.paged([present.agent_v2(a) for a in result.items], result, f"/api/v2/swarms/{swarm_id}/agents")
+    return paged([present_agent.agent(a) for a in result.items], result, f"/api/v2/swarms/{swarm_id}/agents")
 
 
 @router.get("/{swarm_id}/tasks")
@@ -252,7 +148,7 @@ def swarm_tasks(swarm_id: str, page: PageDep, _: Annotated[Principal, Depends(re
     """The swarm's tasks (subtasks of decomposed ones included). Filters: `filter[status]`, `filter[priority]`,
     `filter[agentId]`, `filter[type]`, `filter[parentId]`. Sort: `createdAt`, `priority`, `status`, `updatedAt`."""
     result = tasks.list_tasks(page, swarm_id=_known(swarm_id))
-    return v2.paged([present.task_v2(t) for t in result.items], result, f"/api/v2/swarms/{swarm_id}/tasks")
+    return paged([present_task.task(t) for t in result.items], result, f"/api/v2/swarms/{swarm_id}/tasks")
 
 
 @router.get("/{swarm_id}/relationships/agents")
@@ -261,12 +157,11 @@ async def agents_relationship(swarm_id: str, client: ClientDep,
     """The linkage of the swarm's live agents (JSON:API relationship object)."""
     state = await swarms.get_swarm(client, checked("swarm", swarm_id))
     live = [("agent", a.id) for a in state.live_agents]
-    return {"success": True, **present.relationship_v2(swarm_id, "agents", live, len(live))}
+    return {"success": True, **present.relationship(swarm_id, "agents", live, len(live))}
 
 
 @router.get("/{swarm_id}/relationships/tasks")
 def tasks_relationship(swarm_id: str, _: Annotated[Principal, Depends(require("swarms:read"))]) -> dict:
-    """The linkage of the swarm's tasks, oldest first (at most MAX_INCLUDED; `meta.count` is the total)."""
-    known = _known(swarm_id)
-    rows, total = _all(lambda page: tasks.list_tasks(page, swarm_id=known), {})
-    return {"success": True, **present.relationship_v2(swarm_id, "tasks", [("task", t.spec.id) for t in rows], total)}
+    """The linkage of the swarm's tasks, oldest first (at most `swarms.MAX_MEMBERS`; `meta.count` is the total)."""
+    members, total = swarms.swarm_tasks(_known(swarm_id))
+    return {"success": True, **present.relationship(swarm_id, "tasks", [("task", t.spec.id) for t in members], total)}
