@@ -1,4 +1,7 @@
-"""The FastAPI app: `uvicorn api.main:app`. Stateless: a Temporal client plus the database."""
+"""The FastAPI app: `uvicorn api.main:app`. Stateless: a Temporal client plus the database.
+
+The routers come from the packages that own them: `api.common` (OAuth 2.0, which speaks neither dialect),
+`api.dialect1` (`/api/...`) and `api.dialect2` (`/api/v2/...`)."""
 
 from __future__ import annotations
 
@@ -11,17 +14,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from api import errors, openapi
-from api.idempotency import install as install_idempotency
-from api.middleware import RequestContextMiddleware, install_cors
-from api.ratelimit import install as install_rate_limits
-from api.routes import auth_v1, auth_v2, health, lists_v1, memory_v1, memory_v2, oauth, runs_v2, workflows_v2
-from api.routes.entities import ROUTERS as ENTITY_ROUTERS
+from api import common, dialect1, dialect2
+from api.common import errors, openapi
+from api.common.idempotency import install as install_idempotency
+from api.common.middleware import RequestContextMiddleware, install_cors
+from api.common.ratelimit import install as install_rate_limits
 from core.auth.authenticate import TierResolver
 from core.auth.secret import server_secret
-from core.db import get_engine
 from core.pipelines.definitions import load_directory
 from core.settings import Settings, get_settings
+from core.system.startup import open_database
 
 log = logging.getLogger("stellarflow.api")
 
@@ -31,7 +33,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        get_engine()
+        open_database()
         server_secret(settings)  # a misconfigured secret fails start-up, not the first request
         for path, problem in load_directory(settings.definitions_dir):
             if problem is None:
@@ -57,17 +59,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     install_rate_limits(app, settings)  # added before RequestContextMiddleware, so it runs inside it
     install_cors(app, settings)  # between the two: preflights are not counted, yet carry request id and headers
     app.add_middleware(RequestContextMiddleware)
-    app.include_router(health.router)
-    app.include_router(auth_v2.router)
-    app.include_router(auth_v1.router)
-    app.include_router(oauth.router)
-    app.include_router(workflows_v2.router)
-    app.include_router(runs_v2.router)
-    app.include_router(lists_v1.router)
-    for entity_router in ENTITY_ROUTERS:  # agents, tasks, swarms, operations
-        app.include_router(entity_router)
-    app.include_router(memory_v1.router)
-    app.include_router(memory_v2.router)
+    for router in (*common.ROUTERS, *dialect1.ROUTERS, *dialect2.ROUTERS):
+        app.include_router(router)
     return app
 
 

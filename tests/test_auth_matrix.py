@@ -120,7 +120,7 @@ def test_the_matrix_covers_every_route_and_operation(app: FastAPI) -> None:
 
 @pytest.mark.parametrize("endpoint", GUARDED, ids=str)
 def test_every_guarded_route_checks_a_credential(endpoint: Endpoint) -> None:
-    assert endpoint.authenticated, f"{endpoint} has no auth dependency: use api.deps.require(...)"
+    assert endpoint.authenticated, f"{endpoint} has no auth dependency: use api.common.deps.require(...)"
 
 
 async def _call(app: FastAPI, endpoint: Endpoint, token: str | None) -> httpx.Response:

@@ -22,8 +22,8 @@ from fastapi import FastAPI
 from pydantic import ValidationError
 from ulid import ULID
 
+from api.common.ratelimit import token_identity
 from api.main import create_app
-from api.ratelimit import token_identity
 from core.limits.ratelimit import RateLimiter, RateTier, storage_uri
 from core.settings import Settings
 

@@ -174,7 +174,7 @@ async def update_swarm(client: Client, swarm_id: str, patch: SwarmPatch) -> Swar
     state = await _open(client, swarm_id)
     if patch.max_agents is not None and patch.max_agents < len(state.live_agents):
         raise ValidationFailed("maxAgents is below the current agent count", details=[{
-            "field": "maxAgents", "constraint": "minimum", "value": patch.max_agents,
+            "field": "max_agents", "constraint": "minimum", "value": patch.max_agents,
             "message": f"the swarm has {len(state.live_agents)} agents; scale down first"}])
     return await update(client, swarm_id, SwarmHandlers.CONFIGURE, patch, SwarmState, "swarm")
 

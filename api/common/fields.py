@@ -1,0 +1,33 @@
+"""Field names in a service's validation errors, spelled as the request body spells them.
+
+Services name the fields of their inputs (`max_agents`, `type`, `agent_id`); a client needs the field it sent
+(`data.attributes.maxAgents`). Each route that hands a body to a service says how its fields map, and only the
+names it maps change: a field the mapping does not name keeps the service's spelling.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+from core.errors import ValidationFailed
+
+
+def rename_fields(error: ValidationFailed, names: Mapping[str, str]) -> ValidationFailed:
+    """Rewrite `details[].field` of `error` in place through `names` (domain name → the dialect's)."""
+    for detail in error.details if isinstance(error.details, list) else []:
+        field = detail.get("field")
+        if isinstance(field, str) and field in names:
+            detail["field"] = names[field]
+    return error
+
+
+@contextmanager
+def fields_named(names: Mapping[str, str]) -> Iterator[None]:
+    """`with fields_named({"max_agents": "data.attributes.maxAgents"}): await service(...)`: a ValidationFailed
+    raised inside leaves with its fields renamed."""
+    try:
+        yield
+    except ValidationFailed as error:
+        rename_fields(error, names)
+        raise

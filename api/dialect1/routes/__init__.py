@@ -1,0 +1,1 @@
+"""Dialect 1 routers, one per resource."""

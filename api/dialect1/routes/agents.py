@@ -1,0 +1,69 @@
+"""Dialect 1 (`/api/agents`): spawn, list, read, reconfigure, terminate agents and check their health, with the
+claude-flow spec's plain snake_case bodies."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends
+from fastapi.responses import JSONResponse
+
+from api.common.deps import ClientDep, PageV1Dep, Principal, SettingsDep, require
+from api.common.ids import checked
+from api.common.openapi import CONFLICT
+from api.dialect1.presenters import agents as present
+from api.dialect1.presenters.lists import paged
+from api.dialect1.schemas.agents import AgentCreateV1, AgentUpdateV1
+from core.agents import agents
+
+router = APIRouter(prefix="/api/agents", tags=["agents (dialect 1)"])
+
+
+@router.get("")
+def list_agents(page: PageV1Dep, _: Annotated[Principal, Depends(require("agents:read"))]) -> dict:
+    """Filters: `status`, `type`, `swarm_id`. Sort: `created_at` (default), `name`, `type`, `status`,
+    `updated_at`."""
+    result = agents.list_agents(page)
+    return paged("agents", [present.agent(state) for state in result.items], result)
+
+
+@router.post("", status_code=201, responses=CONFLICT)
+async def create_agent(body: AgentCreateV1, client: ClientDep, settings: SettingsDep,
+                       principal: Annotated[Principal, Depends(require("agents:create"))]) -> JSONResponse:
+    """The agent starts `initializing` and becomes `idle` once its workspace is ready."""
+    if body.swarm_id is not None:
+        checked("swarm", body.swarm_id)
+    state = await agents.create_agent(client, settings, body.to_domain(), owner=principal.id, tier=principal.tier)
+    return JSONResponse(present.agent_created(state), status_code=201,
+                        headers={"Location": f"/api/agents/{state.spec.id}"})
+
+
+@router.get("/{agent_id}")
+async def get_agent(agent_id: str, client: ClientDep,
+                    _: Annotated[Principal, Depends(require("agents:read"))]) -> dict:
+    state = await agents.get_agent(client, checked("agent", agent_id))
+    return present.agent(state, detail=True)
+
+
+@router.put("/{agent_id}", responses=CONFLICT)
+async def update_agent(agent_id: str, body: Annotated[AgentUpdateV1, Body()], client: ClientDep,
+                       settings: SettingsDep, _: Annotated[Principal, Depends(require("agents:create"))]) -> dict:
+    patch = body.to_domain()
+    state = await agents.update_agent(client, settings, checked("agent", agent_id), patch)
+    return present.agent(state, detail=True)
+
+
+@router.delete("/{agent_id}")
+async def terminate_agent(agent_id: str, client: ClientDep,
+                          principal: Annotated[Principal, Depends(require("agents:create"))]) -> dict:
+    """Cancels the running task (its workspace is rolled back) and ends the agent; terminating a terminated
+    agent answers the same again."""
+    checked("agent", agent_id)
+    state = await agents.terminate_agent(client, agent_id, by=principal.username)
+    return present.agent_terminated(state)
+
+
+@router.get("/{agent_id}/health")
+async def agent_health(agent_id: str, client: ClientDep, settings: SettingsDep,
+                       _: Annotated[Principal, Depends(require("agents:read"))]) -> dict:
+    return present.health(await agents.agent_health(client, settings, checked("agent", agent_id)))

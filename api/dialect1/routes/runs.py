@@ -1,0 +1,23 @@
+"""Dialect 1 (`GET /api/runs`): the list of pipeline runs, plain JSON with the shared list conventions
+(core/listing.py): `page`, `limit`, `sort`, `order`, `cursor` → `nextCursor`, and filters as plain query
+parameters."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from api.common.deps import PageV1Dep, Principal, require
+from api.dialect1.presenters import runs as present
+from api.dialect1.presenters.lists import paged
+from core.pipelines import runs
+
+router = APIRouter(prefix="/api", tags=["lists (dialect 1)"])
+
+
+@router.get("/runs")
+def list_runs(page: PageV1Dep, _: Annotated[Principal, Depends(require("workflows:read"))]) -> dict:
+    """Filters: `status`, `workflow_id`. Sort: `created_at` (default), `status`."""
+    result = runs.list_runs(page)
+    return paged("runs", [present.run(info) for info in result.items], result)

@@ -1,0 +1,76 @@
+"""Dialect 1 (`/api/tasks`): create, list, read, update, cancel tasks and assign them to agents, with the
+claude-flow spec's plain snake_case bodies.
+
+A task in a swarm is queued there and the swarm assigns it; a task without one waits for
+`POST /api/tasks/{id}/assign`. Which agent runs it decides how: a `shell` agent runs `requirements.command`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+
+from api.common.deps import ClientDep, PageV1Dep, Principal, SettingsDep, require
+from api.common.ids import checked
+from api.common.openapi import CONFLICT
+from api.dialect1.presenters import tasks as present
+from api.dialect1.presenters.lists import paged
+from api.dialect1.schemas.tasks import AssignV1, TaskCreateV1, TaskUpdateV1
+from core.agents import tasks
+from core.errors import ValidationFailed
+
+router = APIRouter(prefix="/api/tasks", tags=["tasks (dialect 1)"])
+
+
+@router.get("")
+def list_tasks(page: PageV1Dep, _: Annotated[Principal, Depends(require("tasks:read"))]) -> dict:
+    """Filters: `status`, `agent_id`, `priority`, `swarm_id`, `type`, `parent_id`. Sort: `created_at` (default),
+    `priority`, `status`, `updated_at`."""
+    result = tasks.list_tasks(page)
+    return paged("tasks", [present.task(state) for state in result.items], result)
+
+
+@router.post("", status_code=201, responses=CONFLICT)
+async def create_task(body: TaskCreateV1, client: ClientDep, settings: SettingsDep,
+                      principal: Annotated[Principal, Depends(require("tasks:execute"))]) -> JSONResponse:
+    if body.swarm_id is not None:
+        checked("swarm", body.swarm_id)
+    state = await tasks.create_task(client, settings, body.to_domain(), owner=principal.id, tier=principal.tier)
+    return JSONResponse(present.task_created(state), status_code=201,
+                        headers={"Location": f"/api/tasks/{state.spec.id}"})
+
+
+@router.get("/{task_id}")
+async def get_task(task_id: str, client: ClientDep, _: Annotated[Principal, Depends(require("tasks:read"))]) -> dict:
+    return present.task(await tasks.get_task(client, checked("task", task_id)), detail=True)
+
+
+@router.put("/{task_id}", responses=CONFLICT)
+async def update_task(task_id: str, body: TaskUpdateV1, client: ClientDep,
+                      _: Annotated[Principal, Depends(require("tasks:execute"))]) -> dict:
+    state = await tasks.update_task(client, checked("task", task_id), body.to_domain())
+    return present.task(state, detail=True)
+
+
+@router.delete("/{task_id}", responses=CONFLICT)
+async def cancel_task(task_id: str, client: ClientDep,
+                      _: Annotated[Principal, Depends(require("tasks:execute"))]) -> dict:
+    """Stops the task wherever it is. `rollback_performed` is true only when its workspace really had to be
+    restored. Cancelling a cancelled task answers the same again; a finished one is a 409."""
+    checked("task", task_id)
+    return present.cancelled(await tasks.cancel_task(client, task_id))
+
+
+@router.post("/{task_id}/assign", responses=CONFLICT)
+async def assign_task(task_id: str, body: AssignV1, client: ClientDep,
+                      principal: Annotated[Principal, Depends(require("tasks:execute"))]) -> dict:
+    """`queue_position` 0: the agent runs it next (now, when idle); n: n tasks are ahead of it."""
+    checked("task", task_id)
+    if not body.start_immediately:
+        raise ValidationFailed("Request validation failed", details=[{
+            "field": "start_immediately", "constraint": "enum", "value": False,
+            "message": "an assigned task always joins the agent's queue; hold it by not assigning it yet"}])
+    ack = await tasks.assign_task(client, task_id, checked("agent", body.agent_id), priority=body.priority_override,
+                                  by=principal.username)
+    return present.assigned(ack)

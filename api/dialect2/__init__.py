@@ -1,0 +1,11 @@
+"""Dialect 2 (`/api/v2/...`, spec/stellarflow-api.md): JSON:API-style envelopes — `{"success", "data", "meta",
+"links"}`, `page[number]`/`page[size]`, `filter[x]`, `include`, `sort=-createdAt` — camelCase fields, durations in
+milliseconds. Routes (`routes/`) parse a request into a service call through the request schemas (`schemas/`) and
+answer with the presenters (`presenters/`) inside the envelopes of `jsonapi.py`."""
+
+from fastapi import APIRouter
+
+from api.dialect2.routes import agents, auth, health, memory, operations, runs, swarms, tasks, workflows
+
+ROUTERS: list[APIRouter] = [health.router, auth.router, workflows.router, runs.router, swarms.router, agents.router,
+                            tasks.router, operations.router, memory.router]

@@ -1,0 +1,1 @@
+"""Dialect 2 routers, one per resource."""

@@ -1,0 +1,68 @@
+"""Dialect 2 (`/api/v2/agents`): JSON:API agent resources — list across swarms, spawn (optionally into a swarm),
+read, and performance metrics over a timeframe."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse
+
+from api.common.deps import ClientDep, PageDep, Principal, SettingsDep, require
+from api.common.fields import fields_named
+from api.common.ids import checked
+from api.common.openapi import CONFLICT
+from api.dialect2.jsonapi import ok, paged, resource_type
+from api.dialect2.presenters import agents as present
+from api.dialect2.schemas.agents import CREATE_FIELDS, AgentDocument
+from core.agents import agents
+from core.errors import ValidationFailed
+
+router = APIRouter(prefix="/api/v2/agents", tags=["agents"])
+
+METRIC_GROUPS = ("performance", "resource", "coordination")
+
+
+@router.get("")
+def list_agents(page: PageDep, _: Annotated[Principal, Depends(require("agents:read"))]) -> dict:
+    """Filters: `filter[swarmId]`, `filter[type]` (or `filter[agentType]`), `filter[status]`. Sort: `createdAt`,
+    `name`, `type`, `status`, `updatedAt`."""
+    result = agents.list_agents(page)
+    body = paged([present.agent(a) for a in result.items], result, "/api/v2/agents")
+    body["meta"]["totalCount"] = result.total  # where the spec's example puts it, besides meta.pagination
+    return body
+
+
+@router.post("", status_code=201, responses=CONFLICT)
+async def create_agent(body: AgentDocument, client: ClientDep, settings: SettingsDep,
+                       principal: Annotated[Principal, Depends(require("agents:create"))]) -> JSONResponse:
+    """With `relationships.swarm` the agent joins that swarm (409 when it is full or terminated)."""
+    resource_type("agent", body.data.type)
+    with fields_named(CREATE_FIELDS):  # an unknown agent type: 400 naming data.attributes.agentType
+        state = await agents.create_agent(client, settings, body.to_domain(), owner=principal.id, tier=principal.tier)
+    location = f"/api/v2/agents/{state.spec.id}"
+    return JSONResponse(ok(present.agent(state), meta={"location": location}), status_code=201,
+                        headers={"Location": location})
+
+
+@router.get("/{agent_id}")
+async def get_agent(agent_id: str, client: ClientDep, _: Annotated[Principal, Depends(require("agents:read"))]) -> dict:
+    return ok(present.agent(await agents.get_agent(client, checked("agent", agent_id))))
+
+
+@router.get("/{agent_id}/metrics")
+def agent_metrics(
+    agent_id: str, _: Annotated[Principal, Depends(require("agents:read"))],
+    timeframe: Annotated[str, Query(max_length=10, description="1h, 24h, 7d or 30d")] = "24h",
+    metrics: Annotated[str | None, Query(max_length=200, description="performance, resource, coordination "
+                                                                     "(comma-separated; default all)")] = None,
+) -> dict:
+    """From the agent's recorded task events inside the timeframe; `timeline` is hourly (daily for 7d/30d)."""
+    groups = [part for part in (metrics or "").split(",") if part]
+    for group in groups:
+        if group not in METRIC_GROUPS:
+            raise ValidationFailed("Request validation failed", details=[{
+                "field": "metrics", "constraint": "enum", "value": group,
+                "message": f"must be one of: {', '.join(METRIC_GROUPS)}"}])
+    report = agents.agent_metrics(checked("agent", agent_id), timeframe)
+    return ok(present.agent_metrics(report, groups))

@@ -1,0 +1,74 @@
+"""Dialect 2 auth (`/api/v2/auth`): register, login, refresh (rotating), logout, who-am-I, API keys.
+
+register/login/refresh are public; the rest need a token. Password hashing is CPU work, so those routes are
+plain `def` (FastAPI runs them in its thread pool, off the event loop).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+
+from api.common.deps import PrincipalDep, SettingsDep
+from api.dialect2.jsonapi import ok
+from api.dialect2.presenters import auth as present
+from api.dialect2.schemas.auth import KeyCreate, LoginBody, RefreshBody, RegisterBody
+from core.auth import api_keys, sessions, users
+from core.errors import Forbidden, ValidationFailed
+
+router = APIRouter(prefix="/api/v2/auth", tags=["auth"])
+
+
+@router.post("/register", status_code=201)
+def register(body: RegisterBody, settings: SettingsDep) -> JSONResponse:
+    """Self-registration: role `developer`, tier `free`. 409 `AUTH_USER_EXISTS` names the taken `field`."""
+    if not settings.allow_registration:
+        raise Forbidden("Self-registration is disabled; ask an admin for an account")
+    info = users.create_user(body.username, body.password, email=body.email, full_name=body.fullName)
+    return JSONResponse(ok(present.user(info)), status_code=201)
+
+
+@router.post("/login")
+def login(body: LoginBody, settings: SettingsDep) -> dict:
+    return ok(present.token_pair(sessions.login(settings, body.username, body.password)))
+
+
+@router.post("/refresh")
+def refresh(body: RefreshBody, settings: SettingsDep) -> dict:
+    """A new access token and a new refresh token; the presented refresh token is spent. Presenting a spent
+    one again revokes the whole session."""
+    return ok(present.token_pair(sessions.refresh(settings, body.refreshToken), with_user=False))
+
+
+@router.post("/logout", status_code=204)
+async def logout(principal: PrincipalDep) -> Response:
+    """Ends the session of the access token: it and the session's refresh token stop working at once."""
+    if principal.session_id is None:
+        raise ValidationFailed("An API key has no session; revoke it with DELETE /api/v2/auth/keys/{keyId}")
+    sessions.logout(principal.session_id)
+    return Response(status_code=204)
+
+
+@router.get("/me")
+async def me(principal: PrincipalDep) -> dict:
+    return ok(present.me(principal))
+
+
+@router.post("/keys", status_code=201)
+async def create_key(body: KeyCreate, principal: PrincipalDep, settings: SettingsDep) -> JSONResponse:
+    """The key is in this response only; it acts with its owner's role."""
+    new = api_keys.create_key(settings, principal.id, body.name, expires_in_s=body.expiresIn)
+    return JSONResponse(ok(present.api_key(new.info, key=new.key)), status_code=201,
+                        headers={"Location": f"/api/v2/auth/keys/{new.info.id}"})
+
+
+@router.get("/keys")
+async def list_keys(principal: PrincipalDep) -> dict:
+    items = api_keys.list_keys(principal.id)
+    return ok([present.api_key(item) for item in items], meta={"total": len(items)})
+
+
+@router.delete("/keys/{key_id}", status_code=204)
+async def revoke_key(key_id: str, principal: PrincipalDep) -> Response:
+    api_keys.revoke_key(principal.id, key_id)
+    return Response(status_code=204)

@@ -1,0 +1,83 @@
+"""Dialect 2: one run — state, cancel, approvals, logs (`/api/v2/runs`)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Query
+from fastapi.responses import JSONResponse
+from temporalio.client import Client
+
+from api.common.deps import ClientDep, Principal, SettingsDep, list_params_v2, require
+from api.dialect2.jsonapi import ok, paged
+from api.dialect2.presenters import runs as present
+from api.dialect2.presenters import workflows as present_workflow
+from api.dialect2.schemas.runs import Decision
+from core.errors import NotFound
+from core.listing import PageRequest
+from core.pipelines import definitions as workflows
+from core.pipelines import runs
+
+router = APIRouter(prefix="/api/v2/runs", tags=["runs"])
+
+
+@router.get("")
+def list_runs(page: Annotated[PageRequest, Depends(list_params_v2(include=("workflow",)))], settings: SettingsDep,
+              _: Annotated[Principal, Depends(require("workflows:read"))]) -> dict:
+    """Filters: `filter[status]`, `filter[workflowId]`. `include=workflow` adds the runs' workflows as
+    `included`."""
+    result = runs.list_runs(page)
+    included = None
+    if "workflow" in page.include:
+        included = []
+        for workflow_id in dict.fromkeys(info.workflowId for info in result.items):
+            try:
+                included.append(present_workflow.workflow(workflows.get_workflow(workflow_id)))
+            except NotFound:  # deleted since: its runs stay listed
+                continue
+    return paged([present.run(i, settings, with_steps=False) for i in result.items], result, "/api/v2/runs",
+                 included=included)
+
+
+@router.get("/{run_id}")
+async def get_run(
+    run_id: str, client: ClientDep, settings: SettingsDep,
+    _: Annotated[Principal, Depends(require("workflows:read"))],
+    wait: Annotated[float, Query(ge=0, le=60, description="seconds to wait for the run to finish")] = 0,
+) -> dict:
+    info = await runs.get_run(client, run_id, wait_s=wait)
+    return ok(present.run(info, settings))
+
+
+@router.post("/{run_id}/cancel", status_code=202)
+async def cancel_run(run_id: str, client: ClientDep, settings: SettingsDep,
+                     _: Annotated[Principal, Depends(require("workflows:run"))]) -> JSONResponse:
+    info = await runs.cancel_run(client, run_id)
+    return JSONResponse(ok(present.run(info, settings)), status_code=202)
+
+
+async def _decide(run_id: str, step_id: str, approved: bool, body: Decision | None, client: Client,
+                  principal: Principal) -> dict:
+    step = await runs.decide_approval(client, run_id, step_id, approved=approved, by=principal.username,
+                                      comment=body.comment if body else None)
+    return ok(step.model_dump(mode="json", exclude_none=True))
+
+
+@router.post("/{run_id}/steps/{step_id}/approve")
+async def approve_step(run_id: str, step_id: str, client: ClientDep,
+                       principal: Annotated[Principal, Depends(require("workflows:run"))],
+                       body: Annotated[Decision | None, Body()] = None) -> dict:
+    return await _decide(run_id, step_id, True, body, client, principal)
+
+
+@router.post("/{run_id}/steps/{step_id}/reject")
+async def reject_step(run_id: str, step_id: str, client: ClientDep,
+                      principal: Annotated[Principal, Depends(require("workflows:run"))],
+                      body: Annotated[Decision | None, Body()] = None) -> dict:
+    return await _decide(run_id, step_id, False, body, client, principal)
+
+
+@router.get("/{run_id}/logs")
+def run_logs(run_id: str, _: Annotated[Principal, Depends(require("workflows:read"))]) -> dict:
+    info, events = runs.run_logs(run_id)
+    return ok(present.logs(info, events))

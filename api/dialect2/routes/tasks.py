@@ -1,0 +1,56 @@
+"""Dialect 2 (`/api/v2/tasks`): JSON:API task resources — create (into a swarm, or assigned to an agent), read,
+and results."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+
+from api.common.deps import ClientDep, Principal, SettingsDep, require
+from api.common.fields import fields_named
+from api.common.ids import checked
+from api.common.openapi import CONFLICT
+from api.dialect2.jsonapi import ok, resource_type
+from api.dialect2.presenters import tasks as present
+from api.dialect2.schemas.tasks import CREATE_FIELDS, TaskDocument
+from core.agents import agents, tasks
+from core.agents.state import AgentState
+from core.errors import NotFound
+
+router = APIRouter(prefix="/api/v2/tasks", tags=["tasks"])
+
+
+@router.post("", status_code=201, responses=CONFLICT)
+async def create_task(body: TaskDocument, client: ClientDep, settings: SettingsDep,
+                      principal: Annotated[Principal, Depends(require("tasks:execute"))]) -> JSONResponse:
+    """In a swarm (`relationships.swarm`) the swarm assigns it; with `relationships.assignedAgent` it goes to that
+    agent; with neither it waits for `POST /api/tasks/{id}/assign`."""
+    resource_type("task", body.data.type)
+    request, agent_id = body.to_domain()
+    with fields_named(CREATE_FIELDS):  # both swarm and agent: 400 naming data.relationships.assignedAgent
+        state = await tasks.create_task(client, settings, request, owner=principal.id, tier=principal.tier,
+                                        agent_id=agent_id, by=principal.username)
+    location = f"/api/v2/tasks/{state.spec.id}"
+    return JSONResponse(ok(present.task(state), meta={"location": location}), status_code=201,
+                        headers={"Location": location})
+
+
+@router.get("/{task_id}")
+async def get_task(task_id: str, client: ClientDep, _: Annotated[Principal, Depends(require("tasks:read"))]) -> dict:
+    return ok(present.task(await tasks.get_task(client, checked("task", task_id))))
+
+
+@router.get("/{task_id}/results")
+async def task_results(task_id: str, client: ClientDep,
+                       _: Annotated[Principal, Depends(require("tasks:read"))]) -> dict:
+    """What the task produced, measured in its workspace; `result` is null until it has finished."""
+    state = await tasks.get_task(client, checked("task", task_id))
+    agent: AgentState | None = None
+    if state.agent_id:
+        try:
+            agent = await agents.get_agent(client, state.agent_id)
+        except NotFound:
+            agent = None
+    return ok(present.task_results(state, agent))

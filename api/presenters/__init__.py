@@ -1,1 +1,0 @@
-"""One presenter per API dialect: domain models in, that dialect's bodies out."""

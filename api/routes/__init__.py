@@ -1,1 +1,0 @@
-"""Routers, one per resource and dialect."""
