@@ -1,12 +1,12 @@
 """List conventions shared by every list endpoint, in both dialects.
 
-Dialect 2 (`/api/v2/...`, `api.deps.page_v2` / `list_params_v2`): `page[number]`, `page[size]` (at most 100),
+Dialect 2 (`/api/v2/...`, `api.common.deps.page_v2` / `list_params_v2`): `page[number]`, `page[size]` (at most 100),
 `filter[x]=v`, `sort=-createdAt,name`, `include=a,b` (only what the route allows); the body carries
-`meta.pagination` and `links` first/prev/self/next/last (`api.presenters.v2.paged`).
+`meta.pagination` and `links` first/prev/self/next/last (`api.dialect2.jsonapi.paged`).
 
-Dialect 1 (`/api/...`, `api.deps.page_v1`): `page`, `limit` (at most 100), `sort=created_at,name`,
+Dialect 1 (`/api/...`, `api.common.deps.page_v1`): `page`, `limit` (at most 100), `sort=created_at,name`,
 `order=asc|desc` (for keys without their own `-`/`+`), every other query parameter the route does not declare is
-a filter (`status=active`), and cursor pagination: `cursor` → `nextCursor` (`api.presenters.v1.paged`).
+a filter (`status=active`), and cursor pagination: `cursor` → `nextCursor` (`api.dialect1.presenters.lists.paged`).
 
 Both build a `PageRequest`; a service turns it into rows with `paginate()`, which
 

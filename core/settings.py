@@ -88,8 +88,8 @@ class Settings(BaseSettings):
     refresh_token_ttl_s: int = 30 * 24 * 3600
     allow_registration: bool = True
 
-    # Rate limits and quotas (core/limits/ratelimit.py, core/limits/quotas.py). Counts live in this process unless REDIS_URL is
-    # set, which API replicas then share. Maps are merged over the spec's defaults; null means unlimited.
+    # Rate limits and quotas (core/limits/ratelimit.py, core/limits/quotas.py). Counts live in this process unless
+    # REDIS_URL is set, which API replicas then share. Maps are merged over the spec's defaults; null means unlimited.
     redis_url: RedisUrl = Field(default=None, validation_alias=AliasChoices("REDIS_URL", "STELLARFLOW_REDIS_URL"))
     rate_limit_enabled: bool = True
     rate_limit_tiers: RateTiers = Field(default_factory=default_tiers)
@@ -109,8 +109,8 @@ class Settings(BaseSettings):
     manage_schedules: bool = True
     memory_cache_entries: int = Field(default=10_000, ge=0)
 
-    # CORS (api/middleware.py). No origins (the default) means no CORS headers at all, so browsers on other origins
-    # cannot call the API. `STELLARFLOW_CORS_ORIGINS` is a JSON list or comma-separated; `*` allows any origin.
+    # CORS (api/common/middleware.py). No origins (the default) means no CORS headers at all, so browsers on other
+    # origins cannot call the API. `STELLARFLOW_CORS_ORIGINS` is a JSON list or comma-separated; `*` allows any origin.
     # Credentials (cookies) are off: the API authenticates with `Authorization: Bearer`, not cookies.
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     cors_allow_credentials: bool = False

@@ -1,5 +1,5 @@
-"""The list conventions every list endpoint shares (core/listing.py, api/deps.py), in both dialects: page sizes and
-their bounds (400 naming the parameter), multi-key sorting, filters, `include`, links, and dialect 1's cursor walk.
+"""The list conventions every list endpoint shares (core/listing.py, api/common/deps.py), in both dialects: page sizes
+and their bounds (400 naming the parameter), multi-key sorting, filters, `include`, links, and dialect 1's cursor walk.
 
 Runs are written straight into the `runs` projection (finished ones, so nothing asks Temporal about them): the
 list endpoints read only that table, and the test controls creation times exactly (ties included)."""

@@ -1,4 +1,5 @@
-"""Per-tier quotas (core/limits/quotas.py): the spec's defaults, `check_quota`, and how a refusal reads in each dialect."""
+"""Per-tier quotas (core/limits/quotas.py): the spec's defaults, `check_quota`, and how a refusal reads in each
+dialect."""
 
 from __future__ import annotations
 

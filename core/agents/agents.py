@@ -14,6 +14,7 @@ from temporalio.client import Client, WorkflowQueryRejectedError
 from temporalio.common import QueryRejectCondition
 from temporalio.service import RPCError
 
+from core.agents import figures
 from core.agents.contracts import (
     AgentHandlers,
     AgentInput,
@@ -164,9 +165,7 @@ async def agent_health(client: Client, settings: Settings, agent_id: str) -> Age
         answered_ms = None
     alive = pulse.status != AgentStatus.terminated and answered_ms is not None
     last = pulse.last_task
-    cpu_share = None
-    if last is not None and last.cpu_time_s is not None and last.duration_ms:
-        cpu_share = round(last.cpu_time_s / max(last.duration_ms / 1000, 0.001), 4)
+    cpu_share = figures.cpu_share(last)
     memory = last.memory_peak_mb if last is not None else None
     checks = {
         "connectivity": "ok" if alive else "down",

@@ -15,6 +15,7 @@ from temporalio.client import Client, WorkflowUpdateStage
 from temporalio.service import RPCError
 
 from core.agents import agents as agent_service
+from core.agents import figures
 from core.agents import tasks as task_service
 from core.agents.contracts import (
     AgentTemplate,
@@ -286,7 +287,6 @@ async def swarm_status(client: Client, swarm_id: str) -> SwarmStatusReport:
               "idle": sum(1 for a in live if a.load == 0),
               "terminated": sum(1 for a in state.agents if a.status == AgentStatus.terminated)}
     in_progress = len(state.assigned)
-    done = state.tasks_completed + state.tasks_failed + state.tasks_cancelled
     tasks = {"total": state.tasks_total, "completed": state.tasks_completed, "failed": state.tasks_failed,
              "cancelled": state.tasks_cancelled, "in_progress": in_progress, "pending": len(state.queue)}
     perf = await asyncio.to_thread(performance, swarm_id, len(workers))
@@ -298,7 +298,7 @@ async def swarm_status(client: Client, swarm_id: str) -> SwarmStatusReport:
         health = "degraded"
     return SwarmStatusReport(
         state=state, agents=agents, tasks=tasks,
-        progress=round(done / state.tasks_total, 4) if state.tasks_total else 0.0,
+        progress=figures.task_progress(state),
         performance=perf, resource_usage={"agent_busy_s": round(cpu, 3)}, health=health,
     )
 

@@ -2,7 +2,7 @@
 `AuthorizationServer`. This module is the thin adapter between authlib and StellarFlow:
 
 * `HttpRequest` → authlib's `OAuth2Request` (`_Request`/`_Payload`), authlib's responses → `OAuthResponse`;
-  the API routes (`api/routes/oauth.py`) turn those into HTTP and render the HTML pages.
+  the API routes (`api/common/oauth.py`) turn those into HTTP and render the HTML pages.
 * authlib does the protocol: parameter and client validation, client authentication at the token endpoint
   (`client_secret_basic`, `client_secret_post`, `none`), redirect and error responses, scope checks, PKCE
   verification (`rfc7636.CodeChallenge`, restricted here to S256 and required for public clients) and refresh
