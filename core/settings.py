@@ -70,6 +70,20 @@ class Settings(BaseSettings):
     executor_secret_env: list[str] = Field(default_factory=list)  # variables an agent's `api_key_env` may name
     executor_timeout_s: float = 3600.0
 
+    # Outbound requests (http-request steps, notifications, LLM calls, and every later outbound client) refuse
+    # loopback, link-local, private and cloud-metadata addresses, checked after DNS resolution, unless the host or
+    # network is listed here: JSON list or comma-separated hostnames, IPs or CIDRs (e.g. "127.0.0.1,10.0.0.0/8").
+    egress_allow: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Base URLs an agent's LLM `base_url` may name (exact scheme://host[:port][/path] prefixes). The worker's own
+    # `llm_base_url` is always allowed; an agent's `api_key_env` secret is sent only to these.
+    llm_allowed_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    # Size limits: request bodies (413 in each dialect's envelope) and workflow definitions.
+    max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_definition_bytes: int = Field(default=256 * 1024, ge=1024)
+    max_definition_steps: int = Field(default=500, ge=1)
+    max_definition_depth: int = Field(default=32, ge=4)
+
     # Deploy environments known to the server, merged under a definition's own `environments:` map.
     environments: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
@@ -116,7 +130,7 @@ class Settings(BaseSettings):
     cors_allow_credentials: bool = False
     cors_max_age_s: int = 600
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "egress_allow", "llm_allowed_urls", mode="before")
     @classmethod
     def _split_origins(cls, value: Any) -> Any:
         if isinstance(value, str):
