@@ -1,7 +1,7 @@
-"""Operator commands that work on the database directly, not through the API: `users create`.
+"""Operator commands that work on the database directly, not through the API: `bootstrap`, `users create`.
 
-They need no running stack and no credential — only access to the data dir — which is how the operator
-creates users before anyone can sign in.
+They need no running stack and no credential — only access to the data dir and the database — which is how the
+operator prepares an installation and creates users before anyone can sign in.
 """
 
 from __future__ import annotations
@@ -20,8 +20,44 @@ users_app = typer.Typer(pretty_exceptions_enable=False, help="Users (on the data
 
 
 def register(app: typer.Typer) -> None:
-    """Add the `users` group to the app."""
+    """Add `bootstrap` and the `users` group to the app."""
+    app.command()(bootstrap)
     app.add_typer(users_app, name="users")
+
+
+def bootstrap(
+    data_dir: Annotated[Path | None, typer.Option(help="where the data dir lives")] = None,
+) -> None:
+    """Prepare the database for the API and the workers, then exit: create missing tables, check the server secret,
+    create the first admin (its password is printed once) and load the definitions directory. Safe to run on every
+    deploy (docker-compose.yml runs it before anything else starts)."""
+    apply_overrides(data_dir=data_dir)
+    from core.auth.bootstrap import bootstrap as bootstrap_installation
+    from core.auth.secret import SecretError
+    from core.pipelines.definitions import load_directory
+    from core.settings import get_settings
+
+    settings = get_settings()
+    try:
+        result = bootstrap_installation(settings)  # tables first (create_all), then the secret and the admin
+    except SecretError as error:
+        err_console.print(f"[red]✗[/] {error}", markup=True)
+        raise typer.Exit(2) from None
+    console.print("[green]✓[/] database tables ready")
+    if result.admin is not None:
+        console.print(f"[green]✓[/] created the admin user [bold]{result.admin.username}[/] — its password is shown "
+                      "once, keep it now:")
+        print(result.password, flush=True)
+    else:
+        console.print("[green]✓[/] an admin exists already")
+    if result.cli_key_file is not None:
+        console.print(f"✓ wrote an admin API key for the CLI to {result.cli_key_file}", markup=False, highlight=False)
+    loaded = load_directory(settings.definitions_dir)  # invalid files are reported and skipped, as the API does
+    problems = [(path, problem) for path, problem in loaded if problem is not None]
+    console.print(f"✓ {len(loaded) - len(problems)} definition(s) loaded from {settings.definitions_dir}",
+                  markup=False, highlight=False)
+    for path, problem in problems:
+        err_console.print(f"! {path} was not loaded: {problem}", markup=False, highlight=False)
 
 
 @users_app.command("create")

@@ -40,6 +40,30 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("TEMPORAL_ADDRESS", "STELLARFLOW_TEMPORAL_ADDRESS")
     )
     temporal_namespace: str = "default"
+    # Reaching a cluster other than the dev server (core/temporal.py: connect_options, docs/deploy.md): TLS, mTLS with a
+    # client certificate and key (files), a private CA, and an API key (Temporal Cloud). `temporal_tls` unset means TLS
+    # exactly when an API key or a TLS file is given. The aliases are the names Temporal's own tools read.
+    temporal_tls: bool | None = Field(
+        default=None, validation_alias=AliasChoices("STELLARFLOW_TEMPORAL_TLS", "TEMPORAL_TLS")
+    )
+    temporal_tls_cert: Path | None = Field(
+        default=None, validation_alias=AliasChoices("STELLARFLOW_TEMPORAL_TLS_CERT", "TEMPORAL_TLS_CLIENT_CERT_PATH")
+    )
+    temporal_tls_key: Path | None = Field(
+        default=None, validation_alias=AliasChoices("STELLARFLOW_TEMPORAL_TLS_KEY", "TEMPORAL_TLS_CLIENT_KEY_PATH")
+    )
+    temporal_tls_ca: Path | None = Field(
+        default=None, validation_alias=AliasChoices("STELLARFLOW_TEMPORAL_TLS_CA", "TEMPORAL_TLS_SERVER_CA_CERT_PATH")
+    )
+    temporal_tls_server_name: str | None = Field(
+        default=None, validation_alias=AliasChoices("STELLARFLOW_TEMPORAL_TLS_SERVER_NAME", "TEMPORAL_TLS_SERVER_NAME")
+    )
+    temporal_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("STELLARFLOW_TEMPORAL_API_KEY", "TEMPORAL_API_KEY")
+    )
+    # Where people open the Temporal UI (run links, `links.temporalUi`); unset = the dev server's UI on this machine.
+    # Temporal Cloud: https://cloud.temporal.io (the path below it is the same).
+    temporal_ui_url: str | None = None
     task_queue: str = TASK_QUEUE
     database_url: str | None = Field(
         default=None, validation_alias=AliasChoices("DATABASE_URL", "STELLARFLOW_DATABASE_URL")
@@ -150,7 +174,7 @@ class Settings(BaseSettings):
 
     @property
     def ui_url(self) -> str:
-        return f"http://127.0.0.1:{self.ui_port}"
+        return (self.temporal_ui_url or f"http://127.0.0.1:{self.ui_port}").rstrip("/")
 
     @property
     def api_url(self) -> str:

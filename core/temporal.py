@@ -8,10 +8,12 @@ from __future__ import annotations
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import TLSConfig
 
 from core.settings import SEARCH_ATTRIBUTES, Settings
 
@@ -63,9 +65,51 @@ def dev_server_command(settings: Settings) -> list[str]:
     ]  # fmt: skip
 
 
+class TemporalSettingsError(ValueError):
+    """The Temporal connection settings contradict each other, or a TLS file cannot be read."""
+
+
+def _read(path: Path | None, setting: str) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise TemporalSettingsError(f"STELLARFLOW_{setting} = {path}: {error.strerror or error}") from None
+
+
+def tls_config(settings: Settings) -> bool | TLSConfig:
+    """TLS for the connection: off for the dev server; on (system roots) with an API key or `temporal_tls`; a
+    `TLSConfig` when any file or the server name is given (mTLS client certificate and key, a private CA)."""
+    cert, key = settings.temporal_tls_cert, settings.temporal_tls_key
+    if (cert is None) != (key is None):
+        raise TemporalSettingsError("STELLARFLOW_TEMPORAL_TLS_CERT and STELLARFLOW_TEMPORAL_TLS_KEY go together (mTLS)")
+    custom = cert is not None or settings.temporal_tls_ca is not None or settings.temporal_tls_server_name is not None
+    if custom:
+        if settings.temporal_tls is False:
+            raise TemporalSettingsError("TLS files or a server name are set, but STELLARFLOW_TEMPORAL_TLS=false")
+        return TLSConfig(
+            server_root_ca_cert=_read(settings.temporal_tls_ca, "TEMPORAL_TLS_CA"),
+            domain=settings.temporal_tls_server_name,
+            client_cert=_read(cert, "TEMPORAL_TLS_CERT"),
+            client_private_key=_read(key, "TEMPORAL_TLS_KEY"),
+        )
+    if settings.temporal_tls is not None:
+        return settings.temporal_tls
+    return settings.temporal_api_key is not None  # Temporal Cloud's API keys only travel over TLS
+
+
+def connect_options(settings: Settings) -> dict[str, Any]:
+    """Everything `Client.connect` is given besides the address: namespace, data converter, TLS and API key."""
+    options: dict[str, Any] = {
+        "namespace": settings.temporal_namespace,
+        "data_converter": pydantic_data_converter,
+        "tls": tls_config(settings),
+    }
+    if settings.temporal_api_key is not None:
+        options["api_key"] = settings.temporal_api_key.get_secret_value()
+    return options
+
+
 async def connect(settings: Settings) -> Client:
-    return await Client.connect(
-        settings.temporal_target,
-        namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
-    )
+    return await Client.connect(settings.temporal_target, **connect_options(settings))
