@@ -6,7 +6,7 @@ One module per job, assembled here into one typer app:
 - `cli.definitions`: `validate`, `schema` — definition files, offline;
 - `cli.client`: `run`, `runs`, `keys` — talk to the API over HTTP, like any other client, with `STELLARFLOW_TOKEN`
   or else the API key `stellarflow up` wrote to `<data dir>/cli.key` (`cli.http_client`);
-- `cli.admin`: `users create` — works on the database directly (an operator's command).
+- `cli.admin`: `bootstrap`, `users create` — work on the database directly (an operator's commands).
 
 Commands import what they need inside themselves, so the CLI starts fast and `up` never imports the API. The
 CLI never imports `activities` or `workflows`; it may use `core`.
