@@ -687,6 +687,8 @@ class _Checker:
             scope = _Scope("parameters", step_id, per_instance, before, axes)
             for path, text in _strings(params, (*base, "parameters")):
                 self._check_template(path, text, scope)
+            if step.get("action") == "execute-command":
+                self._check_command(base, params.get("command"))
         condition = step.get("if")
         if isinstance(condition, str):
             scope = _Scope("if", step_id, _BASE_NAMES, before, expression=True)
@@ -701,6 +703,18 @@ class _Checker:
             for key, text in outputs.items():
                 if isinstance(text, str):
                     self._check_template((*base, "outputs", key), text, scope)
+
+    def _check_command(self, base: PathT, command: Any) -> None:
+        """Templated values reach a shell command as environment variables (core/dsl/shell.py); where that cannot
+        be made safe, say so here, with the safe form, rather than fail the run."""
+        path: PathT = (*base, "parameters", "command")
+        if isinstance(command, str):
+            for lineno, problem in templating.shell_template_problems(command):
+                line = self.lines.template_line(path, lineno)
+                self.add(path, f"{self._where(path)} (line {lineno}): {problem}", "shell_template", line=line)
+        elif isinstance(command, list):
+            for index, problem in templating.argv_template_problems(command):
+                self.add((*path, index), f"{self._where((*path, index))}: {problem}", "shell_template")
 
     def _check_template(self, path: PathT, text: str, scope: _Scope) -> None:
         if not scope.expression and not templating.is_template(text):
