@@ -45,7 +45,7 @@ class ClientCreate(BaseModel):
         min_length=1, max_length=10, description="exact match; https://, or http:// on a loopback address")
     scopes: list[Literal["read", "write"]] = Field(default_factory=lambda: ["read"], min_length=1, max_length=2)
     type: Literal["confidential", "public"] = Field(
-        default="confidential", description="public: no secret, PKCE (S256) required")
+        default="confidential", description="public: no secret. Every client must use PKCE (S256)")
 
 
 def _client_body(client: ClientInfo, *, secret: str | None = None) -> dict:
@@ -168,7 +168,7 @@ async def authorize(
     redirect_uri: Annotated[str | None, Query(description="one of the client's, exactly")] = None,
     scope: Annotated[str | None, Query(description="`read`, `write` or `read write` (default `read`)")] = None,
     state: Annotated[str | None, Query(description="returned unchanged to the client")] = None,
-    code_challenge: Annotated[str | None, Query(description="PKCE; required for public clients")] = None,
+    code_challenge: Annotated[str | None, Query(description="PKCE (S256); required for every client")] = None,
     code_challenge_method: Annotated[str | None, Query(description="`S256`")] = None,
 ) -> Response:
     """The authorization-code flow's first step (RFC 6749 §4.1.1, PKCE per RFC 7636): a consent page where the
