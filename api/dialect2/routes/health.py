@@ -4,7 +4,6 @@ Anyone gets the status; an admin's token also gets version, uptime and component
 from __future__ import annotations
 
 import time
-
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
