@@ -104,7 +104,10 @@ class GuardedTransport(httpx.AsyncBaseTransport):
 
     def __init__(self, rules: EgressPolicy | None = None, **transport_options: Any) -> None:
         self.rules = rules
-        self._inner = httpx.AsyncHTTPTransport(**transport_options)
+        self._options = transport_options
+        # One connection pool per (scheme, host, port, address): a pool is keyed by the address it dials, and a TLS
+        # connection verified for one host name must never carry a request for another name at the same address.
+        self._inner: dict[tuple[str, str, int, str], httpx.AsyncHTTPTransport] = {}
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
@@ -123,13 +126,23 @@ class GuardedTransport(httpx.AsyncBaseTransport):
             raise httpx.ConnectError(f"could not resolve {host}", request=request) from err
         # Connect to the checked address; the Host header (set when the request was built) and the TLS server name
         # stay the original host, so virtual hosting and certificate checks work as if the name had been dialled.
-        request.url = url.copy_with(host=str(ip).split("%", 1)[0])
+        # The caller's request is left as it was (a redirect is resolved against its URL, not the address).
+        address = str(ip).split("%", 1)[0]
+        extensions = dict(request.extensions)
         if scheme == "https" and parse_ip(host) is None:
-            request.extensions = {**request.extensions, "sni_hostname": host}
-        return await self._inner.handle_async_request(request)
+            extensions["sni_hostname"] = host
+        pinned = httpx.Request(request.method, url.copy_with(host=address), headers=request.headers,
+                               stream=request.stream, extensions=extensions)
+        key = (scheme, host.lower(), port, address)
+        inner = self._inner.get(key)
+        if inner is None:
+            inner = self._inner[key] = httpx.AsyncHTTPTransport(**self._options)
+        return await inner.handle_async_request(pinned)
 
     async def aclose(self) -> None:
-        await self._inner.aclose()
+        for inner in self._inner.values():
+            await inner.aclose()
+        self._inner.clear()
 
 
 def guarded_client(*, rules: EgressPolicy | None = None, **options: Any) -> httpx.AsyncClient:

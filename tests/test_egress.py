@@ -235,6 +235,39 @@ async def test_the_connection_goes_to_the_address_that_was_checked(server: FakeH
     assert len(server.requests) == 1
 
 
+async def test_https_is_dialled_by_address_but_verified_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pinned request carries the host name as Host header and TLS server name (so the certificate is checked
+    against the name), and the caller's request keeps its URL."""
+    seen: list[httpx.Request] = []
+
+    async def capture(self: httpx.AsyncHTTPTransport, request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200)
+
+    async def public(host: str, port: int) -> list[tuple[Any, ...]]:
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.216.34", port))]
+
+    monkeypatch.setattr(httpx.AsyncHTTPTransport, "handle_async_request", capture)
+    monkeypatch.setattr(egress, "lookup", public)
+    async with guarded_client(rules=EgressPolicy()) as client:
+        response = await client.get("https://api.example.com/v1/x?y=1")
+    (pinned,) = seen
+    assert (pinned.url.scheme, pinned.url.host, pinned.url.port) == ("https", "93.184.216.34", None)
+    assert pinned.url.raw_path == b"/v1/x?y=1"
+    assert pinned.headers["host"] == "api.example.com"
+    assert pinned.extensions["sni_hostname"] == "api.example.com"
+    assert response.request.url.host == "api.example.com"
+
+
+async def test_a_relative_redirect_stays_on_the_host_name(server: FakeHTTPServer) -> None:
+    server.route("/hop", Reply(302, b"", headers={"Location": "/landed"}))
+    async with guarded_client(rules=EgressPolicy.from_entries(["127.0.0.1"]), follow_redirects=True,
+                              timeout=5) as client:
+        response = await client.get(f"http://localhost:{server.port}/hop")
+    assert response.status_code == 200 and str(response.url) == f"http://localhost:{server.port}/landed"
+    assert [r.headers["host"] for r in server.requests] == [f"localhost:{server.port}"] * 2
+
+
 def test_the_guarded_client_takes_no_transport_or_proxy() -> None:
     for option in ("transport", "mounts", "proxy", "trust_env"):
         with pytest.raises(TypeError):
