@@ -400,8 +400,9 @@ async def run_in_workspace(
     extra_env: Mapping[str, str] | None = None,
 ) -> CommandOutcome:
     """Run `command` for a step: in the run's workspace, with the allowlisted environment, then the
-    definition/step env, then the parameters' env, then `extra_env`, then the STELLARFLOW_* variables. Lines
-    the command writes to `$STELLARFLOW_OUTPUT` come back as `vars`."""
+    definition/step env, then the parameters' env, then the templated values of a shell command (`SF_<n>`, see
+    core/dsl/templating.render_shell), then `extra_env`, then the STELLARFLOW_* variables. Lines the command
+    writes to `$STELLARFLOW_OUTPUT` come back as `vars`."""
     if isinstance(command, list) and not command:
         raise invalid_parameters(f"invalid parameters for {req.action}: command: the argv list is empty")
     workspace = workspace_for(req.run_id)
@@ -409,6 +410,7 @@ async def run_in_workspace(
     env = base_environment()
     env.update(check_env(req.env, "env"))
     env.update(check_env(params_env or {}, "parameters.env"))
+    env.update(check_env(req.template_env, "a templated value of the command"))
     env.update(extra_env or {})
     fd, output_path = tempfile.mkstemp(prefix="stellarflow-output-", suffix=".env")
     os.close(fd)

@@ -20,6 +20,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.command import CommandOutcome, format_seconds, run_in_workspace, step_timeout
+from activities.egress import EgressRefused, guarded_client
 from activities.environment import current_attempt, invalid_parameters, parse_params, step_failed, with_heartbeats
 from activities.http_request import safe_url
 from core import names
@@ -113,18 +114,22 @@ def _record(
 
 async def _health_check(url: str, timeout_s: float) -> dict[str, Any]:
     """GET `url` every ~0.5 s until a 2xx or `timeout_s`; the first attempt is immediate and the last one is
-    made at the deadline, so a service that comes up just in time still passes."""
+    made at the deadline, so a service that comes up just in time still passes. The check goes through the egress
+    guard: an internal address the operator did not allowlist is refused at once (polling would not change it)."""
     deadline = time.monotonic() + timeout_s
     checks, status, error = 0, None, None
-    async with httpx.AsyncClient(follow_redirects=False) as client:
+    async with guarded_client(follow_redirects=False) as client:
         while True:
             checks += 1
             remaining = deadline - time.monotonic()
             try:
-                response = await client.get(url, timeout=max(0.2, min(HEALTH_REQUEST_TIMEOUT_S, remaining)))
-                status, error = response.status_code, None
+                timeout = max(0.2, min(HEALTH_REQUEST_TIMEOUT_S, remaining))
+                async with client.stream("GET", url, timeout=timeout) as response:  # the status is all we need
+                    status, error = response.status_code, None
                 if 200 <= status < 300:
                     return {"healthy": True, "healthStatus": status, "healthChecks": checks}
+            except EgressRefused as err:
+                return {"healthy": False, "healthStatus": None, "healthError": str(err), "healthChecks": checks}
             except httpx.HTTPError as err:
                 error = type(err).__name__
             remaining = deadline - time.monotonic()

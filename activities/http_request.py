@@ -2,7 +2,9 @@
 
 The response body is read as a stream and only a bounded tail is kept, so a large download cannot fill the
 worker's memory or the run history. Messages name the method and the URL without its query string or
-credentials, which is where tokens usually travel.
+credentials, which is where tokens usually travel. The request goes through the egress guard
+(`activities/egress.py`): an internal address the operator did not allowlist fails the step without a retry.
+Redirects are not followed (a 3xx is the step's status).
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.command import format_seconds, step_timeout
+from activities.egress import EgressRefused, guarded_client
 from activities.environment import (
     current_attempt,
     invalid_parameters,
@@ -65,7 +69,7 @@ async def _send(params: HttpRequestParams, timeout_s: float, tail_bytes: int) ->
         else:
             kwargs["json"] = params.body
     started = time.monotonic()
-    async with httpx.AsyncClient(timeout=timeout_s, follow_redirects=False) as client:
+    async with guarded_client(timeout=timeout_s, follow_redirects=False) as client:
         async with client.stream(params.method, params.url, **kwargs) as response:
             tail = bytearray()
             size = 0
@@ -114,6 +118,9 @@ async def perform_http_request(req: ActionRequest) -> ActionResult:
         outputs = await with_heartbeats(_send(params, timeout_s, get_settings().output_tail_bytes))
     except httpx.InvalidURL:
         raise invalid_parameters(f"invalid parameters for {req.action}: url is not a valid URL") from None
+    except EgressRefused as err:
+        failure = f"{target}: {err}"
+        raise egress_refused(failure, _error_outputs(failure, started)) from None
     except httpx.TimeoutException as err:
         failure = f"{target} timed out after {format_seconds(timeout_s)} ({type(err).__name__})"
         raise step_failed(failure, _error_outputs(failure, started), req) from None
@@ -125,6 +132,12 @@ async def perform_http_request(req: ActionRequest) -> ActionResult:
         failure = f"{target} returned {outputs['status']} (expected {_expected(params)})"
         raise step_failed(failure, outputs, req)
     return ActionResult(outputs=outputs, attempt=current_attempt())
+
+
+def egress_refused(message: str, outputs: dict[str, Any]) -> ApplicationError:
+    """Refused by the egress guard: retrying cannot help (the address is what it is), whatever the step's retry."""
+    return ApplicationError(message, outputs, {"attempt": current_attempt()}, type="EgressRefused",
+                            non_retryable=True)
 
 
 def _error_outputs(error: str, started: float) -> dict[str, Any]:

@@ -3,7 +3,9 @@
 Two callers: the run's own events (`send_notifications`, which never raises, because a broken channel must
 not fail a run) and the `notify` step (which fails when a channel fails). Webhook URLs carry their secret in
 the URL itself, so no detail, message or log line ever includes one; failures are described by status
-code or exception class only.
+code or exception class only. Every channel goes through the egress guard (`activities/egress.py`): Slack and
+webhooks through its HTTP client, email through its checked SMTP connection, so a channel pointed at an internal
+address is refused unless the operator allowlists it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 import httpx
 from temporalio import activity
 
+from activities.egress import EgressRefused, guarded_client, smtp_connection
 from activities.environment import current_attempt, parse_params, step_failed
 from core import names
 from core.dsl.actions import NotifyParams
@@ -69,10 +72,11 @@ class ChannelFailed(Exception):
 
 
 async def _post_json(url: str, body: dict[str, Any]) -> None:
-    async with httpx.AsyncClient(timeout=SEND_TIMEOUT_S, follow_redirects=False) as client:
-        response = await client.post(url, json=body)
-    if not 200 <= response.status_code < 300:
-        raise ChannelFailed(f"HTTP {response.status_code}")
+    async with guarded_client(timeout=SEND_TIMEOUT_S, follow_redirects=False) as client:
+        async with client.stream("POST", url, json=body) as response:  # the answer's body is never read
+            status = response.status_code
+    if not 200 <= status < 300:
+        raise ChannelFailed(f"HTTP {status}")
 
 
 async def _send_slack(settings: Settings, notice: Notice) -> None:
@@ -89,7 +93,7 @@ def _smtp_send(settings: Settings, notice: Notice) -> None:
     message["From"] = settings.smtp_from
     message["To"] = ", ".join(settings.smtp_to)
     message.set_content(f"{notice.message}\n\n{notice.link}\n" if notice.link else f"{notice.message}\n")
-    with smtplib.SMTP(settings.smtp_host or "", settings.smtp_port, timeout=SEND_TIMEOUT_S) as smtp:
+    with smtp_connection(settings.smtp_host or "", settings.smtp_port, timeout=SEND_TIMEOUT_S) as smtp:
         username = getattr(settings, "smtp_username", None)
         password = getattr(settings, "smtp_password", None)
         if username and password:
@@ -129,7 +133,7 @@ CHANNELS: dict[str, Channel] = {
 
 def _describe(err: BaseException) -> str:
     """A short, URL-free reason: exception messages of HTTP clients may embed the request URL."""
-    if isinstance(err, ChannelFailed):
+    if isinstance(err, ChannelFailed | EgressRefused):
         return str(err)
     if isinstance(err, smtplib.SMTPResponseException):
         return f"SMTP {err.smtp_code} ({type(err).__name__})"

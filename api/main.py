@@ -16,6 +16,7 @@ from temporalio.client import Client
 
 from api import common, dialect1, dialect2
 from api.common import errors, openapi
+from api.common.bodylimit import install as install_body_limit
 from api.common.idempotency import install as install_idempotency
 from api.common.middleware import RequestContextMiddleware, install_cors
 from api.common.ratelimit import install as install_rate_limits
@@ -57,7 +58,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     openapi.install(app)
     install_idempotency(app, settings)  # innermost: replays still pass the rate limiter and get every header
     install_rate_limits(app, settings)  # added before RequestContextMiddleware, so it runs inside it
-    install_cors(app, settings)  # between the two: preflights are not counted, yet carry request id and headers
+    install_body_limit(app, settings.max_request_bytes)  # outside the limiter: an oversized body costs no lookup
+    install_cors(app, settings)  # outside both: preflights are not counted, yet carry request id and headers
     app.add_middleware(RequestContextMiddleware)
     for router in (*common.ROUTERS, *dialect1.ROUTERS, *dialect2.ROUTERS):
         app.include_router(router)

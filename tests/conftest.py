@@ -24,6 +24,10 @@ _SESSION_DIR = Path(tempfile.mkdtemp(prefix="stellarflow-tests-"))
 os.environ["STELLARFLOW_DATA_DIR"] = str(_SESSION_DIR / "data")
 os.environ["STELLARFLOW_DEFINITIONS_DIR"] = str(ROOT / "definitions")
 os.environ["STELLARFLOW_HEARTBEAT_TIMEOUT_S"] = "3"
+# The fakes (tests/fakes: HTTP, OpenAI-compatible, SMTP servers) listen on 127.0.0.1, an address the egress guard
+# refuses by default: the suite allowlists exactly that address, as an operator would. tests/test_egress.py clears
+# it to prove the refusals.
+os.environ["STELLARFLOW_EGRESS_ALLOW"] = "127.0.0.1"
 for _name in ("DATABASE_URL", "TEMPORAL_ADDRESS", "REDIS_URL"):
     os.environ.pop(_name, None)
 

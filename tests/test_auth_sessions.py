@@ -216,13 +216,14 @@ async def test_registration_can_be_switched_off(app: FastAPI) -> None:
 
 async def test_tier_resolver_for_the_rate_limiter(app: FastAPI, anon_api: httpx.AsyncClient) -> None:
     from core.auth.authenticate import TierResolver
+    from core.limits.ratelimit import Caller
 
     resolve = TierResolver(get_settings(), ttl_s=0)  # the app's own caches for 5 s; this one not at all
     user = (await _register(anon_api)).json()["data"]
     session = await _login(anon_api, user["username"])
-    assert resolve(session["accessToken"]) == "free"
-    assert resolve(token_for("admin")) == "enterprise"
+    assert resolve(session["accessToken"]) == Caller(tier="free", key=f"user:{user['id']}")
+    assert resolve(token_for("admin")).tier == "enterprise"
     assert resolve("garbage") is None and resolve("") is None and resolve("sf_unknown") is None
     assert (await anon_api.post("/api/v2/auth/logout", headers=bearer(session["accessToken"]))).status_code == 204
     assert resolve(session["accessToken"]) is None
-    assert app.state.tier_resolver(token_for("viewer", tier="pro")) == "pro"
+    assert app.state.tier_resolver(token_for("viewer", tier="pro")).tier == "pro"

@@ -473,6 +473,14 @@ async def test_llm_key_is_not_sent_to_a_base_url_the_agent_chose(openai: FakeOpe
     reset_settings()
     with FakeOpenAIServer("fine") as other:
         config = {"baseUrl": other.base_url, "model": "m", "apiKeyEnv": "TEAM_LLM_KEY"}
+        # ... and only to a base URL the operator allows (STELLARFLOW_LLM_ALLOWED_URLS): nothing is sent otherwise.
+        with pytest.raises(ApplicationError) as refused:
+            await execute(task("llm", config=config))
+        assert refused.value.non_retryable and refused.value.type == "LLMUrlNotAllowed"
+        assert "STELLARFLOW_LLM_ALLOWED_URLS" in str(refused.value) and "sk-team-key-123" not in str(refused.value)
+        assert other.chat_requests == []
+        monkeypatch.setenv("STELLARFLOW_LLM_ALLOWED_URLS", other.base_url + "/v1")
+        reset_settings()
         result = await execute(task("llm", config=config))
         assert result.success and "sk-team-key-123" not in result.model_dump_json()
         assert other.chat_requests[0].headers["authorization"] == "Bearer sk-team-key-123"
@@ -499,7 +507,8 @@ async def test_llm_client_errors_are_not_retryable(openai: FakeOpenAIServer) -> 
     with pytest.raises(ApplicationError) as info:
         await execute(task("llm", description="x"))
     assert info.value.non_retryable and info.value.type == "LLMRequestRejected"
-    assert "model not found" in str(info.value) and API_KEY not in str(info.value)
+    assert "400 Bad Request" in str(info.value) and API_KEY not in str(info.value)
+    assert "model not found" not in str(info.value)  # the status, never what the server wrote
 
 
 async def test_llm_unreachable_is_retryable(data_dir: Path) -> None:

@@ -215,12 +215,19 @@ async def test_confidential_client_authenticates_with_basic_or_post(app: FastAPI
             access = bearer(response.json()["access_token"])
             assert (await backend.get("/api/v2/runs", headers=access)).status_code == 200
 
-        # PKCE is optional for a confidential client, its secret is not.
-        code = await get_code(app, client, user, scope="read")
-        oauth_error(await exchange(backend, client, code, None, auth="none"), 401, "invalid_client")
+        # PKCE is required for a confidential client too (its secret authenticates the client; only PKCE binds the
+        # code to the party that asked for it) — and so is the secret.
+        async with client_for(app) as browser:
+            refused = await browser.get(AUTHORIZE, params=authorize_params(client, None, scope="read"))
+        query = redirected_to(refused, client.redirect_uri)
+        assert query["error"] == "invalid_request" and "code" not in query and "PKCE" in query["error_description"]
+        verifier, challenge = pkce()
+        code = await get_code(app, client, user, scope="read", challenge=challenge)
+        oauth_error(await exchange(backend, client, code, verifier, auth="none"), 401, "invalid_client")
         wrong = Client(client.client_id, "sfcs_" + "x" * 43, client.redirect_uri)
-        oauth_error(await exchange(backend, wrong, code, None, auth="basic"), 401, "invalid_client")
-        assert (await exchange(backend, client, code, None, auth="basic")).status_code == 200
+        oauth_error(await exchange(backend, wrong, code, verifier, auth="basic"), 401, "invalid_client")
+        oauth_error(await exchange(backend, client, code, None, auth="basic"), 400, "invalid_request")
+        oauth_error(await exchange(backend, client, code, pkce()[0], auth="basic"), 400, "invalid_grant")
 
 
 async def test_a_read_token_cannot_write(app: FastAPI, api: httpx.AsyncClient) -> None:
@@ -349,7 +356,7 @@ async def test_invalid_requests_go_back_to_a_genuine_client(app: FastAPI, api: h
     public = await register(api, scopes=("read",))
     async with client_for(app) as browser:
         cases = [
-            (authorize_params(public, None, scope="read"), "invalid_request"),  # a public client needs PKCE
+            (authorize_params(public, None, scope="read"), "invalid_request"),  # every client needs PKCE
             (authorize_params(public, pkce()[1], scope="read", code_challenge_method="plain"), "invalid_request"),
             (authorize_params(public, pkce()[1], scope="read write"), "invalid_scope"),  # not registered for write
             (authorize_params(public, pkce()[1], scope="admin"), "invalid_scope"),

@@ -321,6 +321,31 @@ async def test_real_tokens_through_the_auth_layers_resolver(apps: Apps) -> None:
     assert response.headers["x-ratelimit-limit"] == "3"  # an invalid token is counted as free
 
 
+async def test_all_of_a_users_tokens_and_keys_share_one_budget(apps: Apps) -> None:
+    """The caller is the user, not the credential: two API keys and an access token of one user draw on one budget
+    (3 requests here), so holding more credentials never multiplies it; another user has a budget of their own."""
+    from core.auth.api_keys import create_key
+    from tests.support import new_user, token_for
+
+    app = apps.app(use_real_resolver=True)
+    settings = app.state.settings
+    user = new_user("viewer", tier="free")
+    first = apps.client(app, token=create_key(settings, user.id, "first").key)
+    second = apps.client(app, token=create_key(settings, user.id, "second").key)
+    session = apps.client(app, token=token_for(user=user))
+    remaining = []
+    for client in (first, second, session):
+        response = await client.get("/api/v2/workflows")
+        assert response.status_code == 200, response.text
+        remaining.append(response.headers["x-ratelimit-remaining"])
+    assert remaining == ["2", "1", "0"]
+    for client in (first, second, session):
+        assert (await client.get("/api/v2/workflows")).status_code == 429
+    other = apps.client(app, token=create_key(settings, new_user("viewer", tier="free").id, "other").key)
+    response = await other.get("/api/v2/workflows")
+    assert response.status_code == 200 and response.headers["x-ratelimit-remaining"] == "2"
+
+
 async def test_an_unknown_tier_or_a_failing_resolver_counts_as_free(apps: Apps, caplog) -> None:
     def broken(token: str) -> str:
         raise RuntimeError("database is down")

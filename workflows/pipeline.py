@@ -18,7 +18,16 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, RetryState
 from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 
-from core.dsl.templating import TemplateError, evaluate, evaluate_condition, render
+from core.dsl.templating import (
+    ShellTemplateError,
+    TemplateError,
+    argv_template_problems,
+    evaluate,
+    evaluate_condition,
+    is_template,
+    render,
+    render_shell,
+)
 from workflows.recording import PIPELINE_FLUSH_EVERY, Recorder
 
 with workflow.unsafe.imports_passed_through():
@@ -49,6 +58,9 @@ ACTIVITY_FOR_ACTION = {
 }
 HEARTBEATING = {names.EXECUTE_COMMAND, names.DEPLOY}
 NON_RETRYABLE = ["InvalidParameters", "EnvironmentNotConfigured", "StepFailed"]
+# Runs that started before templated values of shell commands were passed as variables (`SF_1`…) keep quoting them
+# in place (`render(..., shell=True)`): their histories hold the commands that way.
+TEMPLATE_VALUES_AS_ENV = "template-values-as-env"
 
 
 class StepFailure(Exception):
@@ -299,10 +311,12 @@ class PipelineWorkflow:
 
     async def _run_instance(self, step: Step, context: dict[str, Any], state: StepState) -> tuple[dict, int]:
         """Run one (instance of a) step; returns (outputs, attempts) or raises StepFailure."""
+        values: dict[str, str] = {}
         try:
             params = render(step.parameters, context)
-            if step.action == "execute-command" and isinstance(step.parameters.get("command"), str):
-                params["command"] = render(step.parameters["command"], context, shell=True)
+            if step.action == "execute-command" and "command" in params:
+                params["command"], values = self._command(step.parameters.get("command"), params.get("command"),
+                                                          context)
         except TemplateError as err:
             raise StepFailure(f"parameter template error: {err}") from None
 
@@ -313,7 +327,7 @@ class PipelineWorkflow:
         elif step.action == "approval":
             outputs, attempts = await self._await_approval(step, state, self._params(ApprovalParams, params)), 1
         else:
-            outputs, attempts = await self._run_activity(step, params, state)
+            outputs, attempts = await self._run_activity(step, params, state, values)
 
         if step.outputs:
             try:
@@ -324,13 +338,29 @@ class PipelineWorkflow:
         return outputs, attempts
 
     @staticmethod
+    def _command(source: Any, rendered: Any, context: dict[str, Any]) -> tuple[Any, dict[str, str]]:
+        """An execute-command step's command and the values its shell text refers to: a templated shell string
+        gets references (`"${SF_1}"`) and the values go to the process's environment; a templated argv list is
+        passed as rendered, unless a templated element is code for the program it runs (`sh -c`)."""
+        if isinstance(source, str) and is_template(source):
+            if workflow.patched(TEMPLATE_VALUES_AS_ENV):
+                return render_shell(source, context)
+            return render(source, context, shell=True), {}
+        if isinstance(source, list) and any(isinstance(item, str) and is_template(item) for item in source):
+            problems = argv_template_problems(source)
+            if problems and workflow.patched(TEMPLATE_VALUES_AS_ENV):
+                raise ShellTemplateError(f"command[{problems[0][0]}]: {problems[0][1]}")
+        return rendered, {}
+
+    @staticmethod
     def _params(model: type[BaseModel], params: dict[str, Any]) -> Any:
         try:
             return model.model_validate(params)
         except Exception as err:
             raise StepFailure(f"invalid parameters: {err}") from None
 
-    async def _run_activity(self, step: Step, params: dict[str, Any], state: StepState) -> tuple[dict, int]:
+    async def _run_activity(self, step: Step, params: dict[str, Any], state: StepState,
+                            template_env: dict[str, str] | None = None) -> tuple[dict, int]:
         if step.action not in ACTIVITY_FOR_ACTION or step.action not in ACTION_PARAMS:
             raise StepFailure(f"unknown action {step.action!r}")
         name = ACTIVITY_FOR_ACTION[step.action]
@@ -349,6 +379,7 @@ class PipelineWorkflow:
             action=step.action,
             parameters=params,
             env=self.env,
+            template_env=template_env or {},
             timeout_s=timeout_s,
             retry_failures=step.retry is not None,
             environments={k: v.model_dump(mode="json") for k, v in self.defn.environments.items()},

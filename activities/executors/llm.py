@@ -7,13 +7,19 @@ Configuration (agent `config` over settings):
 - `model` / STELLARFLOW_LLM_MODEL (required); `temperature` and `max_tokens` (sent only when set).
 - The key: STELLARFLOW_LLM_API_KEY, sent **only** to STELLARFLOW_LLM_BASE_URL itself — an agent that points
   `base_url` elsewhere never receives it. An agent may name `api_key_env`, a worker environment variable
-  that STELLARFLOW_EXECUTOR_SECRET_ENV lists; an `api_key` in the agent's config is refused, because agent
-  configs are shown by the API. The key never appears in results, errors or logs.
+  that STELLARFLOW_EXECUTOR_SECRET_ENV lists, and that key is sent only when the effective base URL is the
+  operator's own or listed in STELLARFLOW_LLM_ALLOWED_URLS (core/egress.py `llm_base_url_allowed`); otherwise
+  the task fails, non-retryable (`LLMUrlNotAllowed`), before any request. An `api_key` in the agent's config is
+  refused, because agent configs are shown by the API. The key never appears in results, errors or logs.
+- Every request goes through the egress guard (activities/egress.py): an internal address that the operator
+  did not list in STELLARFLOW_EGRESS_ALLOW fails the task, non-retryable (`EgressRefused`).
 
 Failures: a connection error, a timeout, 5xx, 408 or 429 raise a retryable `LLMUnavailable` (the activity's
 retry policy tries again; `api_calls` counts the HTTP calls of the attempt that returned); any other 4xx
-raises a non-retryable `LLMRequestRejected` with the server's message; a 2xx that is not a chat completion
-raises a non-retryable `LLMBadResponse`.
+raises a non-retryable `LLMRequestRejected`; a 2xx that is not a chat completion (or is larger than
+`MAX_RESPONSE_BYTES`) raises a non-retryable `LLMBadResponse`. Messages carry the endpoint (no user info or
+query), the status code and its standard reason phrase — never the response's body or headers, which a server an
+agent points at could fill with whatever it read.
 
 Files: a fenced block (``` or ~~~, three or more) is written when it names a path in one of these ways:
     ```python path=src/app.py      (also file=, filename=; quotes allowed)
@@ -29,10 +35,12 @@ a block left open (the answer was cut off) is not written. Each skip is noted in
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import shlex
 from dataclasses import dataclass
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,15 +48,20 @@ from urllib.parse import urlsplit
 import httpx
 from temporalio.exceptions import ApplicationError
 
+from activities.egress import EgressRefused, guarded_client
 from activities.executors.base import ExecOutcome, TaskContext, cap, redact, setting
 from activities.executors.models import not_configured
 from activities.executors.prompt import chat_messages
 from activities.executors.workspace import safe_path
 from core.agents.contracts import ExecuteTaskInput
 from core.agents.models import TokenUsage
+from core.egress import LLM_ALLOW_SETTING, llm_base_url_allowed, normalize_base_url
 from core.settings import Settings
 
+__all__ = ["LLMPlan", "normalize_base_url", "parse_blocks", "plan", "run", "write_blocks"]
+
 RETRYABLE_STATUS = frozenset({408, 429})
+MAX_RESPONSE_BYTES = 16 * 1024 * 1024  # a chat completion is text; a server sending more is not one
 
 
 @dataclass
@@ -67,14 +80,16 @@ class LLMPlan:
     @property
     def where(self) -> str:
         """The endpoint for messages: scheme, host and path, never user info or a query."""
-        parts = urlsplit(self.url)
+        return _where(self.url)
+
+
+def _where(url: str) -> str:
+    try:
+        parts = urlsplit(url)
         host = parts.hostname or ""
         return f"{parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}{parts.path}"
-
-
-def normalize_base_url(url: str) -> str:
-    url = url.strip().rstrip("/")
-    return url[: -len("/v1")] if url.endswith("/v1") else url
+    except ValueError:
+        return "<invalid url>"
 
 
 def _number(value: Any, what: str, cast: type) -> Any:
@@ -112,6 +127,13 @@ def plan(inp: ExecuteTaskInput, settings: Settings) -> LLMPlan:
         if key_env not in settings.executor_secret_env:
             raise not_configured(
                 f"config.api_key_env names {key_env!r}, which STELLARFLOW_EXECUTOR_SECRET_ENV does not list"
+            )
+        if not llm_base_url_allowed(base_url, operator_url=settings.llm_base_url, allowed=settings.llm_allowed_urls):
+            raise ApplicationError(
+                f"config.api_key_env names a worker secret, which is sent only to base URLs the operator allows; "
+                f"{_where(base_url)} is not one: add it to {LLM_ALLOW_SETTING} (or use STELLARFLOW_LLM_BASE_URL)",
+                type="LLMUrlNotAllowed",
+                non_retryable=True,
             )
         key = os.environ.get(key_env)
         if not key:
@@ -222,15 +244,25 @@ def write_blocks(workspace: Path, content: str) -> tuple[list[str], list[str]]:
 # ---- the call -------------------------------------------------------------------------------------------------
 
 
-def _server_message(response: httpx.Response) -> str:
+def _status(status: int) -> str:
+    """`404 Not Found`: the code and its standard phrase (not the server's own reason phrase, which it chooses)."""
     try:
-        data = response.json()
+        return f"{status} {HTTPStatus(status).phrase}"
     except ValueError:
-        return response.text[:300].strip()
-    error = data.get("error") if isinstance(data, dict) else None
-    if isinstance(error, dict):
-        return str(error.get("message") or error)[:300]
-    return str(error or data)[:300]
+        return str(status)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_capped(response: httpx.Response, limit: int) -> bytes:
+    body = bytearray()
+    async for chunk in response.aiter_bytes():
+        body += chunk
+        if len(body) > limit:
+            raise _TooLarge
+    return bytes(body)
 
 
 def _content(message: Any) -> str | None:
@@ -262,24 +294,31 @@ async def run(ctx: TaskContext, llm: LLMPlan) -> ExecOutcome:
         body["max_tokens"] = llm.max_tokens
     headers = {"Authorization": f"Bearer {llm.key}"} if llm.key else {}
     ctx.progress.set(0.1, f"asking {llm.model}")
-    async with httpx.AsyncClient(timeout=llm.timeout_s, follow_redirects=False) as client:
+    async with guarded_client(timeout=llm.timeout_s, follow_redirects=False) as client:
         try:
-            response = await client.post(llm.url, json=body, headers=headers)
+            async with client.stream("POST", llm.url, json=body, headers=headers) as response:
+                status = response.status_code
+                raw = await _read_capped(response, MAX_RESPONSE_BYTES) if 200 <= status < 300 else b""
+        except EgressRefused as err:
+            raise failure(f"LLM endpoint {llm.where}: {err}", "EgressRefused", False) from None
+        except _TooLarge:
+            raise failure(f"LLM endpoint {llm.where} answered {_status(status)} with more than "
+                          f"{MAX_RESPONSE_BYTES} bytes", "LLMBadResponse", False) from None  # fmt: skip
         except httpx.TimeoutException:
             raise failure(f"LLM endpoint {llm.where} timed out after {llm.timeout_s:g}s", "LLMUnavailable",
                           True) from None  # fmt: skip
         except httpx.HTTPError as err:
             raise failure(f"LLM endpoint {llm.where} unreachable: {type(err).__name__}", "LLMUnavailable",
                           True) from None  # fmt: skip
-    status = response.status_code
+    # Never the body or headers of a failed answer: the endpoint may be one an agent chose, and what it sends back
+    # (an internal service's page, a reflected secret) must not reach the task's error.
     if status >= 500 or status in RETRYABLE_STATUS:
-        raise failure(f"LLM endpoint {llm.where} answered {status}: {_server_message(response)}", "LLMUnavailable",
-                      True)  # fmt: skip
+        raise failure(f"LLM endpoint {llm.where} answered {_status(status)}", "LLMUnavailable", True)
     if not 200 <= status < 300:
-        raise failure(f"LLM endpoint {llm.where} rejected the request with {status}: {_server_message(response)}",
-                      "LLMRequestRejected", False)  # fmt: skip
+        raise failure(f"LLM endpoint {llm.where} rejected the request with {_status(status)}", "LLMRequestRejected",
+                      False)  # fmt: skip
     try:
-        data = response.json()
+        data = json.loads(raw)
         choice = data["choices"][0]
     except (ValueError, KeyError, IndexError, TypeError):
         raise failure(f"LLM endpoint {llm.where} answered {status} without a chat completion", "LLMBadResponse",

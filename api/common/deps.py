@@ -87,6 +87,25 @@ async def current_principal(
 current_principal.required_permission = None  # type: ignore[attr-defined]
 
 
+async def optional_principal(request: Request) -> Principal | None:
+    """The caller when a valid bearer credential is sent, else None — never a 401: for public routes (health) that
+    show more to some callers. (It reads the header itself, so the route stays unguarded in the OpenAPI document.)"""
+    scheme, _, credential = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not credential.strip():
+        return None
+    try:
+        return await current_principal(
+            request, HTTPAuthorizationCredentials(scheme="Bearer", credentials=credential.strip()))
+    except (Unauthorized, Forbidden):
+        return None
+
+
+def may(principal: Principal | None, permission: str) -> bool:
+    """Whether an optional caller holds `permission` (within their OAuth scope)."""
+    return principal is not None and allows(principal.role, permission) and \
+        scope_allows(principal.scopes, permission)
+
+
 def require(permission: str):
     """The authorisation seam: every route names the permission it needs. A valid credential without it → 403.
     (`required_permission` on the dependency lets tests walk the routes and know what each one needs.)"""

@@ -45,7 +45,7 @@ class ClientCreate(BaseModel):
         min_length=1, max_length=10, description="exact match; https://, or http:// on a loopback address")
     scopes: list[Literal["read", "write"]] = Field(default_factory=lambda: ["read"], min_length=1, max_length=2)
     type: Literal["confidential", "public"] = Field(
-        default="confidential", description="public: no secret, PKCE (S256) required")
+        default="confidential", description="public: no secret. Every client must use PKCE (S256)")
 
 
 def _client_body(client: ClientInfo, *, secret: str | None = None) -> dict:
@@ -156,6 +156,7 @@ _AUTHORIZE_RESPONSES = {
     400: {"description": "An error page: unknown client, unregistered redirect_uri, or a stale form; never a "
                          "redirect", "content": {"text/html": {}}},
     401: {"description": "The consent page again: wrong username or password", "content": {"text/html": {}}},
+    413: {"description": "An error page: the form is larger than 16 KiB", "content": {"text/html": {}}},
 }
 
 
@@ -167,7 +168,7 @@ async def authorize(
     redirect_uri: Annotated[str | None, Query(description="one of the client's, exactly")] = None,
     scope: Annotated[str | None, Query(description="`read`, `write` or `read write` (default `read`)")] = None,
     state: Annotated[str | None, Query(description="returned unchanged to the client")] = None,
-    code_challenge: Annotated[str | None, Query(description="PKCE; required for public clients")] = None,
+    code_challenge: Annotated[str | None, Query(description="PKCE (S256); required for every client")] = None,
     code_challenge_method: Annotated[str | None, Query(description="`S256`")] = None,
 ) -> Response:
     """The authorization-code flow's first step (RFC 6749 §4.1.1, PKCE per RFC 7636): a consent page where the
@@ -178,13 +179,30 @@ async def authorize(
     return _present(result, request)
 
 
-async def _form(request: Request) -> list[tuple[str, str]] | None:
-    """The urlencoded body, or None when it is not one (wrong type, too large, not UTF-8, too many fields)."""
+class _FormTooLarge:
+    """`_form`'s answer for a body over MAX_FORM_BYTES."""
+
+
+FORM_TOO_LARGE = _FormTooLarge()
+_TOO_LARGE_TEXT = f"The form is larger than {MAX_FORM_BYTES} bytes."
+
+
+async def _form(request: Request) -> list[tuple[str, str]] | _FormTooLarge | None:
+    """The urlencoded body; None when it is not one (wrong type, not UTF-8, too many fields); FORM_TOO_LARGE past
+    MAX_FORM_BYTES. The body is read as a stream and reading stops at the cap, so a large body is never held."""
     if request.headers.get("content-type", "").split(";")[0].strip().lower() != FORM:
         return None
-    body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
-        return None
+    try:
+        declared = int(request.headers.get("content-length", "0"))
+    except ValueError:
+        declared = 0
+    if declared > MAX_FORM_BYTES:
+        return FORM_TOO_LARGE
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            return FORM_TOO_LARGE
     try:
         return parse_qsl(body.decode("utf-8"), keep_blank_values=True, max_num_fields=32)
     except (UnicodeDecodeError, ValueError):
@@ -201,6 +219,8 @@ async def decide(request: Request) -> Response:
     `code` and `state`; deny → 303 with `error=access_denied`."""
     request.state.oauth_browser = _browser(request)
     pairs = await _form(request)
+    if isinstance(pairs, _FormTooLarge):
+        return _present(ErrorPage(413, "invalid_request", _TOO_LARGE_TEXT), request)
     if pairs is None:
         return _present(ErrorPage(400, "invalid_request", "Expected the consent form (" + FORM + ")."), request)
     form: dict[str, str] = {}
@@ -226,6 +246,7 @@ _TOKEN = {"type": "object", "required": ["access_token", "token_type", "expires_
     200: {"description": "Tokens", "content": {"application/json": {"schema": _TOKEN}}},
     400: {"description": "OAuth error (RFC 6749 §5.2)", "content": {"application/json": {"schema": _OAUTH_ERROR}}},
     401: {"description": "Client authentication failed", "content": {"application/json": {"schema": _OAUTH_ERROR}}},
+    413: {"description": "The form is larger than 16 KiB", "content": {"application/json": {"schema": _OAUTH_ERROR}}},
 }, openapi_extra={"requestBody": {"required": True, "content": {FORM: {"schema": {
     "type": "object", "required": ["grant_type"], "properties": {
         "grant_type": {"type": "string", "enum": ["authorization_code", "refresh_token"]},
@@ -237,6 +258,9 @@ async def token(request: Request) -> JSONResponse:
     (rotating: each refresh token works once; a replay revokes the session). Confidential clients authenticate
     with HTTP Basic or `client_secret` in the form; public clients send `client_id` only."""
     pairs = await _form(request)
+    if isinstance(pairs, _FormTooLarge):
+        return JSONResponse({"error": "invalid_request", "error_description": _TOO_LARGE_TEXT}, status_code=413,
+                            headers=NO_STORE)
     if pairs is None:
         return JSONResponse({"error": "invalid_request",
                              "error_description": f"Send the parameters form-encoded ({FORM})"},

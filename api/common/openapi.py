@@ -1,7 +1,8 @@
 """The published OpenAPI document, made to say what the API really answers.
 
 FastAPI documents request validation as `422 HTTPValidationError`; we answer `400 VALIDATION_ERROR` in each
-dialect's error body. Guarded operations can also answer 401/403 and 429, and operations with a path id 404.
+dialect's error body. Guarded operations can also answer 401/403 and 429, operations with a path id 404, and
+operations that take a body 413 (STELLARFLOW_MAX_REQUEST_BYTES, api/common/bodylimit.py).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ _DESCRIPTIONS = {
     "401": "Missing, invalid, expired or revoked credentials (UNAUTHORIZED)",
     "403": "The credentials lack the permission (FORBIDDEN)",
     "404": "No such resource, or not visible to the caller (RESOURCE_NOT_FOUND)",
+    "413": "The request body is larger than the server accepts (PAYLOAD_TOO_LARGE, details.limit in bytes)",
     "429": "Rate limit exceeded (see Retry-After)",
 }
 
@@ -76,6 +78,8 @@ def rewrite(schema: dict[str, Any], unlimited: list[str] | None = None) -> dict[
                 responses.setdefault("403", _error_response(path, "403"))
             if "{" in path:
                 responses.setdefault("404", _error_response(path, "404"))
+            if operation.get("requestBody"):
+                responses.setdefault("413", _error_response(path, "413"))
             if not any(path == p or path.startswith(p.rstrip("/") + "/") for p in unlimited or []):
                 responses.setdefault("429", _error_response(path, "429"))
     for name in ("HTTPValidationError", "ValidationError"):

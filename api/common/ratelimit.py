@@ -3,8 +3,10 @@ id and the security headers).
 
 Who is counted, and against which budget:
 
-* A valid bearer token: the caller is a hash of the token (the token itself is never stored or logged), its tier
-  what ``app.state.tier_resolver(token)`` says (the auth layer's; sync or async).
+* A valid bearer token: the caller is the *user* behind it, so all of a user's tokens and API keys share one
+  budget. ``app.state.tier_resolver(token)`` (the auth layer's; sync or async) answers a ``Caller`` (tier, and the
+  key the budget is kept under: ``user:<id>``). A resolver that answers a bare tier name counts the caller under a
+  hash of the token instead (the token itself is never stored or logged).
 * No ``Authorization``, or a token the resolver does not vouch for (invalid, expired, revoked, no resolver
   installed, resolver failing): the caller is the client IP, tier ``free``. Counting a bad token under its own
   hash would hand a fresh budget to every made-up token, so junk tokens would lift the limit altogether. (Behind
@@ -32,7 +34,7 @@ import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.common.errors import error_body
-from core.limits.ratelimit import DEFAULT_TIER, Decision, RateLimiter, RateTier, default_tiers
+from core.limits.ratelimit import DEFAULT_TIER, Caller, Decision, RateLimiter, RateTier, default_tiers
 from core.settings import Settings
 
 log = logging.getLogger("stellarflow.ratelimit")
@@ -99,14 +101,15 @@ class RateLimitMiddleware:
 
     async def _classify(self, scope: Scope, path: str) -> tuple[str, RateTier, str]:
         token = bearer_token(scope)
-        tier_name = await self._tier(scope, token) if token is not None else None
+        caller = await self._caller(scope, token) if token is not None else None
+        tier_name = caller.tier if caller is not None else None
         tier = self._tier_budget(tier_name)
-        if tier_name is not None and tier.unlimited:
-            return CORE, tier, token_identity(token or "")
+        if caller is not None and tier.unlimited:
+            return CORE, tier, caller.key
         if any(_under(path, prefix) for prefix in AUTH_PREFIXES):
             return AUTH, self.settings.rate_limit_auth, "ip:" + client_ip(scope)
-        if token is not None and tier_name is not None:
-            return CORE, tier, token_identity(token)
+        if caller is not None:
+            return CORE, tier, caller.key
         return CORE, tier, "ip:" + client_ip(scope)
 
     def _tier_budget(self, name: str | None) -> RateTier:
@@ -118,7 +121,7 @@ class RateLimitMiddleware:
         return tiers.get(DEFAULT_TIER) or default_tiers()[DEFAULT_TIER]
 
     @staticmethod
-    async def _tier(scope: Scope, token: str) -> str | None:
+    async def _caller(scope: Scope, token: str) -> Caller | None:
         app = scope.get("app")
         resolver = getattr(getattr(app, "state", None), "tier_resolver", None)
         if resolver is None:
@@ -132,7 +135,9 @@ class RateLimitMiddleware:
         except Exception as err:  # never let the resolver turn a request into a 500; never log the token
             log.warning("tier resolver failed (%s); counting the caller as %r", type(err).__name__, DEFAULT_TIER)
             return None
-        return tier if isinstance(tier, str) else None
+        if isinstance(tier, Caller):
+            return tier
+        return Caller(tier=tier, key=token_identity(token)) if isinstance(tier, str) else None
 
     @staticmethod
     async def _refuse(scope: Scope, send: Send, decision: Decision, headers: list[tuple[bytes, bytes]]) -> None:

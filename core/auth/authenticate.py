@@ -9,6 +9,7 @@ import time
 from core.auth import api_keys, sessions, tokens
 from core.auth.identity import Identity
 from core.errors import Unauthorized
+from core.limits.ratelimit import Caller
 from core.settings import Settings
 
 
@@ -23,17 +24,19 @@ def authenticate(settings: Settings, credential: str) -> Identity:
 
 
 class TierResolver:
-    """`tier(token) -> "free" | "pro" | "enterprise" | None` for the rate limiter, which runs before routing.
-    Answers are cached a few seconds per token (keyed by a hash, so no credential is kept in memory)."""
+    """`resolver(token) -> Caller(tier, key) | None` for the rate limiter, which runs before routing: the user's
+    tier, and `user:<id>` as the key the budget is counted under, so every token and API key of one user shares
+    one budget. None for a credential that is not valid. Answers are cached a few seconds per token (keyed by a
+    hash, so no credential is kept in memory)."""
 
     def __init__(self, settings: Settings, ttl_s: float = 5.0, max_entries: int = 10_000) -> None:
         self.settings = settings
         self.ttl_s = ttl_s
         self.max_entries = max_entries
-        self._cache: dict[bytes, tuple[float, str | None]] = {}
+        self._cache: dict[bytes, tuple[float, Caller | None]] = {}
         self._lock = threading.Lock()
 
-    def __call__(self, token: str) -> str | None:
+    def __call__(self, token: str) -> Caller | None:
         if not token:
             return None
         key = hashlib.sha256(token.encode()).digest()
@@ -43,13 +46,14 @@ class TierResolver:
         if hit is not None and hit[0] > now:
             return hit[1]
         try:
-            tier: str | None = authenticate(self.settings, token).user.tier
+            user = authenticate(self.settings, token).user
+            caller: Caller | None = Caller(tier=user.tier, key=f"user:{user.id}")
         except Unauthorized:
-            tier = None
+            caller = None
         with self._lock:
             if len(self._cache) >= self.max_entries:
                 self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
                 if len(self._cache) >= self.max_entries:
                     self._cache.clear()
-            self._cache[key] = (now + self.ttl_s, tier)
-        return tier
+            self._cache[key] = (now + self.ttl_s, caller)
+        return caller

@@ -5,7 +5,8 @@
   the API routes (`api/common/oauth.py`) turn those into HTTP and render the HTML pages.
 * authlib does the protocol: parameter and client validation, client authentication at the token endpoint
   (`client_secret_basic`, `client_secret_post`, `none`), redirect and error responses, scope checks, PKCE
-  verification (`rfc7636.CodeChallenge`, restricted here to S256 and required for public clients) and refresh
+  verification (`rfc7636.CodeChallenge`, restricted here to S256 and required for every client,
+  confidential ones too) and refresh
   token scope narrowing. This module supplies storage and StellarFlow's sessions.
 * Tokens are ordinary StellarFlow sessions (`core/auth/sessions.py`): a JWT access token and a rotating refresh
   token, whose session row has an `oauth_grants` row naming the client and scope. `require()` narrows the user's
@@ -195,7 +196,9 @@ class AuthorizationServer(_AuthorizationServer):
 # -- PKCE, codes and tokens -----------------------------------------------------------------------------------
 
 class PKCE(CodeChallenge):
-    """authlib's RFC 7636 extension, S256 only (`plain` protects nothing), and required for public clients."""
+    """authlib's RFC 7636 extension, S256 only (`plain` protects nothing), and required for every client: a
+    confidential client's secret authenticates the client, but only PKCE binds the code to the one that asked
+    for it (an intercepted or injected code is useless without the verifier; OAuth 2.1, RFC 9700 §2.1.1)."""
 
     SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
     DEFAULT_CODE_CHALLENGE_METHOD = "S256"
@@ -204,11 +207,20 @@ class PKCE(CodeChallenge):
         super().validate_code_challenge(grant, redirect_uri)
         data = grant.request.payload.data
         challenge, method = data.get("code_challenge"), data.get("code_challenge_method")
-        if grant.request.client.is_public and not challenge:
-            raise InvalidRequestError("Public clients must use PKCE: send code_challenge with "
+        if not challenge:
+            raise InvalidRequestError("PKCE is required for every client: send code_challenge with "
                                       "code_challenge_method=S256")
-        if challenge and method != "S256":
+        if method != "S256":
             raise InvalidRequestError("code_challenge_method must be S256")
+
+    def validate_code_verifier(self, grant: grants.AuthorizationCodeGrant, result: Any) -> None:
+        request = grant.request
+        if not request.form.get("code_verifier"):
+            raise InvalidRequestError("Missing 'code_verifier': PKCE is required for every client")
+        if not self.get_authorization_code_challenge(request.authorization_code):
+            # A code issued without a challenge (before PKCE was required) cannot be redeemed any more.
+            raise InvalidGrantError(description="The code was issued without PKCE; start the flow again")
+        super().validate_code_verifier(grant, result)
 
 
 class AuthorizationCode(AuthorizationCodeMixin):

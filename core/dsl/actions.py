@@ -16,7 +16,7 @@ class ActionParams(BaseModel):
 
 class ExecuteCommandParams(ActionParams):
     """`command` is a shell string (run by /bin/sh -c) or an argv list (no shell). Templated values in a
-    shell string are shell-quoted; prefer `env` to pass data."""
+    shell string reach the command as environment variables (`"${SF_1}"`), never as shell text."""
 
     command: str | list[str] = Field(description="shell string, or argv list run without a shell")
     timeout: Duration | None = None

@@ -3,6 +3,9 @@
 A definition is checked in three layers and every problem of every layer is reported at once, so a user
 fixes a file in one pass instead of one error per attempt:
 
+0. size: the text (or, for a mapping, its JSON size with every YAML alias expanded), the number of steps and
+   how deeply values nest are capped (`DefinitionLimits`, from STELLARFLOW_MAX_DEFINITION_BYTES, _STEPS and
+   _DEPTH); a definition over a cap is refused before anything else is checked;
 1. YAML syntax (with the line of the problem);
 2. the shape, by the pydantic models (`extra="forbid"`, so a typo is an error, not a silently ignored key);
 3. the meaning: duplicate ids, unknown or cyclic dependencies, unknown actions, each action's parameters,
@@ -38,6 +41,7 @@ from core.dsl.models import InputSpec, WorkflowDefinition, coerce_input
 
 __all__ = [
     "DefinitionError",
+    "DefinitionLimits",
     "Issue",
     "format_path",
     "load_file",
@@ -135,6 +139,69 @@ def format_path(path: Iterable[str | int]) -> str:
     return out
 
 
+# ---- size limits -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DefinitionLimits:
+    """How large a definition may be: its size in bytes (YAML text, or the JSON of a mapping with aliases
+    expanded), its number of steps and how deeply its values nest (the document itself is depth 1)."""
+
+    max_bytes: int = 256 * 1024
+    max_steps: int = 500
+    max_depth: int = 32
+
+    @classmethod
+    def from_settings(cls) -> DefinitionLimits:
+        from core.settings import get_settings
+
+        settings = get_settings()
+        return cls(settings.max_definition_bytes, settings.max_definition_steps, settings.max_definition_depth)
+
+
+def _too_large(size: str, limits: DefinitionLimits) -> Issue:
+    return Issue("", f"the definition is {size}; at most {limits.max_bytes} bytes are accepted "
+                 "(STELLARFLOW_MAX_DEFINITION_BYTES)", "max_size")
+
+
+def _too_deep(limits: DefinitionLimits, line: int | None = None) -> Issue:
+    return Issue("", f"the definition nests more than {limits.max_depth} levels deep "
+                 "(STELLARFLOW_MAX_DEFINITION_DEPTH)", "max_depth", line=line)
+
+
+def _measure(data: Any, limits: DefinitionLimits) -> Issue | None:
+    """Walk the data without recursion, counting about what its JSON would weigh, and stop at the first cap
+    passed: a YAML alias is counted every time it is used, so a "billion laughs" document stops here after at most
+    `max_bytes` steps of work, instead of blowing up whatever serialises it later (the content hash)."""
+    size = 0
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > limits.max_depth:
+            return _too_deep(limits)
+        if isinstance(value, dict):
+            size += 2
+            for key, item in value.items():
+                size += len(str(key)) + 4
+                stack.append((item, depth + 1))
+        elif isinstance(value, list | tuple):
+            size += 2
+            for item in value:
+                size += 1
+                stack.append((item, depth + 1))
+        elif isinstance(value, str):
+            size += len(value) + 2
+        else:
+            size += 8
+        if size > limits.max_bytes:
+            return _too_large(f"larger than {limits.max_bytes} bytes once its values are expanded", limits)
+    steps = data.get("steps") if isinstance(data, dict) else None
+    if isinstance(steps, list) and len(steps) > limits.max_steps:
+        return Issue("steps", f"the definition has {len(steps)} steps; at most {limits.max_steps} are accepted "
+                     "(STELLARFLOW_MAX_DEFINITION_STEPS)", "max_steps")
+    return None
+
+
 # ---- YAML with line numbers ----------------------------------------------------------------------------
 
 
@@ -198,7 +265,8 @@ def _map_nodes(node: yaml.Node, path: PathT, lines: _LineMap, issues: list[Issue
             _map_nodes(value_node, (*path, key), lines, issues, seen)
 
 
-def _load_yaml(text: str, source: str | None) -> tuple[Any, _LineMap, list[Issue]]:
+def _load_yaml(text: str, source: str | None,
+               limits: DefinitionLimits | None = None) -> tuple[Any, _LineMap, list[Issue]]:
     """Compose the node tree once: it gives both the data and each node's line."""
     lines = _LineMap()
     issues: list[Issue] = []
@@ -217,6 +285,8 @@ def _load_yaml(text: str, source: str | None) -> tuple[Any, _LineMap, list[Issue
         message = f"YAML syntax error: {problem}" + (f" ({context})" if context else "")
         line = mark.line + 1 if mark is not None else None
         raise DefinitionError([Issue("", message, "yaml_syntax", line=line)], source) from exc
+    except RecursionError:  # the parser recurses per nesting level; far past any cap, it runs out of stack
+        raise DefinitionError([_too_deep(limits or DefinitionLimits())], source) from None
     finally:
         loader.dispose()
     return data, lines, issues
@@ -687,6 +757,8 @@ class _Checker:
             scope = _Scope("parameters", step_id, per_instance, before, axes)
             for path, text in _strings(params, (*base, "parameters")):
                 self._check_template(path, text, scope)
+            if step.get("action") == "execute-command":
+                self._check_command(base, params.get("command"))
         condition = step.get("if")
         if isinstance(condition, str):
             scope = _Scope("if", step_id, _BASE_NAMES, before, expression=True)
@@ -701,6 +773,18 @@ class _Checker:
             for key, text in outputs.items():
                 if isinstance(text, str):
                     self._check_template((*base, "outputs", key), text, scope)
+
+    def _check_command(self, base: PathT, command: Any) -> None:
+        """Templated values reach a shell command as environment variables (core/dsl/shell.py); where that cannot
+        be made safe, say so here, with the safe form, rather than fail the run."""
+        path: PathT = (*base, "parameters", "command")
+        if isinstance(command, str):
+            for lineno, problem in templating.shell_template_problems(command):
+                line = self.lines.template_line(path, lineno)
+                self.add(path, f"{self._where(path)} (line {lineno}): {problem}", "shell_template", line=line)
+        elif isinstance(command, list):
+            for index, problem in templating.argv_template_problems(command):
+                self.add((*path, index), f"{self._where((*path, index))}: {problem}", "shell_template")
 
     def _check_template(self, path: PathT, text: str, scope: _Scope) -> None:
         if not scope.expression and not templating.is_template(text):
@@ -849,20 +933,30 @@ def _unknown_name(name: str, scope: _Scope) -> str:
 # ---- public API -----------------------------------------------------------------------------------------
 
 
-def parse_definition(data: dict[str, Any] | str, *, source: str | None = None) -> WorkflowDefinition:
+def parse_definition(data: dict[str, Any] | str, *, source: str | None = None,
+                     limits: DefinitionLimits | None = None) -> WorkflowDefinition:
     """Validate a definition (a dict, or YAML/JSON text) and return it; DefinitionError lists every issue.
 
-    `source` names the file or request in messages (`deploy.yaml:12: ...`)."""
+    `source` names the file or request in messages (`deploy.yaml:12: ...`); `limits` default to the settings'."""
+    limits = limits or DefinitionLimits.from_settings()
     lines = _LineMap()
     issues: list[Issue] = []
     if isinstance(data, str):
-        data, lines, issues = _load_yaml(data, source)
+        size = len(data.encode("utf-8", errors="replace"))
+        if size > limits.max_bytes:
+            raise DefinitionError([_too_large(f"{size} bytes", limits)], source)
+        data, lines, issues = _load_yaml(data, source, limits)
     if not isinstance(data, dict):
         kind = "empty" if data is None else type(data).__name__
         raise DefinitionError(
             [Issue("", f"a workflow definition must be a mapping (got {kind})", "type", line=lines.line(()))],
             source,
         )
+    over = _measure(data, limits)
+    if over is not None:
+        if over.field == "steps":
+            over.line = lines.line(("steps",))
+        raise DefinitionError([over], source)
     checker = _Checker(data, lines)
     checker.issues.extend(issues)
     definition = checker.check_models()
@@ -876,12 +970,15 @@ def parse_definition(data: dict[str, Any] | str, *, source: str | None = None) -
 def load_file(path: str | Path) -> WorkflowDefinition:
     """Read and validate one definition file. An unreadable file is a DefinitionError too."""
     path = Path(path)
+    limits = DefinitionLimits.from_settings()
     try:
+        if path.stat().st_size > limits.max_bytes:  # refused unread
+            raise DefinitionError([_too_large(f"{path.stat().st_size} bytes", limits)], str(path))
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise DefinitionError([Issue("", f"cannot read the file: {reason}", "file")], str(path)) from exc
-    return parse_definition(text, source=str(path))
+    return parse_definition(text, source=str(path), limits=limits)
 
 
 def _expand(paths: Iterable[str | Path]) -> Iterator[Path]:

@@ -48,6 +48,16 @@ FAIL_OPEN_BACKOFF_S = 5.0
 DEFAULT_TIER = "free"
 
 
+@dataclass(frozen=True)
+class Caller:
+    """Who a valid credential counts as: the tier of its budget and the key the budget is kept under. The auth
+    layer keys every credential of one user (access tokens of every session, API keys, OAuth tokens) to that user,
+    so a user has one budget however many credentials they hold."""
+
+    tier: str
+    key: str
+
+
 class RateTier(BaseModel):
     """One budget: ``None`` everywhere means unlimited."""
 

@@ -40,6 +40,11 @@ class ActionRequest(BaseModel):
     action: str
     parameters: dict[str, Any] = Field(default_factory=dict)
     env: dict[str, str] = Field(default_factory=dict)
+    template_env: dict[str, str] = Field(
+        default_factory=dict,
+        description="the templated values of a shell command (`SF_1`, `SF_2`, …), which the command refers to as "
+        "variables: data handed to the process's environment, never spliced into the shell text",
+    )
     timeout_s: float | None = None
     retry_failures: bool = Field(default=False, description="a failed outcome may be retried by policy")
     environments: dict[str, dict[str, Any]] = Field(default_factory=dict)

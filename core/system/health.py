@@ -3,6 +3,10 @@ on the Temporal frontend, with the time each took. Both REST dialects present th
 
 A failing check is an answer (`unhealthy`, with the exception's class name), never an exception: health is what
 a load balancer or `stellarflow up` polls while things are still coming up.
+
+Who sees what: anyone gets the overall status (and the HTTP status that goes with it); only a caller holding
+`DETAILS_PERMISSION` (admins) gets the components, their timings, where Temporal was reached and what failed.
+Those are internals an attacker maps a deployment with.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from core.db import get_engine
 from core.settings import Settings
 
 TEMPORAL_TIMEOUT = timedelta(seconds=3)
+DETAILS_PERMISSION = "system:health"  # in no role's list: admins only (they are allowed every permission)
 
 
 class ComponentHealth(BaseModel):

@@ -18,6 +18,9 @@ def component(item: ComponentHealth) -> dict[str, Any]:
     return body
 
 
-def health(report: SystemHealth) -> dict[str, Any]:
-    return {"status": "healthy" if report.healthy else "unhealthy",
-            "components": {name: component(c) for name, c in report.components.items()}}
+def health(report: SystemHealth, *, detailed: bool) -> dict[str, Any]:
+    """The status for everyone; the components (timings, Temporal's address, errors) only when `detailed`."""
+    body: dict[str, Any] = {"status": "healthy" if report.healthy else "unhealthy"}
+    if detailed:
+        body["components"] = {name: component(c) for name, c in report.components.items()}
+    return body

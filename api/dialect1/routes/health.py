@@ -1,19 +1,23 @@
-"""`GET /api/health`: no token needed. Each component is checked for real, with its measured response time; 503
-while any is unhealthy."""
+"""`GET /api/health`: no token needed. Each component is checked for real; 503 while any is unhealthy. Anyone
+gets the status; an admin's token also gets the components (core/system/health.py says why)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from api.common.deps import get_client
+from api.common.deps import Principal, get_client, may, optional_principal
 from api.dialect1.presenters import health as present
-from core.system.health import check_components
+from core.system.health import DETAILS_PERMISSION, check_components
 
 router = APIRouter(tags=["system"])
 
 
 @router.get("/api/health")
-async def health_v1(request: Request) -> JSONResponse:
+async def health_v1(request: Request,
+                    principal: Annotated[Principal | None, Depends(optional_principal)]) -> JSONResponse:
     report = await check_components(request.app.state.settings, lambda: get_client(request))
-    return JSONResponse(present.health(report), status_code=200 if report.healthy else 503)
+    body = present.health(report, detailed=may(principal, DETAILS_PERMISSION))
+    return JSONResponse(body, status_code=200 if report.healthy else 503)

@@ -21,6 +21,11 @@ def component(item: ComponentHealth) -> dict[str, Any]:
     return body
 
 
-def health(report: SystemHealth, *, uptime_ms: int) -> dict[str, Any]:
-    return {"status": "healthy" if report.healthy else "degraded", "timestamp": now_iso(), "version": VERSION,
-            "uptime": uptime_ms, "components": {name: component(c) for name, c in report.components.items()}}
+def health(report: SystemHealth, *, uptime_ms: int, detailed: bool) -> dict[str, Any]:
+    """Status and time for everyone; version, uptime and components (timings, Temporal's address, errors) only when
+    `detailed`."""
+    body: dict[str, Any] = {"status": "healthy" if report.healthy else "degraded", "timestamp": now_iso()}
+    if detailed:
+        body.update(version=VERSION, uptime=uptime_ms,
+                    components={name: component(c) for name, c in report.components.items()})
+    return body
