@@ -146,7 +146,7 @@ def run_view(info: RunInfo, caller: Caller, access: WorkflowAccess | None) -> Ru
 
 def _bare(step: StepState) -> StepState:
     return step.model_copy(update={"outputs": {}, "error": None,
-                                   "instances": [_bare(i) for i in step.instances] if step.instances else None})
+                                   "instances": None if step.instances is None else [_bare(i) for i in step.instances]})
 
 
 def _access(workflow_id: str) -> WorkflowAccess | None:
