@@ -1,7 +1,8 @@
 """The database engine and transactions. SQLite file by default, PostgreSQL through DATABASE_URL.
 
 Tables live with their capability (`core/<capability>/tables.py`); this module only builds the engine, hands out
-sessions and creates the schema. Every table module is imported at the bottom so `create_all` sees them all.
+sessions and creates the schema (and adds the columns models gained since: `core/schema.py`). Every table module
+is imported at the bottom so `create_all` sees them all.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, SQLModel, create_engine
+
+from core.schema import upgrade
 
 
 def utcnow() -> datetime:
@@ -42,6 +45,7 @@ def engine_for(url: str) -> Engine:
     else:
         engine = create_engine(url, pool_pre_ping=True)
     SQLModel.metadata.create_all(engine)
+    upgrade(engine, SQLModel.metadata)  # columns models gained since the tables were created (core/schema.py)
     return engine
 
 

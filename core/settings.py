@@ -124,7 +124,8 @@ class Settings(BaseSettings):
     jwt_secret: SecretStr | None = None
     access_token_ttl_s: int = 3600
     refresh_token_ttl_s: int = 30 * 24 * 3600
-    allow_registration: bool = True
+    # Self-registration (`POST /api/v2/auth/register`) hands anyone a developer account: off unless opened.
+    allow_registration: bool = False
 
     # Rate limits and quotas (core/limits/ratelimit.py, core/limits/quotas.py). Counts live in this process unless
     # REDIS_URL is set, which API replicas then share. Maps are merged over the spec's defaults; null means unlimited.

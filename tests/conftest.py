@@ -86,6 +86,24 @@ async def app(temporal_client: Client, worker: None) -> AsyncIterator[FastAPI]:
 
 
 @pytest.fixture(scope="session")
+async def open_app(temporal_client: Client, worker: None) -> AsyncIterator[FastAPI]:
+    """The real app with self-registration switched on (`STELLARFLOW_ALLOW_REGISTRATION=true`; off by default),
+    for the tests that register users through the API."""
+    from api.main import create_app
+
+    application = create_app(get_settings().model_copy(update={"allow_registration": True}), client=temporal_client)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def open_anon_api(open_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """No credential, on the app with registration open (from an address of its own, per test)."""
+    async with client_for(open_app) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
 def admin_token() -> str:
     """An admin's access token (tier enterprise, so rate limits never bite the suite)."""
     return token_for("admin")

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import httpx
 from ulid import ULID
 
+from core.access import Caller
 from core.auth import sessions, users
 from core.auth.users import UserInfo
 from core.settings import get_settings
@@ -38,8 +41,28 @@ def token_for(role: str = "developer", *, tier: str = "enterprise", user: UserIn
     return sessions.start_session(get_settings(), user or shared_user(role, tier=tier)).access_token
 
 
+# The caller of tests that drive services directly rather than through the API: an admin, so ownership rules
+# (tests/test_ownership.py covers them) never get in the way of what those tests check.
+SERVICE = Caller(id="usr-service-tests", username="service-tests", role="admin")
+
+
+def caller_of(user: UserInfo) -> Caller:
+    return Caller(id=user.id, username=user.username, role=user.role)
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+@contextmanager
+def settings_changed(app, **updates: Any) -> Iterator[None]:
+    """The app's settings with `updates` (e.g. an operator's allowlist) for the duration of the block."""
+    before = app.state.settings
+    app.state.settings = before.model_copy(update=updates)
+    try:
+        yield
+    finally:
+        app.state.settings = before
 
 
 _clients = itertools.count(1)

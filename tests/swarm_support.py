@@ -13,6 +13,7 @@ from core.agents.models import TERMINAL_TASK
 from core.agents.state import SwarmState, TaskState
 from core.events.store import list_events
 from core.settings import get_settings
+from tests.support import SERVICE
 
 T = TypeVar("T")
 SHELL = {"executor": "shell"}
@@ -37,7 +38,7 @@ async def new_swarm(client: Client, *, topology: str, strategy: str = "balanced"
                     **extra: Any) -> SwarmState:
     body = swarms.SwarmCreate(name=name, topology=topology, strategy=strategy, max_agents=max_agents,
                               agent_config=SHELL, initial_agents=agents, **extra)
-    state = await swarms.create_swarm(client, get_settings(), body, owner=None, tier="enterprise")
+    state = await swarms.create_swarm(client, get_settings(), body, caller=SERVICE, tier="enterprise")
     expected = sum(int(group.get("count", 1)) for group in agents)
     if topology == "hierarchical" and not any(g["type"] == "coordinator" for g in agents):
         expected += 1
@@ -49,16 +50,18 @@ async def new_swarm(client: Client, *, topology: str, strategy: str = "balanced"
 async def submit(client: Client, swarm_id: str, command: str, **fields: Any) -> TaskState:
     requirements = {"command": command, **fields.pop("requirements", {})}
     body = tasks.TaskCreate(requirements=requirements, swarm_id=swarm_id, **fields)
-    return await tasks.create_task(client, get_settings(), body, owner=None, tier="enterprise")
+    return await tasks.create_task(client, get_settings(), body, caller=SERVICE, tier="enterprise")
 
 
 async def finished(client: Client, task_id: str, timeout: float = 30.0) -> TaskState:
-    return await eventually(lambda: tasks.get_task(client, task_id), lambda t: t.status in TERMINAL_TASK,
+    return await eventually(lambda: tasks.get_task(client, task_id, caller=SERVICE),
+                            lambda t: t.status in TERMINAL_TASK,
                             f"task {task_id} to finish", timeout)
 
 
 async def running(client: Client, task_id: str, timeout: float = 30.0) -> TaskState:
-    return await eventually(lambda: tasks.get_task(client, task_id), lambda t: t.status.value == "running",
+    return await eventually(lambda: tasks.get_task(client, task_id, caller=SERVICE),
+                            lambda t: t.status.value == "running",
                             f"task {task_id} to run", timeout)
 
 

@@ -20,6 +20,7 @@ from core.agents.models import AgentStatus, TaskStatus
 from core.events.store import list_events
 from core.settings import get_settings
 from tests.processes import WorkerProcess, lines, running, wait_for
+from tests.support import SERVICE
 from tests.swarm_support import SHELL, eventually
 
 TEST_BUDGET_S = 60  # a hang guard: the run takes ~10 s (heartbeat timeout, retry, sticky-queue timeout)
@@ -44,11 +45,11 @@ async def test_killed_worker_resumes_the_agents_task(temporal_env: WorkflowEnvir
     try:
         body = swarms.SwarmCreate(name="crash", topology="star", agent_config=SHELL,
                                   initial_agents=[{"type": "coder", "count": 1}])
-        swarm = await swarms.create_swarm(client, settings, body, owner=None, tier="enterprise")
+        swarm = await swarms.create_swarm(client, settings, body, caller=SERVICE, tier="enterprise")
         command = f'echo $$ >> "{mark}/started"; sleep 2; echo ran >> "{mark}/done"; echo finished'
         task = await tasks.create_task(client, settings, tasks.TaskCreate(
             description="survive a crash", requirements={"command": command}, swarm_id=swarm.spec.id),
-            owner=None, tier="enterprise")
+            caller=SERVICE, tier="enterprise")
         await wait_for(lambda: len(lines(mark / "started")) == 1, "the task to start", 20, workers)
         first_shell = int(lines(mark / "started")[0])
 
@@ -59,7 +60,7 @@ async def test_killed_worker_resumes_the_agents_task(temporal_env: WorkflowEnvir
         workers.append(WorkerProcess(env, tmp_path / "worker-2.log"))
 
         remaining = TEST_BUDGET_S - (time.monotonic() - began)
-        done = await eventually(lambda: tasks.get_task(client, task.spec.id),
+        done = await eventually(lambda: tasks.get_task(client, task.spec.id, caller=SERVICE),
                                 lambda t: t.status in (TaskStatus.completed, TaskStatus.failed, TaskStatus.cancelled),
                                 "the task to finish after the crash", remaining)
         assert done.status == TaskStatus.completed, (done, workers[-1].output())
@@ -72,7 +73,7 @@ async def test_killed_worker_resumes_the_agents_task(temporal_env: WorkflowEnvir
 
         state = await swarms.get_swarm(client, swarm.spec.id)
         agent_id = state.agents[0].id
-        agent = await eventually(lambda: agents.get_agent(client, agent_id),
+        agent = await eventually(lambda: agents.get_agent(client, agent_id, caller=SERVICE),
                                  lambda a: a.status == AgentStatus.idle and a.metrics.tasks_completed == 1,
                                  "the agent to be idle again")
         assert agent.current_task is None and [h.task_id for h in agent.history] == [task.spec.id]
@@ -81,7 +82,7 @@ async def test_killed_worker_resumes_the_agents_task(temporal_env: WorkflowEnvir
         assert status.tasks == {"total": 1, "completed": 1, "failed": 0, "cancelled": 0, "in_progress": 0,
                                 "pending": 0}
         assert status.agents["idle"] == 1 and status.agents["active"] == 0
-        await swarms.delete_swarm(client, swarm.spec.id, force=True)
+        await swarms.delete_swarm(client, swarm.spec.id, force=True, caller=SERVICE)
     finally:
         for worker in workers:
             worker.stop()

@@ -18,17 +18,19 @@ from core.agents.models import AgentStatus, TaskStatus
 from core.agents.state import Directive, SwarmState
 from core.errors import Conflict
 from core.events.store import list_events
-from core.settings import get_settings
+from core.settings import Settings, get_settings
+from tests.support import SERVICE, caller_of
 from tests.swarm_support import SHELL, eventually, finished, new_swarm, running, submit
 
 pytestmark = pytest.mark.usefixtures("worker")
 
 
-async def _agent(client: Client, **fields) -> str:
+async def _agent(client: Client, settings: Settings | None = None, **fields) -> str:
     body = agents.AgentCreate(type=fields.pop("type", "coder"), config=fields.pop("config", SHELL), **fields)
-    state = await agents.create_agent(client, get_settings(), body, owner=None, tier="enterprise")
+    state = await agents.create_agent(client, settings or get_settings(), body, caller=SERVICE, tier="enterprise")
     assert state.status == AgentStatus.initializing
-    await eventually(lambda: agents.get_agent(client, state.spec.id), lambda a: a.status == AgentStatus.idle,
+    await eventually(lambda: agents.get_agent(client, state.spec.id, caller=SERVICE),
+                     lambda a: a.status == AgentStatus.idle,
                      "the agent to be idle")
     return state.spec.id
 
@@ -36,7 +38,7 @@ async def _agent(client: Client, **fields) -> str:
 async def _task(client: Client, command: str, **fields) -> str:
     requirements = {"command": command, **fields.pop("requirements", {})}
     body = tasks.TaskCreate(requirements=requirements, **fields)
-    state = await tasks.create_task(client, get_settings(), body, owner=None, tier="enterprise")
+    state = await tasks.create_task(client, get_settings(), body, caller=SERVICE, tier="enterprise")
     assert state.status == TaskStatus.pending
     return state.spec.id
 
@@ -44,7 +46,7 @@ async def _task(client: Client, command: str, **fields) -> str:
 async def test_task_assigned_to_an_agent_runs_and_is_measured(temporal_client: Client) -> None:
     agent_id = await _agent(temporal_client)
     task_id = await _task(temporal_client, "echo hello > out.txt; echo done", type="lifecycle-echo")
-    ack = await tasks.assign_task(temporal_client, task_id, agent_id)
+    ack = await tasks.assign_task(temporal_client, task_id, agent_id, caller=SERVICE)
     assert ack.queue_position == 0
     done = await finished(temporal_client, task_id)
     assert done.status == TaskStatus.completed and done.agent_id == agent_id
@@ -52,7 +54,7 @@ async def test_task_assigned_to_an_agent_runs_and_is_measured(temporal_client: C
     assert done.result.files_created == ["out.txt"] and done.progress == 1.0
     timeline = done.timeline
     assert timeline.created_at <= timeline.queued_at <= timeline.started_at <= timeline.completed_at
-    agent = await eventually(lambda: agents.get_agent(temporal_client, agent_id),
+    agent = await eventually(lambda: agents.get_agent(temporal_client, agent_id, caller=SERVICE),
                              lambda a: a.metrics.tasks_completed == 1 and a.status == AgentStatus.idle, "metrics")
     assert agent.history[-1].task_id == task_id and agent.history[-1].result == "success"
     assert agent.metrics.success_rate == 1.0 and agent.metrics.total_duration_ms > 0
@@ -60,68 +62,69 @@ async def test_task_assigned_to_an_agent_runs_and_is_measured(temporal_client: C
     await eventually(lambda: asyncio.to_thread(lookup.task_row, task_id),
                      lambda t: t is not None and t.status == TaskStatus.completed, "the projection")
     similar = await tasks.create_task(temporal_client, get_settings(), tasks.TaskCreate(type="lifecycle-echo"),
-                                      owner=None, tier="enterprise")
+                                      caller=SERVICE, tier="enterprise")
     assert similar.spec.estimated_duration_s == pytest.approx(done.duration_ms / 1000, rel=0.01, abs=0.002)
     novel = await tasks.create_task(temporal_client, get_settings(), tasks.TaskCreate(type="never-seen"),
-                                    owner=None, tier="enterprise")
+                                    caller=SERVICE, tier="enterprise")
     assert novel.spec.estimated_duration_s is None
     types = [e.type for e in list_events(task_id)]
     assert {"task.created", "task.assigned", "task.completed"} <= set(types), types
     wanted = {"agent.created", "agent.status", "agent.task_assigned", "agent.metrics"}
     await eventually(lambda: asyncio.to_thread(lambda: {e.type for e in list_events(agent_id)}),
                      lambda seen: wanted <= seen, "the agent's events")
-    await agents.terminate_agent(temporal_client, agent_id, by="test")
+    await agents.terminate_agent(temporal_client, agent_id, caller=SERVICE)
 
 
 async def test_progress_comes_from_the_executor_heartbeats(temporal_client: Client) -> None:
     agent_id = await _agent(temporal_client)
     task_id = await _task(temporal_client, "echo progress: 0.25; sleep 1.2; echo progress: 0.5; sleep 1.2")
-    await tasks.assign_task(temporal_client, task_id, agent_id)
-    halfway = await eventually(lambda: tasks.get_task(temporal_client, task_id), lambda t: t.progress >= 0.5,
+    await tasks.assign_task(temporal_client, task_id, agent_id, caller=SERVICE)
+    halfway = await eventually(lambda: tasks.get_task(temporal_client, task_id, caller=SERVICE),
+                               lambda t: t.progress >= 0.5,
                                "progress 0.5")
     assert halfway.status == TaskStatus.running
     await finished(temporal_client, task_id)
     reported = [e.data["progress"] for e in list_events(task_id) if e.type == "task.progress"]
     assert reported == [0.25, 0.5], reported
-    await agents.terminate_agent(temporal_client, agent_id, by="test")
+    await agents.terminate_agent(temporal_client, agent_id, caller=SERVICE)
 
 
 async def test_cancel_rolls_the_workspace_back_and_says_so(temporal_client: Client) -> None:
     agent_id = await _agent(temporal_client)
     task_id = await _task(temporal_client, "echo changed > notes.txt; rm keep.txt; touch new.txt; sleep 30",
                           requirements={"files": {"notes.txt": "original\n", "keep.txt": "keep\n"}})
-    await tasks.assign_task(temporal_client, task_id, agent_id)
+    await tasks.assign_task(temporal_client, task_id, agent_id, caller=SERVICE)
     state = await running(temporal_client, task_id)
-    agent = await agents.get_agent(temporal_client, agent_id)
+    agent = await agents.get_agent(temporal_client, agent_id, caller=SERVICE)
     workspace = Path(agent.workspace) / task_id
     await eventually(lambda: asyncio.sleep(0, workspace.joinpath("new.txt").exists()), bool, "the command to start")
-    outcome = await tasks.cancel_task(temporal_client, task_id)
+    outcome = await tasks.cancel_task(temporal_client, task_id, caller=SERVICE)
     assert outcome.status == TaskStatus.cancelled and outcome.rollback_performed is True
     assert sorted(p.name for p in workspace.iterdir()) == ["keep.txt", "notes.txt"]
     assert (workspace / "notes.txt").read_text() == "original\n"
     assert state.agent_id == agent_id
-    agent = await eventually(lambda: agents.get_agent(temporal_client, agent_id),
+    agent = await eventually(lambda: agents.get_agent(temporal_client, agent_id, caller=SERVICE),
                              lambda a: a.status == AgentStatus.idle and a.current_task is None, "the agent idle")
     assert agent.metrics.tasks_cancelled == 1 and agent.history[-1].result == "cancelled"
     # Cancelling again answers the same; a queued-but-unassigned task cancels without any rollback.
-    assert (await tasks.cancel_task(temporal_client, task_id)).rollback_performed is True
+    assert (await tasks.cancel_task(temporal_client, task_id, caller=SERVICE)).rollback_performed is True
     pending = await _task(temporal_client, "true")
-    outcome = await tasks.cancel_task(temporal_client, pending)
+    outcome = await tasks.cancel_task(temporal_client, pending, caller=SERVICE)
     assert outcome.status == TaskStatus.cancelled and outcome.rollback_performed is False
-    await agents.terminate_agent(temporal_client, agent_id, by="test")
+    await agents.terminate_agent(temporal_client, agent_id, caller=SERVICE)
 
 
 async def test_terminating_an_agent_cancels_its_task_and_refuses_new_work(temporal_client: Client) -> None:
     agent_id = await _agent(temporal_client)
     task_id = await _task(temporal_client, "touch made.txt; sleep 30")
-    await tasks.assign_task(temporal_client, task_id, agent_id)
+    await tasks.assign_task(temporal_client, task_id, agent_id, caller=SERVICE)
     await running(temporal_client, task_id)
-    final = await agents.terminate_agent(temporal_client, agent_id, by="test")
+    final = await agents.terminate_agent(temporal_client, agent_id, caller=SERVICE)
     assert final.status == AgentStatus.terminated and final.terminated_at is not None
     task = await finished(temporal_client, task_id)
     assert task.status == TaskStatus.cancelled and task.rollback_performed is True
     with pytest.raises(Conflict):
-        await tasks.assign_task(temporal_client, await _task(temporal_client, "true"), agent_id)
+        await tasks.assign_task(temporal_client, await _task(temporal_client, "true"), agent_id, caller=SERVICE)
     health = await agents.agent_health(temporal_client, get_settings(), agent_id)
     assert health.status == "unhealthy" and health.checks["connectivity"] == "down"
 
@@ -132,22 +135,22 @@ async def test_a_passed_deadline_fails_the_task(temporal_client: Client) -> None
     agent_id = await _agent(temporal_client)
     deadline = datetime.now(UTC) + timedelta(seconds=1.5)
     task_id = await _task(temporal_client, "sleep 30", constraints={"deadline": deadline})
-    await tasks.assign_task(temporal_client, task_id, agent_id)
+    await tasks.assign_task(temporal_client, task_id, agent_id, caller=SERVICE)
     task = await finished(temporal_client, task_id)
     assert task.status == TaskStatus.failed and task.error == "Deadline exceeded"
     health = await agents.agent_health(temporal_client, get_settings(), agent_id)
     assert health.status == "healthy" and health.last_heartbeat is not None
-    await agents.terminate_agent(temporal_client, agent_id, by="test")
+    await agents.terminate_agent(temporal_client, agent_id, caller=SERVICE)
 
 
 async def test_executor_not_configured_fails_clearly_never_fakes_success(temporal_client: Client) -> None:
     agent_id = await _agent(temporal_client, type="researcher", config={})  # researcher → llm, not configured
     task_id = await _task(temporal_client, "true", description="summarise the repo")
-    await tasks.assign_task(temporal_client, task_id, agent_id)
+    await tasks.assign_task(temporal_client, task_id, agent_id, caller=SERVICE)
     task = await finished(temporal_client, task_id)
     assert task.status == TaskStatus.failed and task.result is None
     assert "llm executor" in task.error and "STELLARFLOW_LLM_BASE_URL" in task.error, task.error
-    await agents.terminate_agent(temporal_client, agent_id, by="test")
+    await agents.terminate_agent(temporal_client, agent_id, caller=SERVICE)
 
 
 async def test_swarm_pause_resume_scale_broadcast_and_status(temporal_client: Client) -> None:
@@ -158,13 +161,13 @@ async def test_swarm_pause_resume_scale_broadcast_and_status(temporal_client: Cl
     async def control(action: str, **parameters) -> dict:
         outcome = await swarms.control_swarm(temporal_client, settings, swarm_id,
                                              ControlRequest(action=action, parameters=parameters),
-                                             owner=None, tier="enterprise")
+                                             caller=SERVICE, tier="enterprise")
         return outcome.detail
 
     await control("pause")
     held = await submit(temporal_client, swarm_id, "true")
     await asyncio.sleep(0.5)  # give a (wrong) assignment the chance to happen
-    assert (await tasks.get_task(temporal_client, held.spec.id)).status == TaskStatus.queued
+    assert (await tasks.get_task(temporal_client, held.spec.id, caller=SERVICE)).status == TaskStatus.queued
     await control("resume")
     assert (await finished(temporal_client, held.spec.id)).status == TaskStatus.completed
 
@@ -178,10 +181,10 @@ async def test_swarm_pause_resume_scale_broadcast_and_status(temporal_client: Cl
                      lambda s: len(s.live_agents) == 3, "a tester to leave")
 
     reached = await swarms.broadcast(temporal_client, swarm_id, Directive(content="Switch to high-priority mode",
-                                                                         priority="high"))
+                                                                         priority="high"), caller=SERVICE)
     assert reached == 3
     for agent in [a for a in grown.agents if a.id not in removed["removed"]]:
-        state = await eventually(lambda a=agent: agents.get_agent(temporal_client, a.id),
+        state = await eventually(lambda a=agent: agents.get_agent(temporal_client, a.id, caller=SERVICE),
                                  lambda s: s.directives, f"agent {agent.id} to get the directive")
         assert state.directives[-1].content == "Switch to high-priority mode"
 
@@ -201,12 +204,12 @@ async def test_swarm_pause_resume_scale_broadcast_and_status(temporal_client: Cl
     with pytest.raises(Conflict):  # a swarm with queued work is only deleted with force
         blocker = await submit(temporal_client, swarm_id, "sleep 30")
         await running(temporal_client, blocker.spec.id)
-        await swarms.delete_swarm(temporal_client, swarm_id, force=False)
-    final = await swarms.delete_swarm(temporal_client, swarm_id, force=True)
+        await swarms.delete_swarm(temporal_client, swarm_id, force=False, caller=SERVICE)
+    final = await swarms.delete_swarm(temporal_client, swarm_id, force=True, caller=SERVICE)
     assert final.status.value == "terminated"
     assert (await finished(temporal_client, blocker.spec.id)).status == TaskStatus.cancelled
     for agent in final.agents:
-        await eventually(lambda a=agent: agents.get_agent(temporal_client, a.id),
+        await eventually(lambda a=agent: agents.get_agent(temporal_client, a.id, caller=SERVICE),
                          lambda s: s.status == AgentStatus.terminated, f"agent {agent.id} to terminate")
 
 
@@ -216,7 +219,7 @@ async def test_swarm_and_agents_continue_as_new_without_losing_count(temporal_cl
     settings = get_settings()
     body = swarms.SwarmCreate(name="long-lived", topology="star", agent_config=SHELL,
                               initial_agents=[{"type": "coder", "count": 1}])
-    spec_state = await swarms.create_swarm(temporal_client, settings, body, owner=None, tier="enterprise")
+    spec_state = await swarms.create_swarm(temporal_client, settings, body, caller=SERVICE, tier="enterprise")
     swarm_id = spec_state.spec.id
     # Restart it with a tight limit: terminate the default run, start one that continues as new every ~60 events.
     handle = temporal_client.get_workflow_handle(swarm_id)
@@ -246,13 +249,14 @@ async def test_llm_agent_gets_memory_context_and_its_cognitive_pattern(temporal_
                         access_level="shared")
     answer = "Here it is.\n```python path=src/db.py\nDATABASE = 'postgresql'\n```\n"
     with FakeOpenAIServer(answer) as llm:
-        agent_id = await _agent(temporal_client, type="backend-dev", config={
+        allowed = get_settings().model_copy(update={"llm_allowed_urls": [llm.base_url]})  # the operator's list
+        agent_id = await _agent(temporal_client, allowed, type="backend-dev", config={
             "executor": "llm", "base_url": llm.base_url + "/v1", "model": "fake-model",
             "cognitivePattern": "critical", "temperature": 0.2, "max_tokens": 500})
         task_id = await _task(temporal_client, "unused", description="Write the database settings module",
                               requirements={"memory_keys": ["decisions/db", "missing"],
                                             "memory_namespace": "project-x"})
-        await tasks.assign_task(temporal_client, task_id, agent_id)
+        await tasks.assign_task(temporal_client, task_id, agent_id, caller=SERVICE)
         task = await finished(temporal_client, task_id)
         assert task.status == TaskStatus.completed, task.error
         messages = llm.messages()
@@ -262,7 +266,7 @@ async def test_llm_agent_gets_memory_context_and_its_cognitive_pattern(temporal_
     assert body["model"] == "fake-model" and body["temperature"] == 0.2 and body["max_tokens"] == 500
     assert task.result.files_created == ["src/db.py"] and task.result.tokens.total == 59
     assert task.result.api_calls == 1
-    await agents.terminate_agent(temporal_client, agent_id, by="test")
+    await agents.terminate_agent(temporal_client, agent_id, caller=SERVICE)
 
 
 async def test_quotas_cap_agents_and_tasks_per_hour(temporal_client: Client, app) -> None:
@@ -294,10 +298,10 @@ async def test_quotas_cap_agents_and_tasks_per_hour(temporal_client: Client, app
                                                             "free": TierQuotas(agents=5, tasks_per_hour=2)}})
     for _ in range(2):
         await tasks.create_task(temporal_client, settings, tasks.TaskCreate(description="counted"),
-                                owner=user.id, tier="free")
+                                caller=caller_of(user), tier="free")
     from core.errors import QuotaExceeded
 
     with pytest.raises(QuotaExceeded) as caught:
         await tasks.create_task(temporal_client, settings, tasks.TaskCreate(description="one too many"),
-                                owner=user.id, tier="free")
+                                caller=caller_of(user), tier="free")
     assert caught.value.status == 429 and int(caught.value.headers["Retry-After"]) > 3500

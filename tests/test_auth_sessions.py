@@ -3,17 +3,25 @@ reuse detection, logout revocation, token expiry and the strength rule — each 
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import jwt
 import pytest
 from fastapi import FastAPI
 from ulid import ULID
 
-from core.auth import tokens
+from core.auth import tokens, users
 from core.settings import get_settings
 from tests.support import PASSWORD, bearer, client_for, new_user, token_for
 
 SPEC_DEVELOPER_PERMISSIONS = {"swarms:manage", "agents:create", "tasks:execute"}
+
+
+@pytest.fixture
+async def anon_api(open_anon_api: httpx.AsyncClient) -> httpx.AsyncClient:
+    """These tests register users: registration is off by default, so they run on the app that opened it."""
+    return open_anon_api
 
 
 def _name(prefix: str = "user") -> str:
@@ -203,15 +211,20 @@ async def test_dialect_1_token_endpoint(anon_api: httpx.AsyncClient) -> None:
     assert bad.json()["request_id"] == bad.headers["x-request-id"]
 
 
-async def test_registration_can_be_switched_off(app: FastAPI) -> None:
-    from api.main import create_app
-
-    closed = create_app(get_settings().model_copy(update={"allow_registration": False}),
-                        client=app.state.temporal_client)
-    async with client_for(closed) as client:
+async def test_registration_is_closed_by_default(app: FastAPI) -> None:
+    assert get_settings().allow_registration is False  # STELLARFLOW_ALLOW_REGISTRATION unset
+    async with client_for(app) as client:
         response = await _register(client)
     assert response.status_code == 403
-    assert response.json()["error"]["code"] == "FORBIDDEN"
+    error = response.json()["error"]
+    assert error["code"] == "REGISTRATION_CLOSED" and "ask an admin" in error["message"]
+    sent = json.loads(response.request.content)
+    assert not users.username_taken(sent["username"])  # nothing was created
+
+
+async def test_registration_opens_when_enabled(open_anon_api: httpx.AsyncClient) -> None:
+    response = await _register(open_anon_api)
+    assert response.status_code == 201 and response.json()["data"]["role"] == "developer"
 
 
 async def test_tier_resolver_for_the_rate_limiter(app: FastAPI, anon_api: httpx.AsyncClient) -> None:

@@ -98,7 +98,8 @@ async def test_keys_are_scoped_per_caller(app: FastAPI, api: httpx.AsyncClient) 
     await api.delete(f"/api/v2/auth/keys/{mine.json()['data']['id']}")
 
 
-async def test_register_is_scoped_by_client_address(app: FastAPI) -> None:
+async def test_register_is_scoped_by_client_address(open_app: FastAPI) -> None:
+    app = open_app  # registration is off by default
     name = f"reg{str(ULID()).lower()}"
     body = {"username": name, "email": f"{name}@example.com", "password": PASSWORD}
     key = _key()

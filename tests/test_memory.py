@@ -27,7 +27,7 @@ from core.db import engine_for
 from core.events.tables import EventRow
 from core.memory.service import Caller, service_for
 from core.settings import Settings
-from tests.support import client_for, token_for
+from tests.support import client_for, new_user, shared_user, token_for
 
 PG_URL = os.environ.get("STELLARFLOW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 PG_SCHEMA = "stellarflow_memory_test"
@@ -291,7 +291,7 @@ async def test_stats_with_a_real_read_cache(backend: Backend, admin: httpx.Async
     from core.memory.service import MemoryService
 
     elsewhere = MemoryService(engine_for(backend.url))
-    elsewhere.store(Caller(owner="someone-else"), ns, "k0", {"n": "changed elsewhere"})
+    elsewhere.store(Caller(owner=shared_user("admin").id), ns, "k0", {"n": "changed elsewhere"})
     fresh = (await admin.get("/api/memory/k0", params={"namespace": ns})).json()
     assert fresh["value"] == {"n": "changed elsewhere"} and fresh["version"] == 2
 
@@ -458,30 +458,43 @@ async def test_access_levels(backend: Backend, admin: httpx.AsyncClient) -> None
     ns = _ns("access")
     marker = f"marker{os.urandom(4).hex()}"
     async with client_for(backend.app, token_for("developer")) as alice, \
+            client_for(backend.app, token_for("developer", user=new_user())) as bob, \
             client_for(backend.app, token_for("viewer")) as viewer:
         for key, level in (("mine", "private"), ("ours", "shared"), ("everyone", "public")):
             response = await alice.post("/api/memory", json={"key": key, "value": {"secret": key, "marker": marker},
                                                              "namespace": ns, "access_level": level})
             assert response.status_code == 201, response.text
         assert (await alice.get("/api/memory/mine", params={"namespace": ns})).status_code == 200
-        # the admin is another user: a private entry is not theirs to see, find or take
-        _v1_error(await admin.get("/api/memory/mine", params={"namespace": ns}), 404, "RESOURCE_NOT_FOUND")
-        _v1_error(await admin.put("/api/memory/mine", params={"namespace": ns}, json={"value": 1}), 404,
+        # another user: a private entry is not theirs to see, find or take
+        _v1_error(await bob.get("/api/memory/mine", params={"namespace": ns}), 404, "RESOURCE_NOT_FOUND")
+        _v1_error(await bob.put("/api/memory/mine", params={"namespace": ns}, json={"value": 1}), 404,
                   "RESOURCE_NOT_FOUND")
-        _v1_error(await admin.post("/api/memory", json={"key": "mine", "value": 1, "namespace": ns}), 409, "CONFLICT")
-        found = (await admin.get("/api/memory/query", params={"pattern": "secret", "namespace": ns})).json()
+        _v1_error(await bob.delete("/api/memory/mine", params={"namespace": ns}), 404, "RESOURCE_NOT_FOUND")
+        _v1_error(await bob.post("/api/memory", json={"key": "mine", "value": 1, "namespace": ns}), 409, "CONFLICT")
+        found = (await bob.get("/api/memory/query", params={"pattern": "secret", "namespace": ns})).json()
         assert {r["key"] for r in found["results"]} == {"ours", "everyone"}
-        everywhere = (await admin.get("/api/memory/query", params={"pattern": marker, "limit": 1})).json()
+        everywhere = (await bob.get("/api/memory/query", params={"pattern": marker, "limit": 1})).json()
         assert everywhere["total"] == 2 and len(everywhere["results"]) == 1  # the count skips the private one
         assert (await alice.get("/api/memory/query", params={"pattern": marker, "limit": 1})).json()["total"] == 3
-        assert (await admin.get("/api/memory/stats")).status_code == 200
-        # shared entries are readable and writable by other writers, but only the owner changes the level
+        assert (await bob.get("/api/memory/stats")).status_code == 200
+        # shared entries are readable by everyone but written by their owner only (docs/access.md)
         assert (await viewer.get("/api/memory/ours", params={"namespace": ns})).status_code == 200
+        assert (await bob.get("/api/memory/ours", params={"namespace": ns})).status_code == 200
         _v1_error(await viewer.put("/api/memory/ours", params={"namespace": ns}, json={"value": 1}), 403, "FORBIDDEN")
-        assert (await admin.put("/api/memory/ours", params={"namespace": ns}, json={"value": {"secret": "x"}})) \
-            .json()["owner"] != "admin"
-        _v1_error(await admin.put("/api/memory/ours", params={"namespace": ns},
-                                  json={"value": 1, "access_level": "public"}), 403, "FORBIDDEN")
+        for attempt in (bob.put("/api/memory/ours", params={"namespace": ns}, json={"value": 1}),
+                        bob.post("/api/memory", json={"key": "ours", "value": 1, "namespace": ns}),
+                        bob.delete("/api/memory/ours", params={"namespace": ns})):
+            _v1_error(await attempt, 403, "FORBIDDEN")
+        _v1_error(await bob.put("/api/memory/ours", params={"namespace": ns},
+                                json={"value": 1, "access_level": "public"}), 403, "FORBIDDEN")
+        # an admin reads and writes every entry (the owner stays the owner)
+        assert (await admin.get("/api/memory/mine", params={"namespace": ns})).status_code == 200
+        found = (await admin.get("/api/memory/query", params={"pattern": "secret", "namespace": ns})).json()
+        assert {r["key"] for r in found["results"]} == {"mine", "ours", "everyone"}
+        everywhere = (await admin.get("/api/memory/query", params={"pattern": marker, "limit": 1})).json()
+        assert everywhere["total"] == 3 and len(everywhere["results"]) == 1
+        changed = await admin.put("/api/memory/ours", params={"namespace": ns}, json={"value": {"secret": "x"}})
+        assert changed.status_code == 200 and changed.json()["owner"] == shared_user("developer").id
 
     # an internal reader (the LLM executor's read_context with no owner) sees shared and public entries only
     service = service_for(backend.url)

@@ -10,6 +10,7 @@ from collections import Counter
 from temporalio.client import Client
 
 from core.agents import swarms
+from tests.support import SERVICE
 from tests.swarm_support import SHELL, finished, names, new_swarm, recorded_assignments, running, submit
 
 pytestmark = [__import__("pytest").mark.usefixtures("worker")]
@@ -136,7 +137,7 @@ async def test_optimize_repicks_topology_from_measured_load_and_records_it(tempo
 
     swarm = await new_swarm(temporal_client, topology="ring", agents=[{"type": "coder", "count": 2}])
     outcome = await swarms.control_swarm(temporal_client, get_settings(), swarm.spec.id,
-                                         ControlRequest(action="optimize"), owner=None, tier="enterprise")
+                                         ControlRequest(action="optimize"), caller=SERVICE, tier="enterprise")
     assert outcome.detail["changed"] and outcome.detail["topology"] == "star"
     assert outcome.detail["measured"]["agents"] == 2
     changes = [e.data for e in list_events(swarm.spec.id) if e.type == "swarm.topology_changed"]

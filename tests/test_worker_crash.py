@@ -30,6 +30,7 @@ from tests.processes import WorkerProcess
 from tests.processes import lines as _lines
 from tests.processes import running as _running
 from tests.processes import wait_for as _wait_for
+from tests.support import SERVICE
 from workflows.pipeline import PipelineWorkflow
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -77,13 +78,13 @@ async def test_killed_worker_resumes_run(temporal_env: WorkflowEnvironment, tmp_
     }
     settings = get_settings().model_copy(update={"task_queue": queue, "heartbeat_timeout_s": 2})
     workflow_id = f"worker-crash-{uuid.uuid4().hex[:8]}"
-    put_workflow(workflow_id, _definition(mark))
+    put_workflow(workflow_id, _definition(mark), caller=SERVICE)
 
     workers: list[WorkerProcess] = []
     first_shell: int | None = None
     try:
         workers.append(WorkerProcess(worker_env, tmp_path / "worker-1.log"))
-        run, created = await start_run(temporal_env.client, settings, workflow_id)
+        run, created = await start_run(temporal_env.client, settings, workflow_id, caller=SERVICE)
         assert created
 
         started = mark / "step3.started"

@@ -155,6 +155,8 @@ class AgentWorkflow(ContinuesAsNew):
             spec.metadata = {**spec.metadata, **patch.metadata}
         if patch.capabilities is not None:
             spec.capabilities = patch.capabilities
+        if patch.shared_with is not None:
+            spec.shared_with = patch.shared_with
         self._recorder.emit("agent.updated", {"agent_id": spec.id, "changes": patch.model_dump(exclude_none=True)})
         await self._recorder.flush()
         return self._state
@@ -223,7 +225,8 @@ class AgentWorkflow(ContinuesAsNew):
             description=assignment.description, type=assignment.type, requirements=assignment.requirements,
             config=spec.config, agent_type=spec.type,
             cognitive_pattern=spec.config.get("cognitivePattern") or spec.config.get("cognitive_pattern"),
-            directives=[d.content for d in state.directives[-5:]], timeout_s=assignment.timeout_s, owner=spec.owner,
+            directives=[d.content for d in state.directives[-5:]], timeout_s=assignment.timeout_s,
+            owner=assignment.owner,  # memory is read as the task's owner, never as the agent's
         )
         timeout = assignment.timeout_s or self._input.task_timeout_s
         self.running_id = assignment.task_id

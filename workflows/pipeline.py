@@ -28,6 +28,7 @@ from core.dsl.templating import (
     render,
     render_shell,
 )
+from core.pipelines import approvals
 from workflows.recording import PIPELINE_FLUSH_EVERY, Recorder
 
 with workflow.unsafe.imports_passed_through():
@@ -82,6 +83,7 @@ class PipelineWorkflow:
             id=inp.run_id,
             workflowId=inp.workflow_id,
             version=inp.version,
+            startedBy=inp.started_by,
             inputs=inp.inputs,
             steps=[StepState(id=s.id, name=s.name, action=s.action) for s in self.defn.steps],
         )
@@ -114,6 +116,14 @@ class PipelineWorkflow:
             raise ValueError(f"step {decision.step_id!r} is not an approval step")
         if not step.approval or step.approval.get("status") != "waiting" or decision.step_id in self.decisions:
             raise ValueError(f"step {decision.step_id!r} is not waiting for approval (status {step.status})")
+        # The authority on who may decide: whatever front end sent the Update, these rules hold.
+        starter = self.inp.started_by
+        reason = approvals.refusal(
+            approvers=step.approval.get("approvers") or [], allow_self=bool(step.approval.get("allowSelfApproval")),
+            starter_id=starter.id if starter else None, approved=decision.approved, decider_id=decision.by_id,
+            decider_username=decision.by, decider_role=decision.by_role)
+        if reason is not None:
+            raise ApplicationError(reason, type=approvals.FORBIDDEN_TYPE, non_retryable=True)
 
     @workflow.run
     async def run(self, inp: PipelineInput) -> RunState:
@@ -121,7 +131,10 @@ class PipelineWorkflow:
         self.state.startedAt = workflow.now()
         # The API wrote the pending projection row already; the first events can wait for the first batch.
         self.rec.last_flush = self.state.startedAt
-        self._emit("run.started", {"workflowId": inp.workflow_id, "version": inp.version})
+        started: dict[str, Any] = {"workflowId": inp.workflow_id, "version": inp.version}
+        if inp.started_by is not None:
+            started["startedBy"] = inp.started_by.model_dump()
+        self._emit("run.started", started)
         self.started_note = self._notify_async("started")
         try:
             self.env = {k: str(v) for k, v in render(self.defn.env, self._base_context()).items()}
@@ -446,8 +459,15 @@ class PipelineWorkflow:
         return StepFailure(str(cause), {}, attempts)
 
     async def _await_approval(self, step: Step, state: StepState, params: ApprovalParams) -> dict[str, Any]:
-        state.approval = {"status": "waiting", "message": params.message}
-        self._emit("step.waiting_approval", {"stepId": step.id, "message": params.message})
+        # Who may decide comes from the definition as written: a template (which validation refuses anyway) would
+        # let a run's inputs choose its own approvers.
+        for name in ApprovalParams.LITERAL & set(step.parameters):
+            raw = step.parameters[name]
+            if any(isinstance(text, str) and is_template(text) for text in (raw if isinstance(raw, list) else [raw])):
+                raise StepFailure(f"invalid parameters: {name} must be written out, not templated")
+        rules = {"approvers": params.approvers, "allowSelfApproval": params.allowSelfApproval}
+        state.approval = {"status": "waiting", "message": params.message, **rules}
+        self._emit("step.waiting_approval", {"stepId": step.id, "message": params.message, **rules})
         await self._flush()
         try:
             await workflow.wait_condition(
@@ -463,8 +483,11 @@ class PipelineWorkflow:
             "status": "approved" if decision.approved else "rejected",
             "message": params.message,
             "by": decision.by,
+            "byId": decision.by_id,
+            "byRole": decision.by_role,
             "comment": decision.comment,
             "at": workflow.now().isoformat(),
+            **rules,
         }
         self._emit("step.approval_decided", {"stepId": step.id, **state.approval})
         outputs = {"approved": decision.approved, "by": decision.by, "comment": decision.comment}

@@ -189,6 +189,8 @@ class SwarmWorkflow(ContinuesAsNew):
                 setattr(spec, field, value)
         if patch.config is not None:
             spec.config = {**spec.config, **patch.config}
+        if patch.shared_with is not None:
+            spec.shared_with = patch.shared_with
         if patch.topology is not None and patch.topology != previous_topology:
             spec.topology = patch.topology
             self._topology_changed(previous_topology, "configuration", {})
@@ -358,6 +360,7 @@ class SwarmWorkflow(ContinuesAsNew):
         assignment = {
             "task_id": ticket.task_id, "description": ticket.description, "type": ticket.type,
             "priority": ticket.priority.value, "requirements": ticket.requirements, "assigned_by": by,
+            "owner": ticket.owner,
         }
         if self.outbox is not None:
             self.outbox.setdefault(agent.id, []).append(assignment)
@@ -388,7 +391,7 @@ class SwarmWorkflow(ContinuesAsNew):
                 spec = TaskSpec(id=child_id, type=sub.get("type") or ticket.type,
                                 description=str(sub.get("description") or sub.get("command") or ticket.description),
                                 priority=ticket.priority, requirements=requirements, swarm_id=state.spec.id,
-                                parent_id=ticket.task_id, owner=state.spec.owner, created_at=workflow.now())
+                                parent_id=ticket.task_id, owner=ticket.owner, created_at=workflow.now())
                 await workflow.start_child_workflow(TASK_WORKFLOW, TaskInput(spec=spec), id=child_id,
                                                     parent_close_policy=ParentClosePolicy.ABANDON)
                 children.append(child_id)
@@ -494,7 +497,7 @@ class SwarmWorkflow(ContinuesAsNew):
                 spec = AgentSpec(id=agent_id, name=name, type=agent_type, capabilities=capabilities, config=config,
                                  metadata=dict(overrides.get("metadata") or {}), swarm_id=state.spec.id, role=role,
                                  executor=str(config.get("executor") or template.executor), owner=state.spec.owner,
-                                 created_at=workflow.now())
+                                 shared_with=list(state.spec.shared_with), created_at=workflow.now())
                 self._add_agent(agent_id, agent_type, name, role, capabilities)
                 starts.append(workflow.start_child_workflow(
                     AGENT_WORKFLOW,

@@ -114,6 +114,8 @@ class TaskWorkflow:
             spec.description = patch.description
         if patch.metadata is not None:
             spec.metadata = {**spec.metadata, **patch.metadata}
+        if patch.shared_with is not None:
+            spec.shared_with = patch.shared_with
         self._emit("task.updated", {"changes": patch.model_dump(mode="json", exclude_none=True)})
         if patch.priority is not None and spec.swarm_id and state.status == TaskStatus.queued:
             change = {"task_id": spec.id, "priority": patch.priority.value}
@@ -142,7 +144,7 @@ class TaskWorkflow:
         if spec.swarm_id:
             ticket = TaskTicket(task_id=spec.id, description=spec.description, type=spec.type,
                                 priority=spec.priority, requirements=spec.requirements, parent_id=spec.parent_id,
-                                submitted_at=now)
+                                submitted_at=now, owner=spec.owner)
             self._recorder.signal(spec.swarm_id, SwarmHandlers.SUBMIT, ticket)
             self.state.timeline.queued_at = now
             self._set(TaskStatus.queued)

@@ -1,6 +1,7 @@
 """The `agent-cli` executor: a coding-agent CLI run headless in the workspace, e.g. `claude -p {prompt}`.
 
-The template (agent `config.command`, else STELLARFLOW_AGENT_CLI_COMMAND) is split into argv once, with
+The template (agent `config.command`, which only an admin may set, else the operator-defined agent type's
+`command`, else STELLARFLOW_AGENT_CLI_COMMAND) is split into argv once, with
 shlex, *before* anything is substituted; then each placeholder inside an argv item is replaced in a single
 pass, so the prompt always lands inside one argv element, whatever quotes, `$(...)`, `;` or `{prompt}` it
 contains, and the argv is exec'd without a shell. A list template is taken as argv as is.
@@ -43,7 +44,8 @@ class CLIPlan:
 
 
 def plan(inp: ExecuteTaskInput, settings: Settings) -> CLIPlan:
-    template: Any = inp.config.get("command") or settings.agent_cli_command
+    kind = settings.agent_types.get(inp.agent_type or "")
+    template: Any = inp.config.get("command") or (kind.command if kind else None) or settings.agent_cli_command
     if not template:
         raise not_configured(
             "the agent-cli executor has no command template: set STELLARFLOW_AGENT_CLI_COMMAND (e.g. "

@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from temporalio.client import Client
 
+from core.access import Caller
 from core.auth.authenticate import authenticate
 from core.auth.permissions import allows, effective_permissions, scope_allows
 from core.errors import Forbidden, Unauthorized, Unavailable
@@ -56,6 +57,11 @@ class Principal(BaseModel):
     key_id: str | None = None
     scopes: list[str] | None = None  # OAuth: granted scopes, which narrow `permissions`; None = not narrowed
     client_id: str | None = None  # OAuth: the client acting for the user
+
+    @property
+    def caller(self) -> Caller:
+        """The caller as services check it (owner, admin, shared-with): every route hands this on."""
+        return Caller(id=self.id, username=self.username, role=self.role)
 
 
 bearer = HTTPBearer(

@@ -29,7 +29,8 @@ IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=64,
 
 
 def caller_of(principal: Principal) -> Caller:
-    return Caller(owner=principal.id, tier=principal.tier, name=principal.username)
+    return Caller(owner=principal.id, tier=principal.tier, name=principal.username,
+                  admin=principal.caller.is_admin)
 
 
 def if_match_version(header: str | None) -> int | None:

@@ -24,7 +24,7 @@ from api.common.deps import PrincipalDep, SettingsDep
 from core.auth import oauth, oauth_clients
 from core.auth.oauth import Consent, ErrorPage, HttpRequest, OAuthResponse
 from core.auth.oauth_clients import ClientInfo
-from core.auth.permissions import SCOPES, allows
+from core.auth.permissions import SCOPES
 
 router = APIRouter(prefix="/api/auth/oauth", tags=["auth (dialect 1)"])
 BROWSER_COOKIE = "sf_oauth_browser"
@@ -80,7 +80,7 @@ def get_client(client_id: str, principal: PrincipalDep) -> dict:
 @router.delete("/clients/{client_id}", status_code=204)
 def delete_client(client_id: str, principal: PrincipalDep) -> Response:
     """Deletes the client and revokes every token it holds. Admins may delete anyone's client."""
-    oauth_clients.delete_client(principal.id, client_id, any_owner=allows(principal.role, "users:manage"))
+    oauth_clients.delete_client(principal.id, client_id, any_owner=principal.caller.is_admin)
     return Response(status_code=204)
 
 

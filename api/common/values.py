@@ -21,6 +21,8 @@ def _utc(moment: datetime) -> datetime:
 
 
 UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+# `shared_with` / `sharedWith`: the users an owner shares an object with (docs/access.md); checked to exist.
+Usernames = Annotated[list[Annotated[str, Field(min_length=1, max_length=64)]], Field(max_length=100)]
 AccessLevel = Literal["private", "shared", "public"]  # who may read a memory entry
 
 

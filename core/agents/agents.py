@@ -1,6 +1,8 @@
 """Agents: spawn, read (live), list, reconfigure, terminate, health, metrics, and task assignment.
 
-An agent is an AgentWorkflow whose workflow id is the agent id; the database holds its projection and events."""
+An agent is an AgentWorkflow whose workflow id is the agent id; the database holds its projection and events.
+Every function acts for a `Caller` (core/access.py): changes need the agent's owner or an admin, and reads go
+through `core.agents.visibility`, which withholds the config from users it is not shared with."""
 
 from __future__ import annotations
 
@@ -14,7 +16,9 @@ from temporalio.client import Client, WorkflowQueryRejectedError
 from temporalio.common import QueryRejectCondition
 from temporalio.service import RPCError
 
-from core.agents import figures
+from core.access import Caller, require_write
+from core.agents import figures, lookup
+from core.agents.config_rules import check_agent_config
 from core.agents.contracts import (
     AgentHandlers,
     AgentInput,
@@ -25,12 +29,13 @@ from core.agents.contracts import (
     TerminateRequest,
 )
 from core.agents.entities import seed_projection, update
-from core.agents.lookup import agent_row, get_agent, get_swarm, live_agents_of
+from core.agents.lookup import agent_row, get_swarm, live_agents_of
 from core.agents.models import EXECUTORS, AgentSpec, AgentStatus
 from core.agents.projection import AGENT_PROJECTION
 from core.agents.state import AgentState, SwarmState
 from core.agents.tables import AgentRow
 from core.agents.types import resolve
+from core.agents.visibility import agent_view
 from core.db import session_scope
 from core.errors import Conflict, NotFound, Unavailable, ValidationFailed
 from core.events.tables import EventRow
@@ -39,6 +44,7 @@ from core.limits.quotas import check_quota
 from core.listing import Page, PageRequest, paginate
 from core.names import AGENT_WORKFLOW
 from core.settings import Settings
+from core.sharing import check_shared_with
 
 SORTABLE = {"createdAt": AgentRow.created_at, "name": AgentRow.name, "type": AgentRow.type,
             "status": AgentRow.status, "updatedAt": AgentRow.updated_at}
@@ -55,6 +61,7 @@ class AgentCreate(BaseModel):
     config: dict[str, Any] = Field(default_factory=dict)
     metadata: dict[str, Any] = Field(default_factory=dict)
     swarm_id: str | None = None
+    shared_with: list[str] = Field(default_factory=list)
 
 
 class AgentHealth(BaseModel):
@@ -74,15 +81,11 @@ def agent_spec(settings: Settings, body: AgentCreate, *, owner: str | None, fiel
         raise ValidationFailed("Unknown executor", details=[{
             "field": f"{field_prefix}config.executor", "constraint": "enum", "value": executor,
             "allowed": list(EXECUTORS), "message": f"must be one of: {', '.join(EXECUTORS)}"}])
-    if "api_key" in body.config:
-        raise ValidationFailed("Secrets do not belong in agent config", details=[{
-            "field": f"{field_prefix}config.api_key", "constraint": "forbidden",
-            "message": "name an environment variable with api_key_env instead; config is echoed by the API"}])
     agent_id = new_id("ag")
     return AgentSpec(id=agent_id, name=body.name or f"{body.type}-{agent_id[-6:].lower()}", type=body.type,
                      capabilities=body.capabilities if body.capabilities is not None else list(kind.capabilities),
                      config=body.config, metadata=body.metadata, swarm_id=body.swarm_id, executor=executor,
-                     owner=owner, created_at=datetime.now(UTC))
+                     owner=owner, shared_with=body.shared_with, created_at=datetime.now(UTC))
 
 
 def agent_input(settings: Settings, spec: AgentSpec) -> AgentInput:
@@ -90,12 +93,16 @@ def agent_input(settings: Settings, spec: AgentSpec) -> AgentInput:
                       task_timeout_s=settings.default_step_timeout_s, max_attempts=settings.task_max_attempts)
 
 
-async def create_agent(client: Client, settings: Settings, body: AgentCreate, *, owner: str | None,
+async def create_agent(client: Client, settings: Settings, body: AgentCreate, *, caller: Caller,
                        tier: str) -> AgentState:
-    spec = agent_spec(settings, body, owner=owner)
-    check_quota(tier, "agents", await asyncio.to_thread(live_agents_of, owner), 1, settings=settings)
+    """Spawn an agent owned by the caller. Joining a swarm changes the swarm: its owner's (or an admin's) call."""
+    check_agent_config(body.config, body.metadata, settings, caller)
+    shared = await asyncio.to_thread(check_shared_with, body.shared_with)
+    spec = agent_spec(settings, body.model_copy(update={"shared_with": shared or []}), owner=caller.id)
+    check_quota(tier, "agents", await asyncio.to_thread(live_agents_of, caller.id), 1, settings=settings)
     if body.swarm_id:
         swarm = await get_swarm(client, body.swarm_id)
+        require_write(caller, swarm.spec.owner, "swarm", body.swarm_id, "add agents to")
         if swarm.status.value == "terminated":
             raise Conflict(f"Swarm {body.swarm_id} is terminated")
         if len(swarm.live_agents) >= swarm.spec.max_agents:
@@ -111,38 +118,49 @@ async def create_agent(client: Client, settings: Settings, body: AgentCreate, *,
     if body.swarm_id:
         join = JoinRequest(agent_id=spec.id, type=spec.type, name=spec.name, capabilities=spec.capabilities)
         await update(client, body.swarm_id, SwarmHandlers.JOIN, join, SwarmState, "swarm")
-    return state
+    return agent_view(state, caller)
 
 
-def list_agents(page: PageRequest, *, swarm_id: str | None = None) -> Page[AgentState]:
+async def get_agent(client: Client, agent_id: str, *, caller: Caller) -> AgentState:
+    """The agent as the caller may see it (live while it runs)."""
+    return agent_view(await lookup.get_agent(client, agent_id), caller)
+
+
+def list_agents(page: PageRequest, *, caller: Caller, swarm_id: str | None = None) -> Page[AgentState]:
     with session_scope() as session:
         query = select(AgentRow)
         if swarm_id is not None:
             query = query.where(AgentRow.swarm_id == swarm_id)
         rows = paginate(session, query, page, sortable=SORTABLE, default="-createdAt", id_column=AgentRow.id,
                         filterable=FILTERABLE)
-        return rows.map(lambda row: AgentState.model_validate(row.state))
+        return rows.map(lambda row: agent_view(AgentState.model_validate(row.state), caller))
 
 
-async def update_agent(client: Client, settings: Settings, agent_id: str, patch: AgentPatch) -> AgentState:
-    current = await get_agent(client, agent_id)
+async def update_agent(client: Client, settings: Settings, agent_id: str, patch: AgentPatch, *,
+                       caller: Caller) -> AgentState:
+    """Reconfigure (owner or admin). The config rules apply to what the patch sets; `shared_with` replaces the
+    list."""
+    current = await lookup.get_agent(client, agent_id)
+    require_write(caller, current.spec.owner, "agent", agent_id)
     if current.status == AgentStatus.terminated:
         raise Conflict(f"Agent {agent_id} is terminated")
+    check_agent_config(patch.config or {}, patch.metadata, settings, caller)
     if patch.config and "executor" in patch.config:
         agent_spec(settings, AgentCreate(type=current.spec.type, config={**current.spec.config, **patch.config}),
                    owner=None)  # validates the executor
-    if patch.config and "api_key" in patch.config:
-        raise ValidationFailed("Secrets do not belong in agent config", details=[{
-            "field": "config.api_key", "constraint": "forbidden", "message": "use api_key_env"}])
-    return await update(client, agent_id, AgentHandlers.CONFIGURE, patch, AgentState, "agent")
+    if patch.shared_with is not None:
+        patch = patch.model_copy(update={"shared_with": await asyncio.to_thread(check_shared_with, patch.shared_with)})
+    state = await update(client, agent_id, AgentHandlers.CONFIGURE, patch, AgentState, "agent")
+    return agent_view(state, caller)
 
 
-async def terminate_agent(client: Client, agent_id: str, *, by: str | None) -> AgentState:
-    current = await get_agent(client, agent_id)
+async def terminate_agent(client: Client, agent_id: str, *, caller: Caller) -> AgentState:
+    current = await lookup.get_agent(client, agent_id)
+    require_write(caller, current.spec.owner, "agent", agent_id, "terminate")
     if current.status == AgentStatus.terminated:
-        return current
-    request = TerminateRequest(reason="terminated by request", by=by)
-    return await update(client, agent_id, AgentHandlers.TERMINATE, request, AgentState, "agent")
+        return agent_view(current, caller)
+    request = TerminateRequest(reason="terminated by request", by=caller.username)
+    return agent_view(await update(client, agent_id, AgentHandlers.TERMINATE, request, AgentState, "agent"), caller)
 
 
 async def agent_health(client: Client, settings: Settings, agent_id: str) -> AgentHealth:

@@ -182,6 +182,7 @@ class AgentPatch(BaseModel):
     config: dict[str, Any] | None = None  # merged over the current config
     metadata: dict[str, Any] | None = None  # merged over the current metadata
     capabilities: list[str] | None = None
+    shared_with: list[str] | None = None  # replaces the current list
 
 
 class TaskPatch(BaseModel):
@@ -189,6 +190,7 @@ class TaskPatch(BaseModel):
     deadline: UtcDatetime | None = None
     description: str | None = None
     metadata: dict[str, Any] | None = None
+    shared_with: list[str] | None = None  # replaces the current list
 
 
 class CancelOutcome(BaseModel):
@@ -206,6 +208,7 @@ class SwarmPatch(BaseModel):
     topology: Topology | None = None
     auto_scale: bool | None = None
     config: dict[str, Any] | None = None
+    shared_with: list[str] | None = None  # replaces the current list
 
 
 class ControlRequest(BaseModel):
@@ -251,7 +254,8 @@ class ExecuteTaskInput(BaseModel):
     cognitive_pattern: str | None = None
     directives: list[str] = Field(default_factory=list, description="broadcast directives, newest last")
     context: dict[str, Any] = Field(default_factory=dict, description="memory entries named by the task")
-    owner: str | None = Field(default=None, description="whose memory entries the task may read (the agent's owner)")
+    owner: str | None = Field(default=None, description="whose memory entries the task may read: the task's owner "
+                                                     "(None: shared and public entries only)")
     timeout_s: float | None = None
 
 

@@ -119,7 +119,8 @@ class AgentSpec(BaseModel):
     swarm_id: str | None = None
     role: str = "worker"  # "coordinator" or "worker"
     executor: str = "shell"  # resolved at creation: config.executor, else the agent type's default
-    owner: str | None = None
+    owner: str | None = None  # the user id of its creator (None: made before owners were recorded)
+    shared_with: list[str] = Field(default_factory=list, description="usernames that may read its config and use it")
     created_at: datetime
 
 
@@ -150,7 +151,8 @@ class TaskSpec(BaseModel):
     swarm_id: str | None = None
     parent_id: str | None = None
     agent_id: str | None = Field(default=None, description="assign to this agent at creation")
-    owner: str | None = None
+    owner: str | None = None  # the user id of its creator; the task reads memory as this user
+    shared_with: list[str] = Field(default_factory=list, description="usernames that may read its results")
     estimated_duration_s: float | None = None
     created_at: datetime
 
@@ -166,5 +168,6 @@ class SwarmSpec(BaseModel):
     config: dict[str, Any] = Field(default_factory=dict)
     initial_agents: list[dict[str, Any]] = Field(default_factory=list, description="[{type, count, name?, …}]")
     tasks: list[str | dict[str, Any]] = Field(default_factory=list)
-    owner: str | None = None
+    owner: str | None = None  # the user id of its creator
+    shared_with: list[str] = Field(default_factory=list, description="usernames that may submit tasks into it")
     created_at: datetime

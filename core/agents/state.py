@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from core.access import Redactable
 from core.agents.models import (
     AgentSpec,
     AgentStatus,
@@ -36,6 +37,7 @@ class Assignment(BaseModel):
     timeout_s: float | None = None
     assigned_by: str | None = None  # "api", a swarm id, or a coordinator agent id
     assigned_at: datetime | None = None
+    owner: str | None = None  # the task's owner: whose memory it reads (never the agent's owner)
 
 
 class TaskTicket(BaseModel):
@@ -48,6 +50,7 @@ class TaskTicket(BaseModel):
     requirements: dict[str, Any] = Field(default_factory=dict)
     parent_id: str | None = None
     submitted_at: datetime
+    owner: str | None = None  # the task's owner, passed on to the agent that runs it
 
 
 class Directive(BaseModel):
@@ -106,7 +109,7 @@ class AgentMetrics(BaseModel):
         return self.total_duration_ms / self.finished if self.finished else None
 
 
-class AgentState(BaseModel):
+class AgentState(Redactable):
     spec: AgentSpec
     status: AgentStatus = AgentStatus.initializing
     workspace: str | None = None
@@ -132,7 +135,7 @@ class Timeline(BaseModel):
     cancelled_at: datetime | None = None
 
 
-class TaskState(BaseModel):
+class TaskState(Redactable):
     spec: TaskSpec
     status: TaskStatus = TaskStatus.pending
     agent_id: str | None = None

@@ -1,7 +1,11 @@
 """Swarms: create, read (live), list, reconfigure, control (pause/resume/scale/optimize/rebalance), start/stop as
 202 operations, broadcast, delete, and status with performance figures computed from the tasks' events.
 
-A swarm is a SwarmWorkflow whose workflow id is the swarm id; its agents and tasks are workflows of their own."""
+A swarm is a SwarmWorkflow whose workflow id is the swarm id; its agents and tasks are workflows of their own.
+Every function acts for a `Caller` (core/access.py): reconfiguring, controlling, starting, stopping, broadcasting
+to and deleting a swarm need its owner or an admin; its agents and tasks are shown through
+`core.agents.visibility`. A swarm itself holds no restricted field: everyone signed in reads it whole
+(`get_swarm`, `list_swarms`, `swarm_status`)."""
 
 from __future__ import annotations
 
@@ -14,9 +18,11 @@ from sqlmodel import select
 from temporalio.client import Client, WorkflowUpdateStage
 from temporalio.service import RPCError
 
+from core.access import Caller, require_write
 from core.agents import agents as agent_service
 from core.agents import figures
 from core.agents import tasks as task_service
+from core.agents.config_rules import check_agent_config, refuse_secrets
 from core.agents.contracts import (
     AgentTemplate,
     ControlOutcome,
@@ -50,6 +56,7 @@ from core.listing import MAX_PAGE_SIZE, Page, PageRequest, paginate
 from core.names import SWARM_WORKFLOW
 from core.operations.service import finish_operation, start_operation
 from core.settings import Settings
+from core.sharing import check_shared_with
 
 SORTABLE = {"createdAt": SwarmRow.created_at, "name": SwarmRow.name, "updatedAt": SwarmRow.updated_at,
             "status": SwarmRow.status}
@@ -88,6 +95,7 @@ class SwarmCreate(BaseModel):
     agent_config: dict[str, Any] = Field(default_factory=dict, description="config for the agents it spawns")
     initial_agents: list[InitialAgents] = Field(default_factory=list)
     tasks: list[str | InitialTask] = Field(default_factory=list)
+    shared_with: list[str] = Field(default_factory=list)
 
 
 class Performance(BaseModel):
@@ -107,14 +115,15 @@ class SwarmStatusReport(BaseModel):
     health: str
 
 
-def _validate_agents(settings: Settings, body: SwarmCreate) -> int:
+def _validate_agents(settings: Settings, body: SwarmCreate, caller: Caller) -> int:
+    """The agents the swarm will spawn: known types, configs that pass `core.agents.config_rules` (the swarm's
+    `agent_config` merged under each group's), and no more than `max_agents`."""
+    check_agent_config(body.agent_config, None, settings, caller, field="agent_config")
     count = 0
     for index, group in enumerate(body.initial_agents):
         resolve(group.type, settings.agent_types, field=f"initial_agents.{index}.type")
-        if group.config and "api_key" in group.config:
-            raise ValidationFailed("Secrets do not belong in agent config", details=[{
-                "field": f"initial_agents.{index}.config.api_key", "constraint": "forbidden",
-                "message": "use api_key_env"}])
+        check_agent_config(group.config or {}, group.metadata, settings, caller,
+                           field=f"initial_agents.{index}.config", metadata_field=f"initial_agents.{index}.metadata")
         count += group.count
     if body.topology == Topology.hierarchical and not any(g.type == "coordinator" for g in body.initial_agents):
         count += 1  # the coordinator it adds
@@ -132,20 +141,21 @@ def swarm_input(settings: Settings, spec: SwarmSpec, agent_config: dict[str, Any
                       heartbeat_timeout_s=settings.heartbeat_timeout_s, task_timeout_s=settings.default_step_timeout_s)
 
 
-async def create_swarm(client: Client, settings: Settings, body: SwarmCreate, *, owner: str | None,
+async def create_swarm(client: Client, settings: Settings, body: SwarmCreate, *, caller: Caller,
                        tier: str) -> SwarmState:
-    spawning = _validate_agents(settings, body)
+    """A swarm owned by the caller; the agents it spawns are the caller's too (and shared as it is)."""
+    owner = caller.id
+    spawning = _validate_agents(settings, body, caller)
+    refuse_secrets(body.config, "config")
+    shared = await asyncio.to_thread(check_shared_with, body.shared_with)
     if spawning:
         check_quota(tier, "agents", await asyncio.to_thread(live_agents_of, owner), spawning, settings=settings)
-    if "api_key" in body.agent_config:
-        raise ValidationFailed("Secrets do not belong in agent config", details=[{
-            "field": "agent_config.api_key", "constraint": "forbidden", "message": "use api_key_env"}])
     spec = SwarmSpec(id=new_id("sw"), name=body.name, objective=body.objective, topology=body.topology,
                      strategy=body.strategy, max_agents=body.max_agents, auto_scale=body.auto_scale,
                      config=body.config,
                      initial_agents=[g.model_dump(exclude_none=True) for g in body.initial_agents],
                      tasks=[t if isinstance(t, str) else t.model_dump(mode="json") for t in body.tasks], owner=owner,
-                     created_at=datetime.now(UTC))
+                     shared_with=shared or [], created_at=datetime.now(UTC))
     state = SwarmState(spec=spec, updated_at=spec.created_at)
     await asyncio.to_thread(seed_projection, SWARM_PROJECTION.kind, spec.id, state.model_dump(mode="json"),
                             "swarm.submitted", {"swarm_id": spec.id})
@@ -164,15 +174,21 @@ def list_swarms(page: PageRequest) -> Page[SwarmState]:
         return rows.map(lambda row: SwarmState.model_validate(row.state))
 
 
-async def _open(client: Client, swarm_id: str) -> SwarmState:
+async def _open(client: Client, swarm_id: str, caller: Caller, action: str = "change") -> SwarmState:
+    """The swarm, if the caller may change it (403) and it is not terminated (409)."""
     state = await get_swarm(client, swarm_id)
+    require_write(caller, state.spec.owner, "swarm", swarm_id, action)
     if state.status == SwarmStatus.terminated:
         raise Conflict(f"Swarm {swarm_id} is terminated")
     return state
 
 
-async def update_swarm(client: Client, swarm_id: str, patch: SwarmPatch) -> SwarmState:
-    state = await _open(client, swarm_id)
+async def update_swarm(client: Client, swarm_id: str, patch: SwarmPatch, *, caller: Caller) -> SwarmState:
+    state = await _open(client, swarm_id, caller)
+    if patch.config is not None:
+        refuse_secrets(patch.config, "config")
+    if patch.shared_with is not None:
+        patch = patch.model_copy(update={"shared_with": await asyncio.to_thread(check_shared_with, patch.shared_with)})
     if patch.max_agents is not None and patch.max_agents < len(state.live_agents):
         raise ValidationFailed("maxAgents is below the current agent count", details=[{
             "field": "max_agents", "constraint": "minimum", "value": patch.max_agents,
@@ -181,12 +197,12 @@ async def update_swarm(client: Client, swarm_id: str, patch: SwarmPatch) -> Swar
 
 
 async def control_swarm(client: Client, settings: Settings, swarm_id: str, request: ControlRequest,
-                        *, owner: str | None, tier: str) -> ControlOutcome:
+                        *, caller: Caller, tier: str) -> ControlOutcome:
     if request.action not in CONTROL_ACTIONS:
         raise ValidationFailed("Unknown action", details=[{
             "field": "action", "constraint": "enum", "value": request.action, "allowed": list(CONTROL_ACTIONS),
             "message": f"must be one of: {', '.join(CONTROL_ACTIONS)}"}])
-    await _open(client, swarm_id)
+    state = await _open(client, swarm_id, caller, "control")
     if request.action == "scale":
         params = request.parameters
         agent_type = params.get("agent_type") or params.get("agentType")
@@ -204,17 +220,18 @@ async def control_swarm(client: Client, settings: Settings, swarm_id: str, reque
             raise ValidationFailed("Invalid operation", details=[{
                 "field": "parameters.operation", "constraint": "enum", "value": operation,
                 "allowed": ["add", "remove"], "message": "must be add or remove"}])
-        if operation == "add":
-            check_quota(tier, "agents", await asyncio.to_thread(live_agents_of, owner), count, settings=settings)
+        if operation == "add":  # the agents are the swarm owner's: they count against the owner's quota
+            check_quota(tier, "agents", await asyncio.to_thread(live_agents_of, state.spec.owner), count,
+                        settings=settings)
     return await update(client, swarm_id, SwarmHandlers.CONTROL, request, ControlOutcome, "swarm")
 
 
-async def start_swarm_operation(client: Client, swarm_id: str, action: str, *, owner: str | None,
+async def start_swarm_operation(client: Client, swarm_id: str, action: str, *, caller: Caller,
                                 graceful: bool = True, timeout_s: float = 30.0) -> str:
     """`start` (resume) or `stop` (pause; graceful waits for running tasks): accepted at once (202), finished by
     the swarm, which marks the operation succeeded when done (`GET /api/v2/operations/{id}`)."""
-    await _open(client, swarm_id)
-    operation_id = await asyncio.to_thread(start_operation, f"swarm.{action}", "swarm", swarm_id, owner)
+    await _open(client, swarm_id, caller, action)
+    operation_id = await asyncio.to_thread(start_operation, f"swarm.{action}", "swarm", swarm_id, caller.id)
     handle = client.get_workflow_handle(swarm_id)
     try:
         if action == "start":
@@ -230,8 +247,9 @@ async def start_swarm_operation(client: Client, swarm_id: str, action: str, *, o
     return operation_id
 
 
-async def delete_swarm(client: Client, swarm_id: str, *, force: bool) -> SwarmState:
+async def delete_swarm(client: Client, swarm_id: str, *, caller: Caller, force: bool) -> SwarmState:
     state = await get_swarm(client, swarm_id)
+    require_write(caller, state.spec.owner, "swarm", swarm_id, "delete")
     if state.status == SwarmStatus.terminated:
         return state
     await update(client, swarm_id, SwarmHandlers.STOP, StopRequest(graceful=not force, timeout_s=0 if force else 30,
@@ -239,8 +257,8 @@ async def delete_swarm(client: Client, swarm_id: str, *, force: bool) -> SwarmSt
     return await get_swarm(client, swarm_id)
 
 
-async def broadcast(client: Client, swarm_id: str, directive: Directive) -> int:
-    await _open(client, swarm_id)
+async def broadcast(client: Client, swarm_id: str, directive: Directive, *, caller: Caller) -> int:
+    await _open(client, swarm_id, caller, "broadcast to")
     return await update(client, swarm_id, SwarmHandlers.BROADCAST, directive, int, "swarm")  # type: ignore[arg-type]
 
 
@@ -321,12 +339,12 @@ def _all(fetch: Any, filters: dict[str, str]) -> tuple[list[Any], int]:
     return found[:MAX_MEMBERS], total
 
 
-def swarm_agents(swarm_id: str) -> tuple[list[AgentState], int]:
+def swarm_agents(swarm_id: str, *, caller: Caller) -> tuple[list[AgentState], int]:
     """The swarm's agents (terminated ones included), oldest first, at most MAX_MEMBERS, and the total."""
-    return _all(agent_service.list_agents, {"swarmId": swarm_id})
+    return _all(lambda page: agent_service.list_agents(page, caller=caller), {"swarmId": swarm_id})
 
 
-def swarm_tasks(swarm_id: str) -> tuple[list[TaskState], int]:
+def swarm_tasks(swarm_id: str, *, caller: Caller) -> tuple[list[TaskState], int]:
     """The swarm's tasks (subtasks included), oldest first, at most MAX_MEMBERS, and the total."""
-    return _all(lambda page: task_service.list_tasks(page, swarm_id=swarm_id), {})
+    return _all(lambda page: task_service.list_tasks(page, caller=caller, swarm_id=swarm_id), {})
 

@@ -1,5 +1,9 @@
 """The agent-type registry: default capabilities and default executor per type, extensible from settings
-(`STELLARFLOW_AGENT_TYPES`, JSON: `{"security-auditor": {"capabilities": [...], "executor": "agent-cli"}}`)."""
+(`STELLARFLOW_AGENT_TYPES`, JSON: `{"security-auditor": {"capabilities": [...], "executor": "agent-cli"}}`).
+
+An operator-defined type may carry an agent-CLI `command` template: its agents run that instead of
+`STELLARFLOW_AGENT_CLI_COMMAND`. Only an admin may give a single agent a command of its own
+(`core.agents.config_rules`)."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ class AgentType(BaseModel):
     capabilities: list[str] = Field(default_factory=list)
     executor: str = "llm"
     description: str = ""
+    command: str | list[str] | None = None  # agent-CLI template for agents of this type (operator-defined only)
 
 
 BUILTIN: dict[str, AgentType] = {

@@ -86,14 +86,14 @@ def list_keys(user_id: str) -> list[ApiKeyInfo]:
         return [_info(row) for row in rows]
 
 
-def revoke_key(user_id: str, key_id: str) -> None:
-    """Someone else's key, or one already revoked, is simply not found: ids do not leak who owns what."""
+def revoke_key(user_id: str, key_id: str, *, any_owner: bool = False) -> None:
+    """Someone else's key, or one already revoked, is simply not found: ids do not leak who owns what. An admin
+    (`any_owner`) may revoke anyone's key, e.g. one that leaked."""
+    conditions = [col(ApiKeyRow.id) == key_id, col(ApiKeyRow.revoked_at).is_(None)]
+    if not any_owner:
+        conditions.append(col(ApiKeyRow.user_id) == user_id)
     with session_scope() as session:
-        revoked = session.exec(
-            update(ApiKeyRow)
-            .where(col(ApiKeyRow.id) == key_id, col(ApiKeyRow.user_id) == user_id, col(ApiKeyRow.revoked_at).is_(None))
-            .values(revoked_at=utcnow())
-        )
+        revoked = session.exec(update(ApiKeyRow).where(*conditions).values(revoked_at=utcnow()))
         if revoked.rowcount != 1:
             raise NotFound("api key", key_id)
     log.info("API key %s revoked", key_id)

@@ -15,8 +15,9 @@ from core.auth import passwords
 from core.auth.permissions import ROLE_NAMES, TIERS, permissions_for
 from core.auth.tables import UserRow
 from core.db import session_scope
-from core.errors import Conflict, ValidationFailed
+from core.errors import Conflict, Forbidden, ValidationFailed
 from core.ids import new_id
+from core.settings import Settings
 
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$")
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
@@ -25,6 +26,12 @@ log = logging.getLogger("stellarflow.auth")
 
 class UserExists(Conflict):
     code = "AUTH_USER_EXISTS"
+
+
+class RegistrationClosed(Forbidden):
+    """Self-registration is off (the default): accounts come from an admin (`stellarflow users create`)."""
+
+    code = "REGISTRATION_CLOSED"
 
 
 class UserInfo(BaseModel):
@@ -80,6 +87,26 @@ def create_user(username: str, password: str, *, email: str | None = None, full_
         raise
     log.info("created user %s (role %s, tier %s)", row.id, role, tier)
     return info(row)
+
+
+def register(settings: Settings, username: str, password: str, *, email: str | None = None,
+             full_name: str | None = None) -> UserInfo:
+    """Self-registration (role `developer`, tier `free`), only when the operator opened it
+    (`STELLARFLOW_ALLOW_REGISTRATION=true`): an open door would hand anyone a developer account."""
+    if not settings.allow_registration:
+        raise RegistrationClosed("Self-registration is disabled on this server; ask an admin for an account")
+    return create_user(username, password, email=email, full_name=full_name)
+
+
+def existing_usernames(names: list[str]) -> dict[str, str]:
+    """{lower-cased name: the username as registered} for those of `names` that are users."""
+    keys = {name.lower() for name in names}
+    if not keys:
+        return {}
+    with session_scope() as session:
+        rows = session.exec(select(UserRow.username_key, UserRow.username)
+                            .where(UserRow.username_key.in_(keys))).all()  # type: ignore[attr-defined]
+        return {key: name for key, name in rows}
 
 
 def _refuse_taken(session: Session, username: str, email_key: str | None) -> None:

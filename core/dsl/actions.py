@@ -3,15 +3,18 @@ read this one table, so an action added here is known everywhere."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core.dsl.durations import Duration
+from core.pipelines.approvals import approver_problem
 
 
 class ActionParams(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    # Parameters that must be written out in the definition: no template, so no run input or step output sets them.
+    LITERAL: ClassVar[frozenset[str]] = frozenset()
 
 
 class ExecuteCommandParams(ActionParams):
@@ -38,9 +41,27 @@ class WaitParams(ActionParams):
 
 
 class ApprovalParams(ActionParams):
+    """Waits for a decision (`POST /api/v2/runs/{id}/steps/{step}/approve|reject`). `approvers`: usernames and/or
+    `role:<role>` (empty: anyone who may run workflows); the starter may not approve their own run unless
+    `allowSelfApproval`. Both are written out, never templated (core/pipelines/approvals.py)."""
+
+    LITERAL: ClassVar[frozenset[str]] = frozenset({"approvers", "allowSelfApproval"})
+
     message: str | None = None
     timeout: Duration | None = None
     onTimeout: Literal["reject", "approve"] = "reject"
+    approvers: list[str] = Field(default_factory=list, max_length=100,
+                                 description='usernames and/or role:<role>, e.g. ["alice", "role:admin"]')
+    allowSelfApproval: bool = Field(default=False, description="the run's starter may approve their own run")
+
+    @field_validator("approvers")
+    @classmethod
+    def _known_form(cls, approvers: list[str]) -> list[str]:
+        for entry in approvers:
+            problem = approver_problem(entry)
+            if problem is not None:
+                raise ValueError(problem)
+        return approvers
 
 
 class DeployParams(ActionParams):

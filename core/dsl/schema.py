@@ -78,12 +78,12 @@ def _durations_in_ms(schema: dict[str, Any]) -> None:
             node["default"] = duration_to_ms(float(default))
 
 
-def _accept_templates(params: dict[str, Any]) -> None:
+def _accept_templates(params: dict[str, Any], literal: frozenset[str] = frozenset()) -> None:
     """A templated parameter is only checked after rendering, so the schema accepts a template string
-    wherever a parameter wants something else (a number, a list, an enum...)."""
+    wherever a parameter wants something else (a number, a list, an enum...) — except the action's literal ones."""
     for name, prop in list(params.get("properties", {}).items()):
         shape = {k: v for k, v in prop.items() if k not in _META}
-        if not shape or shape == {"type": "string"}:
+        if name in literal or not shape or shape == {"type": "string"}:
             continue  # already accepts any string
         outer = {k: prop[k] for k in _META if k in prop}
         params["properties"][name] = {**outer, "anyOf": [shape, {"$ref": "#/$defs/Template"}]}
@@ -108,7 +108,7 @@ def json_schema() -> dict[str, Any]:
         for name, sub in params.pop("$defs", {}).items():
             if defs.setdefault(name, sub) != sub:
                 raise RuntimeError(f"schema $defs clash on {name!r} (from action {action!r})")
-        _accept_templates(params)
+        _accept_templates(params, model.LITERAL)
         params.setdefault("description", f"parameters of the `{action}` action")
         if defs.setdefault(model.__name__, params) != params:
             raise RuntimeError(f"schema $defs clash on {model.__name__!r}")

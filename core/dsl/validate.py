@@ -738,6 +738,11 @@ class _Checker:
             model.model_validate(params)
         except ValidationError as exc:
             self._add_pydantic(exc, ("steps", index, "parameters"), params, model, action=action)
+        for name in sorted(model.LITERAL & set(params)):
+            for path, text in _strings(params[name], ("steps", index, "parameters", name)):
+                if templating.is_template(text):
+                    self.add(path, f"{name} must be written out, not templated: a run's inputs or a step's "
+                                   "output must not decide it", "literal", value=text)
 
     def _check_step_templates(self, index: int, step: dict[str, Any]) -> None:
         step_id = self._id(step)

@@ -36,6 +36,7 @@ class Filters:
     now: datetime
     owner: str | None  # None: an internal reader, who sees shared and public entries only
     namespace: str | None = None
+    admin: bool = False  # an admin sees every entry, private ones included
     tags: list[str] = field(default_factory=list)
     before: datetime | None = None
     after: datetime | None = None
@@ -53,7 +54,9 @@ class Filters:
         clauses = ["(e.expires_at IS NULL OR e.expires_at > :now)"]
         params["now"] = self.now
         dates = ["now"]
-        if self.owner is None:
+        if self.admin:
+            pass
+        elif self.owner is None:
             clauses.append("e.access_level <> 'private'")
         else:
             clauses.append("(e.access_level <> 'private' OR e.owner = :owner)")
@@ -179,11 +182,12 @@ def _count_sqlite(connection: Connection, params: dict[str, Any], filters: Filte
         return _count(connection, "SELECT count(*) FROM memory_fts JOIN memory_entries e ON e.pk = memory_fts.rowid "
                       f"WHERE memory_fts MATCH :q AND {where}", params, dates)
     hidden_owner = "AND owner <> :owner " if filters.owner is not None else ""
+    hidden_private = "" if filters.admin else \
+        f" UNION SELECT pk FROM memory_entries WHERE access_level = 'private' {hidden_owner}"
     if matches is None:
         matches = _count(connection, "SELECT count(*) FROM memory_fts WHERE memory_fts MATCH :q", params, [])
     return matches - _count(connection, "SELECT count(*) FROM memory_fts WHERE memory_fts MATCH :q AND rowid IN ("
-                            "SELECT pk FROM memory_entries WHERE expires_at <= :now UNION "
-                            f"SELECT pk FROM memory_entries WHERE access_level = 'private' {hidden_owner})", params,
+                            f"SELECT pk FROM memory_entries WHERE expires_at <= :now{hidden_private})", params,
                             ["now"])
 
 

@@ -12,9 +12,11 @@ Rules kept here:
   the size limit and the quota, and writes entry, tags and version row together. Versions are 1, 2, 3… per key.
 * **TTL.** Every read filters on `expires_at`, so an expired entry is never returned, swept or not. The sweep
   deletes expired entries with their versions and appends one `memory.expired` event each.
-* **Access.** `private`: the owner only (reads and writes). `shared`: every authenticated user; any caller with
-  `memory:write` may write it. `public`: the same, and also internal readers that act for no user. Only the owner
-  may change an entry's access level. Another user's private entry is reported as not found.
+* **Access** (docs/access.md). Every entry belongs to the user who created it (`system` for pipelines). Reads:
+  `private` — the owner only; `shared` — every authenticated user; `public` — the same, and also internal readers
+  that act for no user. Writes (a new version, update, delete, access level): the owner only. Admins read and
+  write every entry. Another user's private entry is reported as not found (404); a visible entry that is not
+  the caller's to write is a 403.
 * **Quota.** Bytes of live values an owner holds (`memory_bytes`), checked against the writer's tier before
   anything is written; a refused write writes nothing.
 """
@@ -34,7 +36,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import bindparam, delete, func, insert, or_, select, text, update
+from sqlalchemy import bindparam, delete, false, func, insert, or_, select, text, true, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
@@ -93,11 +95,12 @@ def as_utc(moment: datetime | None) -> datetime | None:
 class Caller:
     """Who reads or writes. `owner` None is an internal reader acting for no user (it sees shared and public
     entries, never private ones) or a system writer (entries it creates belong to `system`). `tier` None is not
-    held to a quota (internal writers)."""
+    held to a quota (internal writers). `admin`: reads and writes every entry."""
 
     owner: str | None
     tier: str | None = None
     name: str | None = None
+    admin: bool = False
 
 
 class MemoryEntry(BaseModel):
@@ -176,10 +179,18 @@ class ExpiredEntry(BaseModel):
     expired_at: datetime
 
 
-def _visible(owner: str | None) -> Any:
-    if owner is None:
+def _visible(caller: Caller) -> Any:
+    if caller.admin:
+        return true()
+    if caller.owner is None:
         return E.access_level != "private"
-    return or_(E.access_level != "private", E.owner == owner)
+    return or_(E.access_level != "private", E.owner == caller.owner)
+
+
+def _writable(caller: Caller) -> Any:
+    if caller.admin:
+        return true()
+    return E.owner == caller.owner if caller.owner is not None else false()
 
 
 def _alive(now: datetime) -> Any:
@@ -187,7 +198,18 @@ def _alive(now: datetime) -> Any:
 
 
 def _may_see(access_level: str, owner: str, caller: Caller) -> bool:
-    return access_level != "private" or (caller.owner is not None and owner == caller.owner)
+    return caller.admin or access_level != "private" or (caller.owner is not None and owner == caller.owner)
+
+
+def _may_write(owner: str, caller: Caller) -> bool:
+    return caller.admin or (caller.owner is not None and owner == caller.owner)
+
+
+def _require_write(row: MemoryEntryRow, caller: Caller) -> None:
+    """A visible entry that is not the caller's: 403 (one they cannot see was a 404 already)."""
+    if not _may_write(row.owner, caller):
+        raise Forbidden("Only the entry's owner or an admin may change it",
+                        details={"namespace": row.namespace, "key": row.key, "owner": row.owner})
 
 
 def _expired(expires_at: datetime | None, now: datetime) -> bool:
@@ -297,6 +319,8 @@ class MemoryService:
             if row is not None and not _may_see(row.access_level, row.owner, caller):
                 raise Conflict("This key is held privately by another user in this namespace; choose another key",
                                details={"field": "key", "namespace": namespace, "key": key})
+            if row is not None:
+                _require_write(row, caller)
             _check_if_match(if_match, row.version if row is not None else None)
             if dedupe and row is not None and self._same_write(session, row, caller, value_json, tags, access_level):
                 return self._snapshot(row, value, tags)
@@ -342,6 +366,7 @@ class MemoryService:
             row = self._lock_entry(session, namespace, key)
             if row is None or _expired(row.expires_at, now) or not _may_see(row.access_level, row.owner, caller):
                 raise NotFound("memory entry", f"{namespace}/{key}")
+            _require_write(row, caller)
             _check_if_match(if_match, row.version)
             if access_level is not None and access_level != row.access_level:
                 self._owner_only(row, caller)
@@ -378,12 +403,14 @@ class MemoryService:
             row = self._lock_entry(session, namespace, key)
             live = row is not None and not _expired(row.expires_at, now) and \
                 _may_see(row.access_level, row.owner, caller)
+            if live and row is not None:
+                _require_write(row, caller)
             children: list[MemoryEntryRow] = []
             if cascade:
                 prefix = key + "/"
                 children = list(session.scalars(select(E).where(
                     E.namespace == namespace, func.substr(E.key, 1, len(prefix)) == prefix,
-                    _visible(caller.owner))).all())
+                    _writable(caller))).all())
             if not live and not children:
                 raise NotFound("memory entry", f"{namespace}/{key}")
             _check_if_match(if_match, row.version if live and row is not None else None)
@@ -540,7 +567,7 @@ class MemoryService:
             check_namespace(namespace)
         tags = check_tags(tags, tags_field)
         parsed = search_query.parse(text_query, field) if text_query is not None and text_query.strip() else None
-        filters = backends.Filters(now=utcnow(), owner=caller.owner, namespace=namespace, tags=tags,
+        filters = backends.Filters(now=utcnow(), owner=caller.owner, admin=caller.admin, namespace=namespace, tags=tags,
                                    before=as_utc(before), after=as_utc(after),
                                    postgres=self.dialect == "postgresql")
         with self.engine.connect() as connection:
@@ -581,7 +608,7 @@ class MemoryService:
         with Session(self.engine) as session:
             per_namespace = session.execute(
                 select(E.namespace, func.count(), func.coalesce(func.sum(E.size), 0))
-                .where(_visible(caller.owner), _alive(now)).group_by(E.namespace)).all()
+                .where(_visible(caller), _alive(now)).group_by(E.namespace)).all()
             used = 0
             if caller.owner is not None:
                 used = int(session.execute(select(func.coalesce(func.sum(E.size), 0))
@@ -600,7 +627,7 @@ class MemoryService:
 
     @staticmethod
     def _owner_only(row: MemoryEntryRow, caller: Caller) -> None:
-        if caller.owner is None or caller.owner != row.owner:
+        if not _may_write(row.owner, caller):
             raise Forbidden("Only the entry's owner may change its access_level",
                             details={"field": "access_level", "owner": row.owner})
 

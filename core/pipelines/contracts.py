@@ -8,7 +8,7 @@ from typing import Any, Final
 from pydantic import BaseModel, Field
 
 from core.events.models import Event
-from core.pipelines.models import RunState
+from core.pipelines.models import RunStarter, RunState
 
 # Handlers of PipelineWorkflow that services call by name.
 STATUS_QUERY: Final = "status"
@@ -24,13 +24,19 @@ class PipelineInput(BaseModel):
     heartbeat_timeout_s: float = 30.0
     default_timeout_s: float = 3600.0
     link: str | None = None
+    started_by: RunStarter | None = None
 
 
 class ApprovalDecision(BaseModel):
+    """An approve or reject, naming who decided: the workflow's validator checks that user against the step's
+    approvers and the run's starter, and the Update's arguments keep it in the history."""
+
     step_id: str
     approved: bool
-    by: str | None = None
+    by: str | None = None  # username ("timeout" when the step timed out)
     comment: str | None = None
+    by_id: str | None = None
+    by_role: str | None = None
 
 
 class ActionRequest(BaseModel):

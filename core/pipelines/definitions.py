@@ -1,6 +1,11 @@
 """Workflow definitions: create, version, list, delete, and load the ones committed under `definitions/`.
 
 Every version is kept; runs pin (workflow id, version), so editing a definition never changes a run.
+A workflow belongs to its creator (`system` for the files loaded at start-up, None for workflows made before owners
+were recorded): changing or deleting it needs the owner or an admin (core/access.py), and an id stays its owner's
+even after a delete, so nobody can take over a deleted workflow's id and with it its runs' logs. Definitions
+themselves are readable by everyone signed in (they say what a run does and which inputs it takes); `shared_with`
+names users who may read the runs' logs and outputs as the owner does.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlmodel import Session, select
 
+from core.access import SYSTEM, SYSTEM_OWNER, Caller, require_write
 from core.db import session_scope, utcnow
 from core.dsl.models import WorkflowDefinition
 from core.dsl.validate import DefinitionError, load_file, parse_definition
@@ -22,6 +28,7 @@ from core.errors import NotFound, ValidationFailed
 from core.ids import new_id
 from core.listing import Page, PageRequest, paginate
 from core.pipelines.tables import RunRow, WorkflowRow, WorkflowVersionRow
+from core.sharing import check_shared_with
 
 log = logging.getLogger("stellarflow.workflows")
 
@@ -43,11 +50,20 @@ class WorkflowInfo(BaseModel):
     version: int
     contentHash: str
     source: str
+    owner: str | None = None
+    sharedWith: list[str] = []
     createdAt: datetime
     updatedAt: datetime
     nextRun: datetime | None = None
     stats: WorkflowStats
     definition: dict[str, Any]
+
+
+class WorkflowAccess(BaseModel):
+    """Who a workflow's runs are visible to besides their starter (core/pipelines/runs.py)."""
+
+    owner: str | None
+    shared_with: list[str]
 
 
 def content_hash(definition: WorkflowDefinition) -> str:
@@ -64,25 +80,55 @@ def parse(body: dict[str, Any] | str, *, source: str | None = None) -> WorkflowD
         ) from None
 
 
-def create_workflow(body: dict[str, Any] | WorkflowDefinition, *, workflow_id: str | None = None) -> WorkflowInfo:
+def _split_sharing(body: dict[str, Any] | WorkflowDefinition) -> tuple[dict[str, Any] | WorkflowDefinition,
+                                                                        list[str] | None]:
+    """A body may carry `sharedWith` beside the definition's own fields: not part of the definition (nor of its
+    content hash), it is the workflow's sharing list."""
+    if isinstance(body, dict) and "sharedWith" in body:
+        rest = {key: value for key, value in body.items() if key != "sharedWith"}
+        names = body["sharedWith"]
+        if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+            raise ValidationFailed("Workflow definition is invalid", details=[{
+                "field": "sharedWith", "constraint": "type", "message": "a list of usernames"}])
+        return rest, check_shared_with(names, "sharedWith")
+    return body, None
+
+
+def create_workflow(body: dict[str, Any] | WorkflowDefinition, *, caller: Caller,
+                    workflow_id: str | None = None) -> WorkflowInfo:
+    """A new workflow owned by the caller."""
+    body, shared = _split_sharing(body)
     definition = body if isinstance(body, WorkflowDefinition) else parse(body)
     with session_scope() as session:
-        row = _store_new(session, workflow_id or new_id("wf"), definition, source="api")
+        row = _store_new(session, workflow_id or new_id("wf"), definition, source="api", owner=caller.id,
+                         shared_with=shared or [])
         return _info(session, row)
 
 
-def put_workflow(workflow_id: str, body: dict[str, Any] | WorkflowDefinition, *, source: str = "api") -> WorkflowInfo:
-    """Store a new version when the content changed (creating the workflow if it does not exist yet)."""
+def put_workflow(workflow_id: str, body: dict[str, Any] | WorkflowDefinition, *, caller: Caller,
+                 source: str = "api") -> WorkflowInfo:
+    """Store a new version when the content changed (creating the workflow, owned by the caller, if the id is
+    free). An existing id — deleted or not — is changed by its owner or an admin only (403)."""
+    body, shared = _split_sharing(body)
     definition = body if isinstance(body, WorkflowDefinition) else parse(body)
     digest = content_hash(definition)
+    owner = SYSTEM_OWNER if caller == SYSTEM else caller.id
     with session_scope() as session:
         row = session.get(WorkflowRow, workflow_id)
-        if row is None or row.status == "deleted":
-            if row is not None:
-                session.delete(row)
-                session.flush()
-            row = _store_new(session, workflow_id, definition, source=source)
-        elif row.content_hash != digest:
+        if row is not None:
+            require_write(caller, row.owner, "workflow", workflow_id)
+        if row is None:
+            row = _store_new(session, workflow_id, definition, source=source, owner=owner, shared_with=shared or [])
+            return _info(session, row)
+        revived = row.status == "deleted"
+        if revived:  # the id comes back to life with its next version: the old versions stay pinned by their runs
+            row.status, row.owner = "active", row.owner or owner
+        if row.owner is None and caller == SYSTEM:
+            row.owner = SYSTEM_OWNER  # a file's workflow stored before owners were recorded
+        if shared is not None:
+            row.shared_with = shared
+        session.add(row)
+        if revived or row.content_hash != digest:
             row.version += 1
             row.content_hash, row.name, row.description = digest, definition.name, definition.description
             row.updated_at, row.source = utcnow(), source
@@ -98,6 +144,16 @@ def put_workflow(workflow_id: str, body: dict[str, Any] | WorkflowDefinition, *,
 def get_workflow(workflow_id: str) -> WorkflowInfo:
     with session_scope() as session:
         return _info(session, _active(session, workflow_id))
+
+
+def workflow_access(workflow_ids: list[str]) -> dict[str, WorkflowAccess]:
+    """Owner and sharing of these workflows (deleted ones included: their runs stay visible as they were)."""
+    if not workflow_ids:
+        return {}
+    with session_scope() as session:
+        rows = session.exec(select(WorkflowRow.id, WorkflowRow.owner, WorkflowRow.shared_with)
+                            .where(WorkflowRow.id.in_(set(workflow_ids)))).all()  # type: ignore[attr-defined]
+        return {wid: WorkflowAccess(owner=owner, shared_with=shared or []) for wid, owner, shared in rows}
 
 
 def get_definition(workflow_id: str, version: int | None = None) -> tuple[WorkflowInfo, WorkflowDefinition]:
@@ -118,15 +174,18 @@ def list_workflows(page: PageRequest) -> Page[WorkflowInfo]:
         return rows.map(lambda row: _info(session, row))
 
 
-def delete_workflow(workflow_id: str) -> None:
+def delete_workflow(workflow_id: str, *, caller: Caller) -> None:
+    """Its owner or an admin. The id stays theirs (runs keep the version they pinned)."""
     with session_scope() as session:
         row = _active(session, workflow_id)
+        require_write(caller, row.owner, "workflow", workflow_id, "delete")
         row.status, row.updated_at = "deleted", utcnow()
         session.add(row)
 
 
 def load_directory(directory: Path) -> list[tuple[Path, str | None]]:
-    """Load `*.yaml`/`*.yml` as workflows (id = file stem). A bad file is reported and skipped, never fatal."""
+    """Load `*.yaml`/`*.yml` as workflows (id = file stem), owned by the system (admins may change them). A bad file
+    is reported and skipped, never fatal."""
     results: list[tuple[Path, str | None]] = []
     if not directory.is_dir():
         return results
@@ -137,7 +196,7 @@ def load_directory(directory: Path) -> list[tuple[Path, str | None]]:
             log.error("definition %s is invalid and was not loaded:\n%s", path, err)
             results.append((path, str(err)))
             continue
-        put_workflow(path.stem, definition, source=f"file:{path.name}")
+        put_workflow(path.stem, definition, caller=SYSTEM, source=f"file:{path.name}")
         results.append((path, None))
     return results
 
@@ -145,7 +204,8 @@ def load_directory(directory: Path) -> list[tuple[Path, str | None]]:
 # ---- internals ---------------------------------------------------------------------------------------
 
 
-def _store_new(session: Session, workflow_id: str, definition: WorkflowDefinition, *, source: str) -> WorkflowRow:
+def _store_new(session: Session, workflow_id: str, definition: WorkflowDefinition, *, source: str,
+               owner: str | None, shared_with: list[str]) -> WorkflowRow:
     digest = content_hash(definition)
     row = WorkflowRow(
         id=workflow_id,
@@ -154,6 +214,8 @@ def _store_new(session: Session, workflow_id: str, definition: WorkflowDefinitio
         version=1,
         content_hash=digest,
         source=source,
+        owner=owner,
+        shared_with=shared_with,
     )
     session.add(row)
     session.add(
@@ -193,6 +255,8 @@ def _info(session: Session, row: WorkflowRow) -> WorkflowInfo:
         version=row.version,
         contentHash=row.content_hash,
         source=row.source,
+        owner=row.owner,
+        sharedWith=row.shared_with or [],
         createdAt=row.created_at,
         updatedAt=row.updated_at,
         stats=_stats(session, row.id),

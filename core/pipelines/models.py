@@ -49,10 +49,18 @@ class StepState(BaseModel):
     instances: list[StepState] | None = Field(default=None, description="fan-out instances (forEach/matrix)")
 
 
+class RunStarter(BaseModel):
+    """Who started a run: its owner for cancelling, and the one who may not approve it (core/access.py)."""
+
+    id: str
+    username: str
+
+
 class RunState(BaseModel):
     id: str
     workflowId: str
     version: int
+    startedBy: RunStarter | None = None  # None: started before runs recorded their starter
     status: RunStatus = RunStatus.pending
     inputs: dict[str, Any] = Field(default_factory=dict)
     steps: list[StepState] = Field(default_factory=list)

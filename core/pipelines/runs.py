@@ -1,6 +1,10 @@
 """Pipeline runs: start, read (live while running), list, cancel, approve, logs.
 
 A run is a PipelineWorkflow whose workflow id is the run id; the database only holds its projection.
+Starting a run is a *use* of its workflow, open to anyone with `workflows:run`; the run belongs to its starter
+(`startedBy`). Cancelling needs the starter, the workflow's owner or an admin. Everyone signed in sees a run's
+status and steps; its inputs, step outputs, step errors and logs are for those and the users the workflow is
+shared with (withheld from others: `core.access.Redactable`). Approvals follow `core.pipelines.approvals`.
 """
 
 from __future__ import annotations
@@ -10,38 +14,41 @@ import contextlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel
 from sqlmodel import select
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.common import QueryRejectCondition, SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
+from core.access import Caller, Redactable, may_read, may_write, owns
 from core.db import session_scope
 from core.dsl.validate import DefinitionError, resolve_inputs
-from core.errors import Conflict, NotFound, Unavailable, ValidationFailed
+from core.errors import Conflict, Forbidden, NotFound, Unavailable, ValidationFailed
 from core.events.contracts import EntityRecord
 from core.events.models import Event
 from core.events.store import list_events, record
 from core.ids import new_id
 from core.listing import Page, PageRequest, paginate
 from core.names import PIPELINE_WORKFLOW
+from core.pipelines import approvals
 from core.pipelines.contracts import DECIDE_APPROVAL_UPDATE, STATUS_QUERY, ApprovalDecision, PipelineInput
-from core.pipelines.definitions import get_definition
-from core.pipelines.models import TERMINAL_RUN, RunState, RunStatus, StepState
+from core.pipelines.definitions import WorkflowAccess, get_definition, workflow_access
+from core.pipelines.models import TERMINAL_RUN, RunStarter, RunState, RunStatus, StepState
 from core.pipelines.projection import RUN_PROJECTION
 from core.pipelines.tables import RunRow
 from core.settings import Settings
 from core.temporal import SA_STATUS, SA_VERSION, SA_WORKFLOW_ID
 
 SORTABLE = {"createdAt": RunRow.created_at, "status": RunRow.status}
-FILTERABLE = {"status": RunRow.status, "workflowId": RunRow.workflow_id}
+FILTERABLE = {"status": RunRow.status, "workflowId": RunRow.workflow_id, "startedBy": RunRow.started_by}
+RUN_WITHHELD = ("inputs", "outputs", "step_errors")
 
 
-class RunInfo(BaseModel):
+class RunInfo(Redactable):
     id: str
     workflowId: str
     version: int
+    startedBy: RunStarter | None = None
     status: RunStatus
     inputs: dict[str, Any]
     createdAt: datetime
@@ -74,10 +81,12 @@ async def start_run(
     workflow_id: str,
     inputs: dict[str, Any] | None = None,
     *,
+    caller: Caller,
     version: int | None = None,
 ) -> tuple[RunInfo, bool]:
-    """Returns (run, created). Retries are made safe by the API's Idempotency-Key layer (api/idempotency.py),
-    which answers a retry with the first response before this is called again."""
+    """Start a run owned by the caller (anyone who may run workflows: a run is a use of its workflow). Returns
+    (run, created). Retries are made safe by the API's Idempotency-Key layer (api/idempotency.py), which answers a
+    retry with the first response before this is called again."""
     info, definition = await asyncio.to_thread(get_definition, workflow_id, version)
     pinned = version or info.version
     run_id = new_id("run")
@@ -86,7 +95,8 @@ async def start_run(
     except DefinitionError as err:
         raise ValidationFailed("Run inputs are invalid", details=[i.as_detail() for i in err.issues]) from None
 
-    state = RunState(id=run_id, workflowId=workflow_id, version=pinned, inputs=resolved,
+    starter = RunStarter(id=caller.id, username=caller.username)
+    state = RunState(id=run_id, workflowId=workflow_id, version=pinned, inputs=resolved, startedBy=starter,
                      steps=[StepState(id=s.id, name=s.name, action=s.action) for s in definition.steps])
     pipeline_input = PipelineInput(
         run_id=run_id,
@@ -97,6 +107,7 @@ async def start_run(
         heartbeat_timeout_s=settings.heartbeat_timeout_s,
         default_timeout_s=settings.default_step_timeout_s,
         link=ui_link(settings, run_id),
+        started_by=starter,
     )
     try:
         await client.start_workflow(
@@ -117,8 +128,40 @@ async def start_run(
     return await asyncio.to_thread(get_run_row, run_id), True
 
 
+def entitled(info: RunInfo, caller: Caller, access: WorkflowAccess | None) -> bool:
+    """May read the run's inputs, outputs and logs: its starter, the workflow's owner, the users the workflow is
+    shared with, and admins."""
+    if info.startedBy is not None and owns(caller, info.startedBy.id):
+        return True
+    return may_read(caller, access.owner if access else None, access.shared_with if access else None)
+
+
+def run_view(info: RunInfo, caller: Caller, access: WorkflowAccess | None) -> RunInfo:
+    """The run as the caller may see it: whole, or with inputs, step outputs and step errors withheld."""
+    if entitled(info, caller, access):
+        return info
+    steps = [_bare(step) for step in info.steps]
+    return info.withheld(RUN_WITHHELD, inputs={}, steps=steps)
+
+
+def _bare(step: StepState) -> StepState:
+    return step.model_copy(update={"outputs": {}, "error": None,
+                                   "instances": None if step.instances is None else [_bare(i) for i in step.instances]})
+
+
+def _access(workflow_id: str) -> WorkflowAccess | None:
+    return workflow_access([workflow_id]).get(workflow_id)
+
+
+async def view_run(client: Client, run_id: str, *, caller: Caller, wait_s: float = 0) -> RunInfo:
+    """`get_run` as the caller may see it."""
+    info = await get_run(client, run_id, wait_s=wait_s)
+    return run_view(info, caller, await asyncio.to_thread(_access, info.workflowId))
+
+
 async def get_run(client: Client, run_id: str, *, wait_s: float = 0) -> RunInfo:
-    """The live state while the run is open (a workflow query), the projection once it is closed.
+    """The live state while the run is open (a workflow query), the projection once it is closed (whole: callers
+    outside this module read through `view_run`).
 
     With `wait_s`, first wait up to that long for the run to close (a long poll on the server, so a client
     that only wants the outcome need not poll)."""
@@ -143,9 +186,9 @@ async def get_run(client: Client, run_id: str, *, wait_s: float = 0) -> RunInfo:
     except Exception:  # closed meanwhile, or no worker right now: the projection is still true
         return await asyncio.to_thread(get_run_row, run_id)
     return RunInfo(
-        id=live.id, workflowId=live.workflowId, version=live.version, status=live.status, inputs=live.inputs,
-        createdAt=info.createdAt, startedAt=live.startedAt, endedAt=live.endedAt, error=live.error,
-        steps=live.steps,
+        id=live.id, workflowId=live.workflowId, version=live.version, startedBy=live.startedBy or info.startedBy,
+        status=live.status, inputs=live.inputs, createdAt=info.createdAt, startedAt=live.startedAt,
+        endedAt=live.endedAt, error=live.error, steps=live.steps,
     )
 
 
@@ -157,7 +200,7 @@ def get_run_row(run_id: str) -> RunInfo:
         return _from_row(row)
 
 
-def list_runs(page: PageRequest, *, workflow_id: str | None = None) -> Page[RunInfo]:
+def list_runs(page: PageRequest, *, caller: Caller, workflow_id: str | None = None) -> Page[RunInfo]:
     if workflow_id is not None:
         get_definition(workflow_id)  # 404 for an unknown workflow
     with session_scope() as session:
@@ -166,42 +209,66 @@ def list_runs(page: PageRequest, *, workflow_id: str | None = None) -> Page[RunI
             query = query.where(RunRow.workflow_id == workflow_id)
         rows = paginate(session, query, page, sortable=SORTABLE, default="-createdAt", id_column=RunRow.id,
                         filterable=FILTERABLE)
-        return rows.map(_from_row)
+    runs = rows.map(_from_row)
+    access = workflow_access([info.workflowId for info in runs.items])
+    return runs.map(lambda info: run_view(info, caller, access.get(info.workflowId)))
 
 
-async def cancel_run(client: Client, run_id: str) -> RunInfo:
-    info = get_run_row(run_id)
+async def cancel_run(client: Client, run_id: str, *, caller: Caller) -> RunInfo:
+    """The run's starter, its workflow's owner or an admin (403 otherwise)."""
+    info = await asyncio.to_thread(get_run_row, run_id)
+    access = await asyncio.to_thread(_access, info.workflowId)
+    started_it = info.startedBy is not None and owns(caller, info.startedBy.id)
+    if not started_it and not may_write(caller, access.owner if access else None):
+        raise Forbidden("Only the run's starter, its workflow's owner or an admin may cancel it", resource="run",
+                        id=run_id)
     if info.status in TERMINAL_RUN:
         raise Conflict(f"Run {run_id} already finished ({info.status.value})")
     await client.get_workflow_handle(run_id).cancel()
-    return await get_run(client, run_id)
+    return run_view(await get_run(client, run_id), caller, access)
 
 
 async def decide_approval(
-    client: Client, run_id: str, step_id: str, *, approved: bool, by: str | None, comment: str | None
+    client: Client, run_id: str, step_id: str, *, approved: bool, caller: Caller, comment: str | None
 ) -> StepState:
-    info = get_run_row(run_id)
-    if step_id not in {s.id for s in info.steps}:
+    """Approve or reject a waiting approval step. Who may is `core.pipelines.approvals`: checked here for a clear
+    403, and again by the run's workflow, which has the last word. The decision names the decider (id, username,
+    role); the `step.approval_decided` event and the Update in the run's history keep it."""
+    info = await get_run(client, run_id)
+    step = next((s for s in info.steps if s.id == step_id), None)
+    if step is None:
         raise NotFound("step", step_id)
     if info.status in TERMINAL_RUN:
         raise Conflict(f"Run {run_id} already finished ({info.status.value})")
+    if step.approval and step.approval.get("status") == "waiting":
+        reason = approvals.refusal(
+            approvers=step.approval.get("approvers") or [], allow_self=bool(step.approval.get("allowSelfApproval")),
+            starter_id=info.startedBy.id if info.startedBy else None, approved=approved, decider_id=caller.id,
+            decider_username=caller.username, decider_role=caller.role)
+        if reason is not None:
+            raise Forbidden(reason, resource="step", id=step_id)
+    decision = ApprovalDecision(step_id=step_id, approved=approved, by=caller.username, by_id=caller.id,
+                                by_role=caller.role, comment=comment)
     handle = client.get_workflow_handle(run_id)
     try:
-        return await handle.execute_update(
-            DECIDE_APPROVAL_UPDATE,
-            ApprovalDecision(step_id=step_id, approved=approved, by=by, comment=comment),
-            result_type=StepState,
-        )
+        return await handle.execute_update(DECIDE_APPROVAL_UPDATE, decision, result_type=StepState)
     except WorkflowUpdateFailedError as err:
         cause = err.cause
         message = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+        if isinstance(cause, ApplicationError) and cause.type == approvals.FORBIDDEN_TYPE:
+            raise Forbidden(message, resource="step", id=step_id) from None
         raise Conflict(message) from None
     except RPCError as err:
         raise Conflict(f"Run {run_id} is not accepting decisions: {err.message}") from None
 
 
-def run_logs(run_id: str) -> tuple[RunInfo, list[Event]]:
-    return get_run_row(run_id), list_events(run_id)
+def run_logs(run_id: str, *, caller: Caller) -> tuple[RunInfo, list[Event] | None]:
+    """The run and its events — the events (and the steps' output) only for those entitled to them (None)."""
+    info = get_run_row(run_id)
+    access = _access(info.workflowId)
+    if not entitled(info, caller, access):
+        return run_view(info, caller, access), None
+    return info, list_events(run_id)
 
 
 # ---- internals ---------------------------------------------------------------------------------------
@@ -217,6 +284,7 @@ def _from_row(row: RunRow) -> RunInfo:
         id=row.id,
         workflowId=row.workflow_id,
         version=row.version,
+        startedBy=state.startedBy if state else None,
         status=RunStatus(row.status),
         inputs=row.inputs,
         createdAt=_aware(row.created_at),

@@ -20,6 +20,9 @@ class WorkflowRow(SQLModel, table=True):
     content_hash: str
     source: str = "api"  # "api" or "file:<path>"
     status: str = "active"  # active | deleted
+    # Added after the first tables were created: nullable, so core/schema.py can add them to an existing database.
+    owner: str | None = Field(default=None, index=True)  # user id; "system" for files; None: made before owners
+    shared_with: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))  # usernames
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -49,6 +52,7 @@ class RunRow(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     started_at: datetime | None = None
     ended_at: datetime | None = None
+    started_by: str | None = Field(default=None, index=True)  # user id (added later: nullable)
 
 
 class DeploymentRow(SQLModel, table=True):

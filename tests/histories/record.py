@@ -213,7 +213,9 @@ async def pipelines(api: Api, rec: HistoryWriter) -> None:
 
     gated = await api.start_run({"name": "history approval", "steps": [
         cmd("build", "true"),
-        {"id": "gate", "action": "approval", "parameters": {"message": "Ship it?"}, "dependsOn": ["build"]},
+        # one recording user starts and approves: the step must allow that (docs/dsl.md, approval)
+        {"id": "gate", "action": "approval", "parameters": {"message": "Ship it?", "allowSelfApproval": True},
+         "dependsOn": ["build"]},
         cmd("ship", "echo shipped", dependsOn=["gate"]),
     ]})
     await api.step_until(gated, "gate", lambda s: (s.get("approval") or {}).get("status") == "waiting")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from api.common.dates import iso
+from api.common.visible import shown, withheld
 from api.dialect1.presenters.units import seconds
 from core.agents import figures
 from core.agents.agents import AgentHealth
@@ -24,11 +25,13 @@ def _metrics(state: AgentState, *, detail: bool) -> dict[str, Any]:
 
 def agent(state: AgentState, *, detail: bool = False) -> dict[str, Any]:
     """A list item (`current_task` is an id) or, with `detail`, `GET /api/agents/{id}` (`current_task` is
-    `{id, description, progress}`, plus history, resource use, config and metadata)."""
+    `{id, description, progress}`, plus history, resource use, config and metadata). A config withheld from the
+    caller is null and named in `redacted`."""
     spec = state.spec
     current = state.current_task
     body: dict[str, Any] = {"id": spec.id, "name": spec.name, "type": spec.type, "status": state.status.value,
-                            "capabilities": spec.capabilities, "swarm_id": spec.swarm_id, "role": spec.role}
+                            "capabilities": spec.capabilities, "swarm_id": spec.swarm_id, "role": spec.role,
+                            "owner": spec.owner, "shared_with": spec.shared_with}
     if detail:
         body["current_task"] = None if current is None else {
             "id": current.id, "description": current.description, "progress": current.progress}
@@ -39,9 +42,11 @@ def agent(state: AgentState, *, detail: bool = False) -> dict[str, Any]:
         body["current_task"] = current.id if current else None
     body["metrics"] = _metrics(state, detail=detail)
     if detail:
-        body["config"] = spec.config
+        body["config"] = shown(state, "config", spec.config)
         body["metadata"] = spec.metadata
         body["executor"] = spec.executor
+        if state.redacted:
+            body["redacted"] = withheld(state, {"config": "config"})
     body["created_at"] = iso(spec.created_at)
     body["updated_at"] = iso(state.updated_at or spec.created_at)
     return body
@@ -51,8 +56,9 @@ def agent_created(state: AgentState) -> dict[str, Any]:
     """`POST /api/agents`: the spec's create response, plus what the caller sent that it does not echo."""
     spec = state.spec
     return {"id": spec.id, "name": spec.name, "type": spec.type, "status": state.status.value,
-            "capabilities": spec.capabilities, "config": spec.config, "metadata": spec.metadata,
-            "swarm_id": spec.swarm_id, "executor": spec.executor, "created_at": iso(spec.created_at)}
+            "capabilities": spec.capabilities, "config": shown(state, "config", spec.config),
+            "metadata": spec.metadata, "swarm_id": spec.swarm_id, "executor": spec.executor, "owner": spec.owner,
+            "shared_with": spec.shared_with, "created_at": iso(spec.created_at)}
 
 
 def agent_terminated(state: AgentState) -> dict[str, Any]:

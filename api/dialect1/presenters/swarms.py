@@ -15,7 +15,8 @@ def swarm(state: SwarmState) -> dict[str, Any]:
     """A list item, also the body of `POST /api/swarms` (agents join as the swarm spawns them)."""
     spec = state.spec
     return {"id": spec.id, "name": spec.name, "topology": spec.topology.value, "strategy": spec.strategy.value,
-            "status": state.status.value, "objective": spec.objective,
+            "status": state.status.value, "objective": spec.objective, "owner": spec.owner,
+            "shared_with": spec.shared_with,
             "agents": [{"id": a.id, "role": a.role, "type": a.type} for a in state.live_agents],
             "progress": figures.task_progress(state),
             "config": {**spec.config, "max_agents": spec.max_agents, "auto_scale": spec.auto_scale},

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from api.common.dates import iso
+from api.common.visible import shown, withheld
 from api.dialect1.presenters.units import seconds
 from core.agents import figures
 from core.agents.contracts import AssignAck, CancelOutcome
@@ -24,14 +25,19 @@ def _result(result: TaskResult | None) -> dict[str, Any] | None:
             "artifacts": [a.model_dump() for a in result.artifacts]}
 
 
+REDACTED_NAMES = {"requirements": "requirements", "result": "result", "error": "error",
+                  "progress_message": "progress_message"}
+
+
 def task(state: TaskState, *, detail: bool = False) -> dict[str, Any]:
-    """A list item, or with `detail` `GET /api/tasks/{id}` (result, timeline, metrics)."""
+    """A list item, or with `detail` `GET /api/tasks/{id}` (result, timeline, metrics). Fields withheld from the
+    caller are null and named in `redacted`."""
     spec = state.spec
     timeline = state.timeline
     body: dict[str, Any] = {"id": spec.id, "type": spec.type, "description": spec.description,
                             "status": state.status.value, "priority": spec.priority.value,
                             "assigned_agent": state.agent_id, "progress": state.progress,
-                            "swarm_id": spec.swarm_id, "created_at": iso(timeline.created_at),
+                            "swarm_id": spec.swarm_id, "owner": spec.owner, "created_at": iso(timeline.created_at),
                             "started_at": iso(timeline.started_at),
                             "estimated_completion": iso(figures.estimated_completion(state))}
     if spec.estimated_duration_s is not None:  # never invented: absent when nothing similar has finished
@@ -40,7 +46,8 @@ def task(state: TaskState, *, detail: bool = False) -> dict[str, Any]:
         return body
     result = state.result
     body.update({
-        "requirements": spec.requirements,
+        "requirements": shown(state, "requirements", spec.requirements),
+        "shared_with": spec.shared_with,
         "constraints": spec.constraints.model_dump(mode="json"),
         "metadata": spec.metadata,
         "parent_id": spec.parent_id,
@@ -60,6 +67,8 @@ def task(state: TaskState, *, detail: bool = False) -> dict[str, Any]:
                     "api_calls": result.api_calls if result else None},
         "updated_at": iso(state.updated_at),
     })
+    if state.redacted:
+        body["redacted"] = withheld(state, REDACTED_NAMES)
     return body
 
 

@@ -20,36 +20,43 @@ router = APIRouter(prefix="/api/agents", tags=["agents (dialect 1)"])
 
 
 @router.get("")
-def list_agents(page: PageV1Dep, _: Annotated[Principal, Depends(require("agents:read"))]) -> dict:
+def list_agents(page: PageV1Dep, principal: Annotated[Principal, Depends(require("agents:read"))]) -> dict:
     """Filters: `status`, `type`, `swarm_id`. Sort: `created_at` (default), `name`, `type`, `status`,
     `updated_at`."""
-    result = agents.list_agents(page)
+    result = agents.list_agents(page, caller=principal.caller)
     return paged("agents", [present.agent(state) for state in result.items], result)
 
 
 @router.post("", status_code=201, responses=CONFLICT)
 async def create_agent(body: AgentCreateV1, client: ClientDep, settings: SettingsDep,
                        principal: Annotated[Principal, Depends(require("agents:create"))]) -> JSONResponse:
-    """The agent starts `initializing` and becomes `idle` once its workspace is ready."""
+    """The agent starts `initializing` and becomes `idle` once its workspace is ready. It belongs to the caller;
+    `shared_with` names users who may read its config and assign tasks to it. Joining a swarm needs the swarm's
+    owner (or an admin). A `command` in `config` is for admins only (403); an LLM `base_url` must be one the
+    operator allows (400); secret-looking keys in `config` or `metadata` are refused (400)."""
     if body.swarm_id is not None:
         checked("swarm", body.swarm_id)
-    state = await agents.create_agent(client, settings, body.to_domain(), owner=principal.id, tier=principal.tier)
+    state = await agents.create_agent(client, settings, body.to_domain(), caller=principal.caller,
+                                      tier=principal.tier)
     return JSONResponse(present.agent_created(state), status_code=201,
                         headers={"Location": f"/api/agents/{state.spec.id}"})
 
 
 @router.get("/{agent_id}")
 async def get_agent(agent_id: str, client: ClientDep,
-                    _: Annotated[Principal, Depends(require("agents:read"))]) -> dict:
-    state = await agents.get_agent(client, checked("agent", agent_id))
+                    principal: Annotated[Principal, Depends(require("agents:read"))]) -> dict:
+    """`config` is null (and named in `redacted`) unless the agent is yours, shared with you, or you are an admin."""
+    state = await agents.get_agent(client, checked("agent", agent_id), caller=principal.caller)
     return present.agent(state, detail=True)
 
 
 @router.put("/{agent_id}", responses=CONFLICT)
 async def update_agent(agent_id: str, body: Annotated[AgentUpdateV1, Body()], client: ClientDep,
-                       settings: SettingsDep, _: Annotated[Principal, Depends(require("agents:create"))]) -> dict:
+                       settings: SettingsDep,
+                       principal: Annotated[Principal, Depends(require("agents:create"))]) -> dict:
+    """The agent's owner or an admin (403 otherwise); the config rules of creation apply to what is set."""
     patch = body.to_domain()
-    state = await agents.update_agent(client, settings, checked("agent", agent_id), patch)
+    state = await agents.update_agent(client, settings, checked("agent", agent_id), patch, caller=principal.caller)
     return present.agent(state, detail=True)
 
 
@@ -59,7 +66,7 @@ async def terminate_agent(agent_id: str, client: ClientDep,
     """Cancels the running task (its workspace is rolled back) and ends the agent; terminating a terminated
     agent answers the same again."""
     checked("agent", agent_id)
-    state = await agents.terminate_agent(client, agent_id, by=principal.username)
+    state = await agents.terminate_agent(client, agent_id, caller=principal.caller)
     return present.agent_terminated(state)
 
 

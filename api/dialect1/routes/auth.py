@@ -48,5 +48,5 @@ async def list_keys(principal: PrincipalDep) -> dict:
 
 @router.delete("/keys/{key_id}", status_code=204)
 async def revoke_key(key_id: str, principal: PrincipalDep) -> Response:
-    api_keys.revoke_key(principal.id, key_id)
+    api_keys.revoke_key(principal.id, key_id, any_owner=principal.caller.is_admin)
     return Response(status_code=204)

@@ -17,7 +17,7 @@ router = APIRouter(prefix="/api", tags=["lists (dialect 1)"])
 
 
 @router.get("/runs")
-def list_runs(page: PageV1Dep, _: Annotated[Principal, Depends(require("workflows:read"))]) -> dict:
-    """Filters: `status`, `workflow_id`. Sort: `created_at` (default), `status`."""
-    result = runs.list_runs(page)
+def list_runs(page: PageV1Dep, principal: Annotated[Principal, Depends(require("workflows:read"))]) -> dict:
+    """Filters: `status`, `workflow_id`, `started_by` (a user id). Sort: `created_at` (default), `status`."""
+    result = runs.list_runs(page, caller=principal.caller)
     return paged("runs", [present.run(info) for info in result.items], result)

@@ -30,7 +30,8 @@ def list_swarms(page: PageV1Dep, _: Annotated[Principal, Depends(require("swarms
 async def create_swarm(body: SwarmCreateV1, client: ClientDep, settings: SettingsDep,
                        principal: Annotated[Principal, Depends(require("swarms:manage"))]) -> JSONResponse:
     """The swarm spawns its initial agents and tasks once it runs; `agents` fills in as they join."""
-    state = await swarms.create_swarm(client, settings, body.to_domain(), owner=principal.id, tier=principal.tier)
+    state = await swarms.create_swarm(client, settings, body.to_domain(), caller=principal.caller,
+                                      tier=principal.tier)
     return JSONResponse(present.swarm(state), status_code=201,
                         headers={"Location": f"/api/swarms/{state.spec.id}/status"})
 
@@ -47,7 +48,7 @@ async def control_swarm(swarm_id: str, body: ControlV1, client: ClientDep, setti
     """Answers when the swarm has applied the action; `result` says what it did (agents added or removed, the
     topology optimize chose and what it measured, the agents rebalance asked to hand work back)."""
     outcome = await swarms.control_swarm(client, settings, checked("swarm", swarm_id), body.to_domain(),
-                                         owner=principal.id, tier=principal.tier)
+                                         caller=principal.caller, tier=principal.tier)
     return present.control(swarm_id, outcome)
 
 
@@ -57,5 +58,5 @@ async def broadcast(swarm_id: str, body: BroadcastV1, client: ClientDep,
     """Every live agent the `target` matches gets the directive; an LLM or agent-CLI agent passes the latest
     ones to its next tasks. `recipients` is how many it reached."""
     directive = body.to_domain(by=principal.username)
-    recipients = await swarms.broadcast(client, checked("swarm", swarm_id), directive)
+    recipients = await swarms.broadcast(client, checked("swarm", swarm_id), directive, caller=principal.caller)
     return present.broadcast(swarm_id, directive, recipients)

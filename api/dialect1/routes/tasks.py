@@ -24,53 +24,60 @@ router = APIRouter(prefix="/api/tasks", tags=["tasks (dialect 1)"])
 
 
 @router.get("")
-def list_tasks(page: PageV1Dep, _: Annotated[Principal, Depends(require("tasks:read"))]) -> dict:
+def list_tasks(page: PageV1Dep, principal: Annotated[Principal, Depends(require("tasks:read"))]) -> dict:
     """Filters: `status`, `agent_id`, `priority`, `swarm_id`, `type`, `parent_id`. Sort: `created_at` (default),
     `priority`, `status`, `updated_at`."""
-    result = tasks.list_tasks(page)
+    result = tasks.list_tasks(page, caller=principal.caller)
     return paged("tasks", [present.task(state) for state in result.items], result)
 
 
 @router.post("", status_code=201, responses=CONFLICT)
 async def create_task(body: TaskCreateV1, client: ClientDep, settings: SettingsDep,
                       principal: Annotated[Principal, Depends(require("tasks:execute"))]) -> JSONResponse:
+    """The task belongs to the caller; a swarm it names must be the caller's or shared with them (403)."""
     if body.swarm_id is not None:
         checked("swarm", body.swarm_id)
-    state = await tasks.create_task(client, settings, body.to_domain(), owner=principal.id, tier=principal.tier)
+    state = await tasks.create_task(client, settings, body.to_domain(), caller=principal.caller,
+                                    tier=principal.tier)
     return JSONResponse(present.task_created(state), status_code=201,
                         headers={"Location": f"/api/tasks/{state.spec.id}"})
 
 
 @router.get("/{task_id}")
-async def get_task(task_id: str, client: ClientDep, _: Annotated[Principal, Depends(require("tasks:read"))]) -> dict:
-    return present.task(await tasks.get_task(client, checked("task", task_id)), detail=True)
+async def get_task(task_id: str, client: ClientDep,
+                   principal: Annotated[Principal, Depends(require("tasks:read"))]) -> dict:
+    """`requirements`, `result`, `error` and `progress_message` are null (named in `redacted`) unless the task is
+    yours, shared with you, or you are an admin; `requirements.env` values always read `***`."""
+    return present.task(await tasks.get_task(client, checked("task", task_id), caller=principal.caller), detail=True)
 
 
 @router.put("/{task_id}", responses=CONFLICT)
 async def update_task(task_id: str, body: TaskUpdateV1, client: ClientDep,
-                      _: Annotated[Principal, Depends(require("tasks:execute"))]) -> dict:
-    state = await tasks.update_task(client, checked("task", task_id), body.to_domain())
+                      principal: Annotated[Principal, Depends(require("tasks:execute"))]) -> dict:
+    """The task's owner or an admin (403 otherwise)."""
+    state = await tasks.update_task(client, checked("task", task_id), body.to_domain(), caller=principal.caller)
     return present.task(state, detail=True)
 
 
 @router.delete("/{task_id}", responses=CONFLICT)
 async def cancel_task(task_id: str, client: ClientDep,
-                      _: Annotated[Principal, Depends(require("tasks:execute"))]) -> dict:
-    """Stops the task wherever it is. `rollback_performed` is true only when its workspace really had to be
-    restored. Cancelling a cancelled task answers the same again; a finished one is a 409."""
+                      principal: Annotated[Principal, Depends(require("tasks:execute"))]) -> dict:
+    """Stops the task wherever it is (its owner or an admin). `rollback_performed` is true only when its workspace
+    really had to be restored. Cancelling a cancelled task answers the same again; a finished one is a 409."""
     checked("task", task_id)
-    return present.cancelled(await tasks.cancel_task(client, task_id))
+    return present.cancelled(await tasks.cancel_task(client, task_id, caller=principal.caller))
 
 
 @router.post("/{task_id}/assign", responses=CONFLICT)
 async def assign_task(task_id: str, body: AssignV1, client: ClientDep,
                       principal: Annotated[Principal, Depends(require("tasks:execute"))]) -> dict:
-    """`queue_position` 0: the agent runs it next (now, when idle); n: n tasks are ahead of it."""
+    """`queue_position` 0: the agent runs it next (now, when idle); n: n tasks are ahead of it. The task must be
+    yours (or you an admin) and the agent yours or shared with you (403)."""
     checked("task", task_id)
     if not body.start_immediately:
         raise ValidationFailed("Request validation failed", details=[{
             "field": "start_immediately", "constraint": "enum", "value": False,
             "message": "an assigned task always joins the agent's queue; hold it by not assigning it yet"}])
-    ack = await tasks.assign_task(client, task_id, checked("agent", body.agent_id), priority=body.priority_override,
-                                  by=principal.username)
+    ack = await tasks.assign_task(client, task_id, checked("agent", body.agent_id), caller=principal.caller,
+                                  priority=body.priority_override)
     return present.assigned(ack)

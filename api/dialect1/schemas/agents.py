@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.common.values import Usernames
 from core.agents.agents import AgentCreate
 from core.agents.contracts import AgentPatch
 
@@ -27,19 +28,22 @@ class AgentCreateV1(BaseModel):
     config: dict[str, Any] = Field(default_factory=dict)
     metadata: dict[str, Any] = Field(default_factory=dict)
     swarm_id: str | None = Field(default=None, max_length=100, description="join this swarm")
+    shared_with: Usernames = Field(default_factory=list, description="users who may read its config and assign "
+                                                                      "tasks to it")
 
     def to_domain(self) -> AgentCreate:
         return AgentCreate(**self.model_dump())
 
 
 class AgentUpdateV1(BaseModel):
-    """`config` and `metadata` are merged over the current ones."""
+    """`config` and `metadata` are merged over the current ones; `shared_with` replaces the current list."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [EXAMPLE_UPDATE]})
     name: str | None = Field(default=None, min_length=1, max_length=200)
     config: dict[str, Any] | None = None
     metadata: dict[str, Any] | None = None
     capabilities: list[Annotated[str, Field(max_length=200)]] | None = Field(default=None, max_length=100)
+    shared_with: Usernames | None = None
 
     def to_domain(self) -> AgentPatch:
         return AgentPatch(**self.model_dump())

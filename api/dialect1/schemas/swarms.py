@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.common.values import InitialAgent, SwarmTasks, initial_agents, initial_tasks
+from api.common.values import InitialAgent, SwarmTasks, Usernames, initial_agents, initial_tasks
 from core.agents.contracts import ControlRequest
 from core.agents.models import MAX_SWARM_AGENTS, Priority, Strategy, Topology
 from core.agents.state import Directive
@@ -43,6 +43,7 @@ class SwarmCreateV1(BaseModel):
         default_factory=dict, description="config of every agent the swarm spawns, e.g. {\"executor\": \"shell\"}")
     initial_agents: list[InitialAgent] = Field(default_factory=list, max_length=100)
     tasks: SwarmTasks = Field(default_factory=list, max_length=1000)
+    shared_with: Usernames = Field(default_factory=list, description="users who may submit tasks into it")
 
     def to_domain(self) -> SwarmCreate:
         """`config.strategy`, when given, wins over the top-level `strategy`; the rest of `config` beyond
@@ -53,6 +54,7 @@ class SwarmCreateV1(BaseModel):
             name=self.name, objective=self.objective, topology=self.topology, strategy=strategy or self.strategy,
             max_agents=max_agents, auto_scale=auto_scale, config=config, agent_config=self.agent_config,
             initial_agents=initial_agents(self.initial_agents), tasks=initial_tasks(self.tasks),
+            shared_with=self.shared_with,
         )
 
 

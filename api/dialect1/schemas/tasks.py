@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.common.values import UtcDatetime
+from api.common.values import Usernames, UtcDatetime
 from core.agents.contracts import TaskPatch
 from core.agents.models import Priority, TaskConstraints
 from core.agents.tasks import TaskCreate
@@ -40,12 +40,13 @@ class TaskCreateV1(BaseModel):
     constraints: ConstraintsV1 = Field(default_factory=ConstraintsV1)
     metadata: dict[str, Any] = Field(default_factory=dict)
     swarm_id: str | None = Field(default=None, max_length=100, description="queue it in this swarm")
+    shared_with: Usernames = Field(default_factory=list, description="users who may read its results")
 
     def to_domain(self) -> TaskCreate:
         return TaskCreate(type=self.type, description=self.description, priority=self.priority,
                           requirements=self.requirements,
                           constraints=TaskConstraints(**self.constraints.model_dump()),
-                          metadata=self.metadata, swarm_id=self.swarm_id)
+                          metadata=self.metadata, swarm_id=self.swarm_id, shared_with=self.shared_with)
 
 
 class TaskUpdateV1(BaseModel):
@@ -56,6 +57,7 @@ class TaskUpdateV1(BaseModel):
     deadline: UtcDatetime | None = None
     description: str | None = Field(default=None, max_length=100_000)
     metadata: dict[str, Any] | None = None
+    shared_with: Usernames | None = Field(default=None, description="replaces the current list")
 
     def to_domain(self) -> TaskPatch:
         return TaskPatch(**self.model_dump())

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from api.common.dates import iso
+from api.common.visible import shown, withheld
 from api.dialect2.jsonapi import BASE, to_one
 from core.agents import figures
 from core.agents.agents import AgentMetricsReport
@@ -13,15 +14,17 @@ from core.agents.state import AgentState
 
 
 def agent(state: AgentState) -> dict[str, Any]:
+    """A configuration withheld from the caller is null and named in `meta.redacted`."""
     spec = state.spec
     metrics = state.metrics
-    return {
+    body: dict[str, Any] = {
         "id": spec.id,
         "type": "agent",
         "attributes": {
             "name": spec.name, "agentType": spec.type, "status": state.status.value, "role": spec.role,
-            "capabilities": spec.capabilities, "executor": spec.executor, "configuration": spec.config,
-            "metadata": spec.metadata,
+            "capabilities": spec.capabilities, "executor": spec.executor,
+            "configuration": shown(state, "config", spec.config), "metadata": spec.metadata,
+            "owner": spec.owner, "sharedWith": spec.shared_with,
             "metrics": {"tasksCompleted": metrics.tasks_completed, "tasksFailed": metrics.tasks_failed,
                         "avgResponseTime": None if metrics.average_time_ms is None else round(metrics.average_time_ms),
                         "successRate": None if metrics.success_rate is None else round(metrics.success_rate, 4)},
@@ -33,6 +36,9 @@ def agent(state: AgentState) -> dict[str, Any]:
                           "currentTask": to_one("task", state.current_task.id if state.current_task else None)},
         "links": {"self": f"{BASE}/agents/{spec.id}", "metrics": f"{BASE}/agents/{spec.id}/metrics"},
     }
+    if state.redacted:
+        body["meta"] = {"redacted": withheld(state, {"config": "configuration"})}
+    return body
 
 
 def agent_metrics(report: AgentMetricsReport, groups: list[str] | None = None) -> dict[str, Any]:

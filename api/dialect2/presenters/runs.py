@@ -5,19 +5,42 @@ from __future__ import annotations
 from typing import Any
 
 from api.common.dates import iso
+from api.common.visible import withheld
 from api.dialect2.jsonapi import BASE
 from core.events.models import Event
+from core.pipelines.models import StepState
 from core.pipelines.runs import RunInfo, ui_link
 from core.settings import Settings
 
+REDACTED_NAMES = {"inputs": "inputs", "outputs": "steps.outputs", "step_errors": "steps.error"}
+LOG_FIELDS = ["steps.exitCode", "steps.stdout", "steps.stderr", "steps.error", "events"]
+
+
+def redacted_meta(info: RunInfo) -> dict[str, Any] | None:
+    """`meta.redacted`: the fields withheld from the caller (each null in the body), if any."""
+    names = withheld(info, REDACTED_NAMES)
+    return {"redacted": names} if names else None
+
+
+def _step(step: StepState, info: RunInfo) -> dict[str, Any]:
+    body = step.model_dump(mode="json", exclude_none=True, exclude={"instances"})
+    if step.instances is not None:
+        body["instances"] = [_step(instance, info) for instance in step.instances]
+    if "outputs" in info.redacted:
+        body["outputs"], body["error"] = None, None
+    return body
+
 
 def run(info: RunInfo, settings: Settings, *, with_steps: bool = True) -> dict[str, Any]:
+    """A run. For a caller not entitled to its details (see `core.pipelines.runs`), `inputs` and every step's
+    `outputs` and `error` are null."""
     body: dict[str, Any] = {
         "id": info.id,
         "workflowId": info.workflowId,
         "version": info.version,
+        "startedBy": info.startedBy.model_dump() if info.startedBy else None,
         "status": info.status.value,
-        "inputs": info.inputs,
+        "inputs": None if "inputs" in info.redacted else info.inputs,
         "createdAt": iso(info.createdAt),
         "startedAt": iso(info.startedAt),
         "endedAt": iso(info.endedAt),
@@ -27,7 +50,7 @@ def run(info: RunInfo, settings: Settings, *, with_steps: bool = True) -> dict[s
         "links": run_links(info.id, info.workflowId, settings),
     }
     if with_steps:
-        body["steps"] = [step.model_dump(mode="json", exclude_none=True) for step in info.steps]
+        body["steps"] = [_step(step, info) for step in info.steps]
     return body
 
 
@@ -46,15 +69,29 @@ def event(item: Event) -> dict[str, Any]:
     return {"seq": item.seq, "type": item.type, "at": iso(item.at), "data": item.data}
 
 
-def logs(info: RunInfo, events: list[Event]) -> dict[str, Any]:
+def logs_meta(events: list[Event] | None) -> dict[str, Any] | None:
+    """`meta.redacted` of the logs: what was withheld from the caller, if anything."""
+    return {"redacted": LOG_FIELDS} if events is None else None
+
+
+def logs(info: RunInfo, events: list[Event] | None) -> dict[str, Any]:
+    """The steps' output and the run's events; for a caller not entitled to them, each step's `exitCode`,
+    `stdout`, `stderr` and `error` and the `events` are null."""
     steps = []
+    hidden = events is None
     for step in info.steps:
         for unit in step.instances or [step]:
-            entry = {"stepId": unit.id, "status": unit.status.value, "attempts": unit.attempts}
+            entry: dict[str, Any] = {"stepId": unit.id, "status": unit.status.value, "attempts": unit.attempts}
+            if hidden:
+                entry.update({"exitCode": None, "stdout": None, "stderr": None, "error": None})
+                steps.append(entry)
+                continue
             for key in ("exitCode", "stdout", "stderr", "truncated"):
                 if key in unit.outputs:
                     entry[key] = unit.outputs[key]
             if unit.error:
                 entry["error"] = unit.error
             steps.append(entry)
-    return {"runId": info.id, "status": info.status.value, "steps": steps, "events": [event(e) for e in events]}
+    return {"runId": info.id, "status": info.status.value, "startedBy": info.startedBy.model_dump()
+            if info.startedBy else None, "steps": steps,
+            "events": None if events is None else [event(e) for e in events]}

@@ -19,7 +19,8 @@ def swarm(state: SwarmState, *, detail: bool = False, task_count: int | None = N
     attributes: dict[str, Any] = {
         "name": spec.name, "objective": spec.objective, "topology": spec.topology.value,
         "status": state.status.value, "maxAgents": spec.max_agents, "strategy": spec.strategy.value,
-        "autoScale": spec.auto_scale, "configuration": spec.config,
+        "autoScale": spec.auto_scale, "configuration": spec.config, "owner": spec.owner,
+        "sharedWith": spec.shared_with,
         "createdAt": iso(spec.created_at), "updatedAt": iso(state.updated_at or spec.created_at),
     }
     if detail:

@@ -5,19 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 from api.common.dates import iso
+from api.common.visible import shown, withheld
 from api.dialect2.jsonapi import BASE, to_one
 from api.dialect2.presenters.units import millis
 from core.agents import figures
 from core.agents.state import AgentState, TaskState
 
+REDACTED_NAMES = {"requirements": "requirements", "result": "result", "error": "error",
+                  "progress_message": "progressMessage"}
+
 
 def task(state: TaskState) -> dict[str, Any]:
+    """Fields withheld from the caller are null and named in `meta.redacted`."""
     spec = state.spec
     timeline = state.timeline
     attributes: dict[str, Any] = {
         "description": spec.description, "taskType": spec.type, "status": state.status.value,
         "priority": spec.priority.value, "progress": state.progress, "progressMessage": state.progress_message,
-        "requirements": spec.requirements, "deadline": iso(spec.constraints.deadline), "metadata": spec.metadata,
+        "requirements": shown(state, "requirements", spec.requirements), "deadline": iso(spec.constraints.deadline),
+        "metadata": spec.metadata, "owner": spec.owner, "sharedWith": spec.shared_with,
         "error": state.error, "retryCount": state.retry_count, "rollbackPerformed": state.rollback_performed,
         "subtasks": state.children, "parentId": spec.parent_id,
         "createdAt": iso(timeline.created_at), "queuedAt": iso(timeline.queued_at),
@@ -27,12 +33,15 @@ def task(state: TaskState) -> dict[str, Any]:
     }
     if spec.estimated_duration_s is not None:  # never invented: absent when nothing similar has finished
         attributes["estimatedTime"] = millis(spec.estimated_duration_s)
-    return {
+    body: dict[str, Any] = {
         "id": spec.id, "type": "task", "attributes": attributes,
         "relationships": {"swarm": to_one("swarm", spec.swarm_id),
                           "assignedAgent": to_one("agent", state.agent_id)},
         "links": {"self": f"{BASE}/tasks/{spec.id}", "results": f"{BASE}/tasks/{spec.id}/results"},
     }
+    if state.redacted:
+        body["meta"] = {"redacted": withheld(state, REDACTED_NAMES)}
+    return body
 
 
 def task_results(state: TaskState, agent: AgentState | None) -> dict[str, Any]:
@@ -65,3 +74,9 @@ def task_results(state: TaskState, agent: AgentState | None) -> dict[str, Any]:
                              "avgCompletionTime": None if metrics.average_time_ms is None
                              else round(metrics.average_time_ms)}}
     return body
+
+
+def results_meta(state: TaskState) -> dict[str, Any] | None:
+    """`meta` of the results body: which of its fields were withheld from the caller, if any."""
+    names = withheld(state, {"result": "result", "error": "error"})
+    return {"redacted": names} if names else None

@@ -24,10 +24,11 @@ METRIC_GROUPS = ("performance", "resource", "coordination")
 
 
 @router.get("")
-def list_agents(page: PageDep, _: Annotated[Principal, Depends(require("agents:read"))]) -> dict:
+def list_agents(page: PageDep, principal: Annotated[Principal, Depends(require("agents:read"))]) -> dict:
     """Filters: `filter[swarmId]`, `filter[type]` (or `filter[agentType]`), `filter[status]`. Sort: `createdAt`,
-    `name`, `type`, `status`, `updatedAt`."""
-    result = agents.list_agents(page)
+    `name`, `type`, `status`, `updatedAt`. `configuration` is null (named in `meta.redacted`) for agents that are
+    not yours or shared with you (admins see all)."""
+    result = agents.list_agents(page, caller=principal.caller)
     body = paged([present.agent(a) for a in result.items], result, "/api/v2/agents")
     body["meta"]["totalCount"] = result.total  # where the spec's example puts it, besides meta.pagination
     return body
@@ -36,18 +37,23 @@ def list_agents(page: PageDep, _: Annotated[Principal, Depends(require("agents:r
 @router.post("", status_code=201, responses=CONFLICT)
 async def create_agent(body: AgentDocument, client: ClientDep, settings: SettingsDep,
                        principal: Annotated[Principal, Depends(require("agents:create"))]) -> JSONResponse:
-    """With `relationships.swarm` the agent joins that swarm (409 when it is full or terminated)."""
+    """With `relationships.swarm` the agent joins that swarm (409 when it is full or terminated; 403 unless the
+    swarm is yours or you are an admin). The agent is yours; `sharedWith` names users who may read its
+    configuration and assign tasks to it. A `command` in `configuration` is for admins only (403), an LLM
+    `base_url` must be one the operator allows (400), secret-looking keys are refused (400)."""
     resource_type("agent", body.data.type)
     with fields_named(CREATE_FIELDS):  # an unknown agent type: 400 naming data.attributes.agentType
-        state = await agents.create_agent(client, settings, body.to_domain(), owner=principal.id, tier=principal.tier)
+        state = await agents.create_agent(client, settings, body.to_domain(), caller=principal.caller,
+                                          tier=principal.tier)
     location = f"/api/v2/agents/{state.spec.id}"
     return JSONResponse(ok(present.agent(state), meta={"location": location}), status_code=201,
                         headers={"Location": location})
 
 
 @router.get("/{agent_id}")
-async def get_agent(agent_id: str, client: ClientDep, _: Annotated[Principal, Depends(require("agents:read"))]) -> dict:
-    return ok(present.agent(await agents.get_agent(client, checked("agent", agent_id))))
+async def get_agent(agent_id: str, client: ClientDep,
+                    principal: Annotated[Principal, Depends(require("agents:read"))]) -> dict:
+    return ok(present.agent(await agents.get_agent(client, checked("agent", agent_id), caller=principal.caller)))
 
 
 @router.get("/{agent_id}/metrics")

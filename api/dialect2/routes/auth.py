@@ -14,17 +14,17 @@ from api.dialect2.jsonapi import ok
 from api.dialect2.presenters import auth as present
 from api.dialect2.schemas.auth import KeyCreate, LoginBody, RefreshBody, RegisterBody
 from core.auth import api_keys, sessions, users
-from core.errors import Forbidden, ValidationFailed
+from core.errors import ValidationFailed
 
 router = APIRouter(prefix="/api/v2/auth", tags=["auth"])
 
 
 @router.post("/register", status_code=201)
 def register(body: RegisterBody, settings: SettingsDep) -> JSONResponse:
-    """Self-registration: role `developer`, tier `free`. 409 `AUTH_USER_EXISTS` names the taken `field`."""
-    if not settings.allow_registration:
-        raise Forbidden("Self-registration is disabled; ask an admin for an account")
-    info = users.create_user(body.username, body.password, email=body.email, full_name=body.fullName)
+    """Self-registration (role `developer`, tier `free`), only when the operator opened it
+    (`STELLARFLOW_ALLOW_REGISTRATION=true`); closed (the default) → 403 `REGISTRATION_CLOSED`. 409
+    `AUTH_USER_EXISTS` names the taken `field`."""
+    info = users.register(settings, body.username, body.password, email=body.email, full_name=body.fullName)
     return JSONResponse(ok(present.user(info)), status_code=201)
 
 
@@ -70,5 +70,5 @@ async def list_keys(principal: PrincipalDep) -> dict:
 
 @router.delete("/keys/{key_id}", status_code=204)
 async def revoke_key(key_id: str, principal: PrincipalDep) -> Response:
-    api_keys.revoke_key(principal.id, key_id)
+    api_keys.revoke_key(principal.id, key_id, any_owner=principal.caller.is_admin)
     return Response(status_code=204)

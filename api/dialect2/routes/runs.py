@@ -23,10 +23,10 @@ router = APIRouter(prefix="/api/v2/runs", tags=["runs"])
 
 @router.get("")
 def list_runs(page: Annotated[PageRequest, Depends(list_params_v2(include=("workflow",)))], settings: SettingsDep,
-              _: Annotated[Principal, Depends(require("workflows:read"))]) -> dict:
-    """Filters: `filter[status]`, `filter[workflowId]`. `include=workflow` adds the runs' workflows as
-    `included`."""
-    result = runs.list_runs(page)
+              principal: Annotated[Principal, Depends(require("workflows:read"))]) -> dict:
+    """Filters: `filter[status]`, `filter[workflowId]`, `filter[startedBy]` (a user id). `include=workflow` adds
+    the runs' workflows as `included`. `inputs` is null for runs you may not read in full."""
+    result = runs.list_runs(page, caller=principal.caller)
     included = None
     if "workflow" in page.include:
         included = []
@@ -42,23 +42,27 @@ def list_runs(page: Annotated[PageRequest, Depends(list_params_v2(include=("work
 @router.get("/{run_id}")
 async def get_run(
     run_id: str, client: ClientDep, settings: SettingsDep,
-    _: Annotated[Principal, Depends(require("workflows:read"))],
+    principal: Annotated[Principal, Depends(require("workflows:read"))],
     wait: Annotated[float, Query(ge=0, le=60, description="seconds to wait for the run to finish")] = 0,
 ) -> dict:
-    info = await runs.get_run(client, run_id, wait_s=wait)
-    return ok(present.run(info, settings))
+    """Everyone signed in sees the run's status and steps; its inputs and the steps' outputs and errors are null
+    (named in `meta.redacted`) unless you started it, own its workflow, it is shared with you, or you are an
+    admin."""
+    info = await runs.view_run(client, run_id, caller=principal.caller, wait_s=wait)
+    return ok(present.run(info, settings), meta=present.redacted_meta(info))
 
 
 @router.post("/{run_id}/cancel", status_code=202)
 async def cancel_run(run_id: str, client: ClientDep, settings: SettingsDep,
-                     _: Annotated[Principal, Depends(require("workflows:run"))]) -> JSONResponse:
-    info = await runs.cancel_run(client, run_id)
-    return JSONResponse(ok(present.run(info, settings)), status_code=202)
+                     principal: Annotated[Principal, Depends(require("workflows:run"))]) -> JSONResponse:
+    """The run's starter, its workflow's owner or an admin (403 otherwise)."""
+    info = await runs.cancel_run(client, run_id, caller=principal.caller)
+    return JSONResponse(ok(present.run(info, settings), meta=present.redacted_meta(info)), status_code=202)
 
 
 async def _decide(run_id: str, step_id: str, approved: bool, body: Decision | None, client: Client,
                   principal: Principal) -> dict:
-    step = await runs.decide_approval(client, run_id, step_id, approved=approved, by=principal.username,
+    step = await runs.decide_approval(client, run_id, step_id, approved=approved, caller=principal.caller,
                                       comment=body.comment if body else None)
     return ok(step.model_dump(mode="json", exclude_none=True))
 
@@ -67,6 +71,8 @@ async def _decide(run_id: str, step_id: str, approved: bool, body: Decision | No
 async def approve_step(run_id: str, step_id: str, client: ClientDep,
                        principal: Annotated[Principal, Depends(require("workflows:run"))],
                        body: Annotated[Decision | None, Body()] = None) -> dict:
+    """Only the step's `approvers` (everyone who may run workflows when it names none), and never the run's
+    starter unless the step sets `allowSelfApproval` (403 otherwise)."""
     return await _decide(run_id, step_id, True, body, client, principal)
 
 
@@ -74,10 +80,13 @@ async def approve_step(run_id: str, step_id: str, client: ClientDep,
 async def reject_step(run_id: str, step_id: str, client: ClientDep,
                       principal: Annotated[Principal, Depends(require("workflows:run"))],
                       body: Annotated[Decision | None, Body()] = None) -> dict:
+    """Only the step's `approvers` (everyone who may run workflows when it names none; 403 otherwise)."""
     return await _decide(run_id, step_id, False, body, client, principal)
 
 
 @router.get("/{run_id}/logs")
-def run_logs(run_id: str, _: Annotated[Principal, Depends(require("workflows:read"))]) -> dict:
-    info, events = runs.run_logs(run_id)
-    return ok(present.logs(info, events))
+def run_logs(run_id: str, principal: Annotated[Principal, Depends(require("workflows:read"))]) -> dict:
+    """Steps' output and the run's events for its starter, its workflow's owner, users the workflow is shared with
+    and admins; for anyone else they are null (named in `meta.redacted`)."""
+    info, events = runs.run_logs(run_id, caller=principal.caller)
+    return ok(present.logs(info, events), meta=present.logs_meta(events))

@@ -17,7 +17,8 @@ from api.dialect2.jsonapi import ok, paged, resource_id, resource_type
 from api.dialect2.presenters import agents as present_agent
 from api.dialect2.presenters import swarms as present
 from api.dialect2.presenters import tasks as present_task
-from api.dialect2.schemas.swarms import PATCH_FIELDS, StopBody, SwarmDocument, SwarmPatchDocument
+from api.dialect2.schemas.swarms import CREATE_FIELDS, PATCH_FIELDS, StopBody, SwarmDocument, SwarmPatchDocument
+from core.access import Caller
 from core.agents import agents, lookup, swarms, tasks
 from core.agents.state import SwarmState
 from core.listing import PageRequest
@@ -33,18 +34,20 @@ def _includes(raw: str | None) -> list[str]:
     return names
 
 
-def _compound(states: list[SwarmState], include: list[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _compound(states: list[SwarmState], include: list[str],
+              caller: Caller) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(swarm resources, included resources) for `include=agents,tasks`: up to `swarms.MAX_MEMBERS` of each per
-    swarm, oldest first, from the list projections. Included agents are the live ones (those the swarm links)."""
+    swarm, oldest first, from the list projections, as the caller may see them. Included agents are the live ones
+    (those the swarm links)."""
     data, included = [], []
     for state in states:
         task_ids = task_count = None
         if "agents" in include:
             live = {a.id for a in state.live_agents}
-            members, _ = swarms.swarm_agents(state.spec.id)
+            members, _ = swarms.swarm_agents(state.spec.id, caller=caller)
             included += [present_agent.agent(a) for a in members if a.spec.id in live]
         if "tasks" in include:
-            members, task_count = swarms.swarm_tasks(state.spec.id)
+            members, task_count = swarms.swarm_tasks(state.spec.id, caller=caller)
             task_ids = [t.spec.id for t in members]
             included += [present_task.task(t) for t in members]
         data.append(present.swarm(state, detail=True, task_count=task_count, task_ids=task_ids))
@@ -53,19 +56,23 @@ def _compound(states: list[SwarmState], include: list[str]) -> tuple[list[dict[s
 
 @router.get("")
 def list_swarms(page: Annotated[PageRequest, Depends(list_params_v2(include=INCLUDES))],
-                _: Annotated[Principal, Depends(require("swarms:read"))]) -> dict:
+                principal: Annotated[Principal, Depends(require("swarms:read"))]) -> dict:
     """Filters: `filter[status]`, `filter[topology]`, `filter[strategy]`. Sort: `createdAt`, `name`, `status`,
     `updatedAt`. `include=agents,tasks` adds them as `included` (and their linkage)."""
     result = swarms.list_swarms(page)
-    data, included = _compound(result.items, page.include)
+    data, included = _compound(result.items, page.include, principal.caller)
     return paged(data, result, "/api/v2/swarms", included=included if page.include else None)
 
 
 @router.post("", status_code=201)
 async def create_swarm(body: SwarmDocument, client: ClientDep, settings: SettingsDep,
                        principal: Annotated[Principal, Depends(require("swarms:manage"))]) -> JSONResponse:
+    """The swarm and the agents it spawns are yours; `sharedWith` names users who may submit tasks into it (and
+    read its agents' configuration). Agent configs follow the agents' rules (see `POST /api/v2/agents`)."""
     resource_type("swarm", body.data.type)
-    state = await swarms.create_swarm(client, settings, body.to_domain(), owner=principal.id, tier=principal.tier)
+    with fields_named(CREATE_FIELDS):
+        state = await swarms.create_swarm(client, settings, body.to_domain(), caller=principal.caller,
+                                          tier=principal.tier)
     location = f"/api/v2/swarms/{state.spec.id}"
     return JSONResponse(ok(present.swarm(state), meta={"location": location}), status_code=201,
                         headers={"Location": location})
@@ -73,24 +80,26 @@ async def create_swarm(body: SwarmDocument, client: ClientDep, settings: Setting
 
 @router.get("/{swarm_id}")
 async def get_swarm(
-    swarm_id: str, client: ClientDep, _: Annotated[Principal, Depends(require("swarms:read"))],
+    swarm_id: str, client: ClientDep, principal: Annotated[Principal, Depends(require("swarms:read"))],
     include: Annotated[str | None, Query(max_length=200, description="agents, tasks (comma-separated)")] = None,
 ) -> dict:
     names = _includes(include)
     state = await swarms.get_swarm(client, checked("swarm", swarm_id))
     if not names:
         return ok(present.swarm(state, detail=True))
-    data, included = await asyncio.to_thread(_compound, [state], names)
+    data, included = await asyncio.to_thread(_compound, [state], names, principal.caller)
     return {**ok(data[0]), "included": included}
 
 
 @router.patch("/{swarm_id}", responses=CONFLICT)
 async def update_swarm(swarm_id: str, body: SwarmPatchDocument, client: ClientDep,
-                       _: Annotated[Principal, Depends(require("swarms:manage"))]) -> dict:
+                       principal: Annotated[Principal, Depends(require("swarms:manage"))]) -> dict:
+    """The swarm's owner or an admin (403 otherwise); `sharedWith` replaces the current list."""
     resource_type("swarm", body.data.type)
     resource_id("swarm", swarm_id, body.data.id)
     with fields_named(PATCH_FIELDS):
-        state = await swarms.update_swarm(client, checked("swarm", swarm_id), body.to_domain())
+        state = await swarms.update_swarm(client, checked("swarm", swarm_id), body.to_domain(),
+                                          caller=principal.caller)
     return ok(present.swarm(state, detail=True))
 
 
@@ -99,7 +108,7 @@ async def start_swarm(swarm_id: str, client: ClientDep,
                       principal: Annotated[Principal, Depends(require("swarms:manage"))]) -> JSONResponse:
     """Start or resume: accepted at once; the operation (`links.status`) succeeds when the swarm is active."""
     operation_id = await swarms.start_swarm_operation(client, checked("swarm", swarm_id), "start",
-                                                      owner=principal.id)
+                                                      caller=principal.caller)
     data, links = present.operation_started(operation_id, "Swarm starting")
     return JSONResponse(ok(data, links=links), status_code=202, headers={"Location": links["status"]})
 
@@ -112,7 +121,7 @@ async def stop_swarm(swarm_id: str, client: ClientDep,
     are rolled back); the operation succeeds when that is done. Queued tasks wait for `start`."""
     body = body or StopBody()
     operation_id = await swarms.start_swarm_operation(client, checked("swarm", swarm_id), "stop",
-                                                      owner=principal.id, graceful=body.graceful,
+                                                      caller=principal.caller, graceful=body.graceful,
                                                       timeout_s=body.timeout / 1000)
     message = "Swarm stopping gracefully" if body.graceful else "Swarm stopping"
     data, links = present.operation_started(operation_id, message)
@@ -121,13 +130,13 @@ async def stop_swarm(swarm_id: str, client: ClientDep,
 
 @router.delete("/{swarm_id}", status_code=204, responses=CONFLICT)
 async def delete_swarm(swarm_id: str, client: ClientDep,
-                       _: Annotated[Principal, Depends(require("swarms:manage"))],
+                       principal: Annotated[Principal, Depends(require("swarms:manage"))],
                        force: Annotated[bool, Query(description="delete even with queued or running tasks")] = False,
                        ) -> Response:
     """Terminates the swarm's agents and cancels its queued tasks. With tasks queued or running and no `force`
     → 409. The swarm stays readable (status `terminated`)."""
     checked("swarm", swarm_id)
-    await swarms.delete_swarm(client, swarm_id, force=force)
+    await swarms.delete_swarm(client, swarm_id, caller=principal.caller, force=force)
     return Response(status_code=204)
 
 
@@ -137,17 +146,19 @@ def _known(swarm_id: str) -> str:
 
 
 @router.get("/{swarm_id}/agents")
-def swarm_agents(swarm_id: str, page: PageDep, _: Annotated[Principal, Depends(require("agents:read"))]) -> dict:
+def swarm_agents(swarm_id: str, page: PageDep,
+                 principal: Annotated[Principal, Depends(require("agents:read"))]) -> dict:
     """The swarm's agents, terminated ones included (`filter[status]` to narrow). Sort as `/api/v2/agents`."""
-    result = agents.list_agents(page, swarm_id=_known(swarm_id))
+    result = agents.list_agents(page, caller=principal.caller, swarm_id=_known(swarm_id))
     return paged([present_agent.agent(a) for a in result.items], result, f"/api/v2/swarms/{swarm_id}/agents")
 
 
 @router.get("/{swarm_id}/tasks")
-def swarm_tasks(swarm_id: str, page: PageDep, _: Annotated[Principal, Depends(require("tasks:read"))]) -> dict:
+def swarm_tasks(swarm_id: str, page: PageDep,
+                principal: Annotated[Principal, Depends(require("tasks:read"))]) -> dict:
     """The swarm's tasks (subtasks of decomposed ones included). Filters: `filter[status]`, `filter[priority]`,
     `filter[agentId]`, `filter[type]`, `filter[parentId]`. Sort: `createdAt`, `priority`, `status`, `updatedAt`."""
-    result = tasks.list_tasks(page, swarm_id=_known(swarm_id))
+    result = tasks.list_tasks(page, caller=principal.caller, swarm_id=_known(swarm_id))
     return paged([present_task.task(t) for t in result.items], result, f"/api/v2/swarms/{swarm_id}/tasks")
 
 
@@ -161,7 +172,7 @@ async def agents_relationship(swarm_id: str, client: ClientDep,
 
 
 @router.get("/{swarm_id}/relationships/tasks")
-def tasks_relationship(swarm_id: str, _: Annotated[Principal, Depends(require("swarms:read"))]) -> dict:
+def tasks_relationship(swarm_id: str, principal: Annotated[Principal, Depends(require("swarms:read"))]) -> dict:
     """The linkage of the swarm's tasks, oldest first (at most `swarms.MAX_MEMBERS`; `meta.count` is the total)."""
-    members, total = swarms.swarm_tasks(_known(swarm_id))
+    members, total = swarms.swarm_tasks(_known(swarm_id), caller=principal.caller)
     return {"success": True, **present.relationship(swarm_id, "tasks", [("task", t.spec.id) for t in members], total)}

@@ -26,31 +26,36 @@ router = APIRouter(prefix="/api/v2/tasks", tags=["tasks"])
 async def create_task(body: TaskDocument, client: ClientDep, settings: SettingsDep,
                       principal: Annotated[Principal, Depends(require("tasks:execute"))]) -> JSONResponse:
     """In a swarm (`relationships.swarm`) the swarm assigns it; with `relationships.assignedAgent` it goes to that
-    agent; with neither it waits for `POST /api/tasks/{id}/assign`."""
+    agent; with neither it waits for `POST /api/tasks/{id}/assign`. The task is yours; the swarm or agent must be
+    yours or shared with you (403)."""
     resource_type("task", body.data.type)
     request, agent_id = body.to_domain()
     with fields_named(CREATE_FIELDS):  # both swarm and agent: 400 naming data.relationships.assignedAgent
-        state = await tasks.create_task(client, settings, request, owner=principal.id, tier=principal.tier,
-                                        agent_id=agent_id, by=principal.username)
+        state = await tasks.create_task(client, settings, request, caller=principal.caller, tier=principal.tier,
+                                        agent_id=agent_id)
     location = f"/api/v2/tasks/{state.spec.id}"
     return JSONResponse(ok(present.task(state), meta={"location": location}), status_code=201,
                         headers={"Location": location})
 
 
 @router.get("/{task_id}")
-async def get_task(task_id: str, client: ClientDep, _: Annotated[Principal, Depends(require("tasks:read"))]) -> dict:
-    return ok(present.task(await tasks.get_task(client, checked("task", task_id))))
+async def get_task(task_id: str, client: ClientDep,
+                   principal: Annotated[Principal, Depends(require("tasks:read"))]) -> dict:
+    """`requirements`, `error` and `progressMessage` are null (named in `meta.redacted`) unless the task is yours,
+    shared with you, or you are an admin; `requirements.env` values always read `***`."""
+    return ok(present.task(await tasks.get_task(client, checked("task", task_id), caller=principal.caller)))
 
 
 @router.get("/{task_id}/results")
 async def task_results(task_id: str, client: ClientDep,
-                       _: Annotated[Principal, Depends(require("tasks:read"))]) -> dict:
-    """What the task produced, measured in its workspace; `result` is null until it has finished."""
-    state = await tasks.get_task(client, checked("task", task_id))
+                       principal: Annotated[Principal, Depends(require("tasks:read"))]) -> dict:
+    """What the task produced, measured in its workspace; `result` is null until it has finished — or when the
+    task is not yours or shared with you (then `error` is null too and `meta.redacted` names them)."""
+    state = await tasks.get_task(client, checked("task", task_id), caller=principal.caller)
     agent: AgentState | None = None
     if state.agent_id:
         try:
-            agent = await agents.get_agent(client, state.agent_id)
+            agent = await agents.get_agent(client, state.agent_id, caller=principal.caller)
         except NotFound:
             agent = None
-    return ok(present.task_results(state, agent))
+    return ok(present.task_results(state, agent), meta=present.results_meta(state))

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.common.values import Usernames
 from api.dialect2.schemas.relationships import ToOneSwarm, swarm_id
 from core.agents.agents import AgentCreate
 
@@ -17,7 +18,8 @@ EXAMPLE_CREATE = {"data": {
     "relationships": {"swarm": {"data": {"type": "swarm", "id": "sw-01J00000000000000000000000"}}},
 }}
 # The service's field names in validation errors → this body's.
-CREATE_FIELDS = {"type": "data.attributes.agentType"}
+CREATE_FIELDS = {"type": "data.attributes.agentType", "config": "data.attributes.configuration",
+                 "metadata": "data.attributes.metadata", "shared_with": "data.attributes.sharedWith"}
 
 
 class SwarmRelationships(BaseModel):
@@ -33,6 +35,8 @@ class AgentAttributes(BaseModel):
     configuration: dict[str, Any] = Field(
         default_factory=dict, description="the agent's config: executor, model, cognitivePattern, …")
     metadata: dict[str, Any] = Field(default_factory=dict)
+    sharedWith: Usernames = Field(default_factory=list, description="users who may read its configuration and "
+                                                                     "assign tasks to it")
 
 
 class AgentResource(BaseModel):
@@ -51,4 +55,4 @@ class AgentDocument(BaseModel):
         relationships = self.data.relationships
         swarm = swarm_id(relationships.swarm if relationships else None)
         return AgentCreate(type=a.agentType, name=a.name, capabilities=a.capabilities, config=a.configuration,
-                           metadata=a.metadata, swarm_id=swarm)
+                           metadata=a.metadata, swarm_id=swarm, shared_with=a.sharedWith)

@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.common.values import InitialAgent, SwarmTasks, initial_agents, initial_tasks
+from api.common.values import InitialAgent, SwarmTasks, Usernames, initial_agents, initial_tasks
 from core.agents.contracts import SwarmPatch
 from core.agents.models import MAX_SWARM_AGENTS, Strategy, Topology
 from core.agents.swarms import SwarmCreate
@@ -18,7 +18,11 @@ EXAMPLE_CREATE = {"data": {"type": "swarm", "attributes": {
 EXAMPLE_PATCH = {"data": {"type": "swarm", "id": "sw-01J00000000000000000000000",
                           "attributes": {"maxAgents": 10, "strategy": "balanced"}}}
 # The service's field names in validation errors → the PATCH body's.
-PATCH_FIELDS = {"max_agents": "data.attributes.maxAgents"}
+PATCH_FIELDS = {"max_agents": "data.attributes.maxAgents", "config": "data.attributes.configuration",
+                "shared_with": "data.attributes.sharedWith"}
+# … and the create body's.
+CREATE_FIELDS = {"agent_config": "data.attributes.agentConfig", "initial_agents": "data.attributes.initialAgents",
+                 "config": "data.attributes.configuration", "shared_with": "data.attributes.sharedWith"}
 
 
 class SwarmAttributes(BaseModel):
@@ -34,6 +38,7 @@ class SwarmAttributes(BaseModel):
         default_factory=dict, description="config of every agent the swarm spawns, e.g. {\"executor\": \"shell\"}")
     initialAgents: list[InitialAgent] = Field(default_factory=list, max_length=100)
     tasks: SwarmTasks = Field(default_factory=list, max_length=1000)
+    sharedWith: Usernames = Field(default_factory=list, description="users who may submit tasks into it")
 
 
 class SwarmResource(BaseModel):
@@ -51,7 +56,7 @@ class SwarmDocument(BaseModel):
         return SwarmCreate(
             name=a.name, objective=a.objective, topology=a.topology, strategy=a.strategy, max_agents=a.maxAgents,
             auto_scale=a.autoScale, config=a.configuration, agent_config=a.agentConfig,
-            initial_agents=initial_agents(a.initialAgents), tasks=initial_tasks(a.tasks),
+            initial_agents=initial_agents(a.initialAgents), tasks=initial_tasks(a.tasks), shared_with=a.sharedWith,
         )
 
 
@@ -64,6 +69,7 @@ class SwarmPatchAttributes(BaseModel):
     maxAgents: int | None = Field(default=None, ge=1, le=MAX_SWARM_AGENTS)
     autoScale: bool | None = None
     configuration: dict[str, Any] | None = Field(default=None, description="merged over the current one")
+    sharedWith: Usernames | None = Field(default=None, description="replaces the current list")
 
 
 class SwarmPatchResource(BaseModel):
@@ -80,7 +86,8 @@ class SwarmPatchDocument(BaseModel):
     def to_domain(self) -> SwarmPatch:
         a = self.data.attributes
         return SwarmPatch(name=a.name, objective=a.objective, topology=a.topology, strategy=a.strategy,
-                          max_agents=a.maxAgents, auto_scale=a.autoScale, config=a.configuration)
+                          max_agents=a.maxAgents, auto_scale=a.autoScale, config=a.configuration,
+                          shared_with=a.sharedWith)
 
 
 class StopBody(BaseModel):

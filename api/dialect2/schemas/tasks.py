@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.common.values import UtcDatetime
+from api.common.values import Usernames, UtcDatetime
 from api.dialect2.schemas.relationships import ToOneAgent, ToOneSwarm, agent_id, swarm_id
 from core.agents.models import Priority, TaskConstraints
 from core.agents.tasks import TaskCreate
@@ -20,7 +20,8 @@ EXAMPLE_CREATE = {"data": {
     "relationships": {"swarm": {"data": {"type": "swarm", "id": "sw-01J00000000000000000000000"}}},
 }}
 # The service's field names in validation errors → this body's.
-CREATE_FIELDS = {"agent_id": "data.relationships.assignedAgent"}
+CREATE_FIELDS = {"agent_id": "data.relationships.assignedAgent", "metadata": "data.attributes.metadata",
+                 "shared_with": "data.attributes.sharedWith"}
 
 
 class TaskAttributes(BaseModel):
@@ -36,6 +37,7 @@ class TaskAttributes(BaseModel):
     maxAgents: int | None = Field(default=None, ge=1, le=1000)
     budget: float | None = Field(default=None, ge=0, le=1e12)
     metadata: dict[str, Any] = Field(default_factory=dict)
+    sharedWith: Usernames = Field(default_factory=list, description="users who may read its results")
 
 
 class TaskRelationships(BaseModel):
@@ -63,5 +65,5 @@ class TaskDocument(BaseModel):
         task = TaskCreate(type=a.taskType, description=a.description, priority=a.priority,
                           requirements=a.requirements,
                           constraints=TaskConstraints(deadline=a.deadline, max_agents=a.maxAgents, budget=a.budget),
-                          metadata=a.metadata, swarm_id=swarm)
+                          metadata=a.metadata, swarm_id=swarm, shared_with=a.sharedWith)
         return task, agent
