@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlsplit
 
 from core.access import Caller
+from core.egress import llm_base_url_allowed
 from core.errors import Forbidden, ValidationFailed
 from core.settings import Settings
 
@@ -25,7 +25,6 @@ _SECRET_WORDS = ("password", "passwd", "passphrase", "secret", "apikey", "access
                  "authorization", "cookie", "sessionid")
 _SECRET_EXACT = frozenset({"bearer", "pat", "jwt"})
 _SEPARATORS = re.compile(r"[^a-z0-9]")
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def normal_key(key: str) -> str:
@@ -76,35 +75,10 @@ def mask_secrets(value: Any) -> Any:
     return value
 
 
-def _url_parts(url: str) -> tuple[str, str, int | None, str] | None:
-    """(scheme, host, port, path) of an http(s) URL without credentials, normalised as the LLM executor does
-    (no trailing `/` or `/v1`); None for anything else."""
-    text = url.strip().rstrip("/")
-    if text.endswith("/v1"):
-        text = text[: -len("/v1")]
-    try:
-        parts = urlsplit(text)
-        port = parts.port
-    except ValueError:
-        return None
-    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname or parts.username or parts.password:
-        return None
-    return parts.scheme, parts.hostname.lower(), port or _DEFAULT_PORTS[parts.scheme], parts.path.rstrip("/")
-
-
 def base_url_allowed(url: str, settings: Settings) -> bool:
-    """Whether `url` is one of the operator's LLM endpoints: same scheme, host and port as an entry of
-    `llm_allowed_urls` (or `llm_base_url`), and a path at or below the entry's path."""
-    parts = _url_parts(url)
-    if parts is None:
-        return False
-    for entry in [*settings.llm_allowed_urls, *([settings.llm_base_url] if settings.llm_base_url else [])]:
-        allowed = _url_parts(entry)
-        if allowed is None or parts[:3] != allowed[:3]:
-            continue
-        if not allowed[3] or parts[3] == allowed[3] or parts[3].startswith(allowed[3] + "/"):
-            return True
-    return False
+    """Whether `url` is one of the operator's LLM endpoints — the same rule the LLM executor applies when it runs
+    the task (`core.egress.llm_base_url_allowed`), so an agent accepted here is never refused there."""
+    return llm_base_url_allowed(url, operator_url=settings.llm_base_url, allowed=settings.llm_allowed_urls)
 
 
 def _value(config: dict[str, Any], key: str) -> tuple[str, Any] | None:
