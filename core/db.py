@@ -69,9 +69,13 @@ def session_scope() -> Iterator[Session]:
 
 # Every capability's tables register themselves on SQLModel.metadata when imported.
 import core.agents.tables  # noqa: E402, F401
+import core.artifacts.tables  # noqa: E402, F401
 import core.auth.tables  # noqa: E402, F401
 import core.events.tables  # noqa: E402, F401
 import core.idempotency.tables  # noqa: E402, F401
 import core.memory.tables  # noqa: E402, F401
 import core.operations.tables  # noqa: E402, F401
 import core.pipelines.tables  # noqa: E402, F401
+import core.schedules.tables  # noqa: E402, F401
+import core.sources.tables  # noqa: E402, F401
+import core.webhooks.tables  # noqa: E402, F401

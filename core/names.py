@@ -16,6 +16,9 @@ AGENT_WORKFLOW: Final = "AgentWorkflow"
 TASK_WORKFLOW: Final = "TaskWorkflow"
 SWARM_WORKFLOW: Final = "SwarmWorkflow"
 MEMORY_SWEEP_WORKFLOW: Final = "MemorySweepWorkflow"
+CONCURRENCY_GROUP_WORKFLOW: Final = "ConcurrencyGroupWorkflow"
+SYNC_SOURCE_WORKFLOW: Final = "SyncSourceWorkflow"
+ARTIFACT_SWEEP_WORKFLOW: Final = "ArtifactSweepWorkflow"
 
 # ---- activity types ----------------------------------------------------------------------------------------
 # pipeline actions
@@ -26,12 +29,21 @@ NOTIFY: Final = "notify"
 MEMORY_STORE: Final = "memory_store"
 MEMORY_READ: Final = "memory_read"
 SEND_NOTIFICATIONS: Final = "send_notifications"
+# pipelines: sub-workflows, artifacts, re-runs, concurrency groups
+RESOLVE_CHILD_RUN: Final = "resolve_child_run"
+STORE_ARTIFACTS: Final = "store_artifacts"
+PREPARE_RERUN_WORKSPACE: Final = "prepare_rerun_workspace"
+REQUEST_LOCK: Final = "request_lock"
+OPEN_WORKFLOWS: Final = "open_workflows"
+# definitions synced from git
+SYNC_SOURCE: Final = "sync_source"
 # agent tasks
 PROVISION_WORKSPACE: Final = "provision_workspace"
 EXECUTE_TASK: Final = "execute_task"
 ROLLBACK_WORKSPACE: Final = "rollback_workspace"
 # maintenance
 SWEEP_EXPIRED_MEMORY: Final = "sweep_expired_memory"
+SWEEP_EXPIRED_ARTIFACTS: Final = "sweep_expired_artifacts"
 # the read model: every workflow's events and projection, then its outgoing signals
 RECORD: Final = "record"
 # The record activity's names before it was one activity. Runs started before that still schedule these (their

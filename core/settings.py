@@ -25,6 +25,8 @@ SEARCH_ATTRIBUTES: dict[str, str] = {
     "StellarflowWorkflowId": "Keyword",
     "StellarflowVersion": "Int",
     "StellarflowStatus": "Keyword",
+    "StellarflowDefinition": "Keyword",
+    "StellarflowTrigger": "Keyword",
 }
 
 
@@ -108,6 +110,18 @@ class Settings(BaseSettings):
     max_definition_steps: int = Field(default=500, ge=1)
     max_definition_depth: int = Field(default=32, ge=4)
 
+    # Automation (docs/automation.md): webhooks, sub-workflows, artifacts, definitions synced from git.
+    github_webhook_secret: SecretStr | None = None  # the global secret of /api/v2/webhooks/github
+    max_workflow_depth: int = Field(default=5, ge=1, le=50)  # how deep run-workflow steps may nest
+    artifact_store: str = "local"  # local (under the data dir) or s3
+    artifact_s3_bucket: str | None = None
+    artifact_s3_endpoint_url: str | None = None
+    artifact_s3_prefix: str = "artifacts/"
+    artifact_retention_s: float = Field(default=7 * 24 * 3600, gt=0)
+    artifact_max_bytes: int = Field(default=100 * 1024 * 1024, ge=1)  # one file
+    artifact_sweep_interval_s: float = Field(default=3600.0, gt=0)
+    source_sync_interval_s: float = Field(default=300.0, ge=0)  # default interval of git sources (0 = push only)
+
     # Deploy environments known to the server, merged under a definition's own `environments:` map.
     environments: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
@@ -184,6 +198,14 @@ class Settings(BaseSettings):
     @property
     def workspaces_dir(self) -> Path:
         return (self.data_dir / "workspaces").resolve()
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return (self.data_dir / "artifacts").resolve()
+
+    @property
+    def sources_dir(self) -> Path:
+        return (self.data_dir / "sources").resolve()
 
     @property
     def cli_key_file(self) -> Path:

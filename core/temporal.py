@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.common import SearchAttributeKey
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import TLSConfig
 
@@ -20,7 +20,24 @@ from core.settings import SEARCH_ATTRIBUTES, Settings
 SA_WORKFLOW_ID = SearchAttributeKey.for_keyword("StellarflowWorkflowId")
 SA_VERSION = SearchAttributeKey.for_int("StellarflowVersion")
 SA_STATUS = SearchAttributeKey.for_keyword("StellarflowStatus")
-SEARCH_ATTRIBUTE_KEYS = (SA_WORKFLOW_ID, SA_VERSION, SA_STATUS)
+SA_DEFINITION = SearchAttributeKey.for_keyword("StellarflowDefinition")  # the definition's id: `ci`
+SA_TRIGGER = SearchAttributeKey.for_keyword("StellarflowTrigger")  # api, schedule, github, webhook, rerun, parent
+SEARCH_ATTRIBUTE_KEYS = (SA_WORKFLOW_ID, SA_VERSION, SA_STATUS, SA_DEFINITION, SA_TRIGGER)
+
+
+def run_search_attributes(workflow_id: str, version: int, trigger: str) -> TypedSearchAttributes:
+    """What every pipeline run carries, so the Temporal UI and CLI find runs by definition, version, status and
+    trigger: `temporal workflow list --query "StellarflowDefinition='ci' AND ExecutionStatus='Failed'"`."""
+    return TypedSearchAttributes([
+        SearchAttributePair(SA_WORKFLOW_ID, workflow_id),
+        SearchAttributePair(SA_VERSION, version),
+        SearchAttributePair(SA_STATUS, "running"),
+        SearchAttributePair(SA_DEFINITION, workflow_id),
+        SearchAttributePair(SA_TRIGGER, trigger),
+    ])
+
+
+child_search_attributes = run_search_attributes
 
 # Measured here (shared/TEMPORAL-NOTES.md): WAL storage doubles throughput, and lifting the transfer-queue
 # poll throttle takes a 20-step chain from ~1,050 ms to ~360 ms.

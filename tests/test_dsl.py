@@ -676,7 +676,8 @@ def test_variables_have_scopes() -> None:
     by_step = {(i.step, i.value): i for i in issues if i.constraint == "unknown_variable"}
     assert "only defined in a step with forEach" in by_step["plain", "item"].message
     assert "only available in a step's `outputs`" in by_step["plain", "result"].message
-    assert "available: env, inputs, run, steps" in by_step["plain", "secrets"].message
+    expected = "available: artifacts, env, github, inputs, run, steps, trigger, webhook"
+    assert expected in by_step["plain", "secrets"].message
     fan_if = by_step["fan", "item"]
     assert fan_if.field == "steps[1].if" and "evaluated once for the whole step" in fan_if.message
     assert "a matrix step has `matrix.<axis>`" in by_step["grid", "item"].message

@@ -1,11 +1,16 @@
 """Temporal workflow classes: orchestration logic only (deterministic, no I/O)."""
 
 from workflows.agent import AgentWorkflow
+from workflows.artifact_sweep import ArtifactSweepWorkflow
+from workflows.concurrency import ConcurrencyGroupWorkflow
 from workflows.memory_sweep import MemorySweepWorkflow
 from workflows.pipeline import PipelineWorkflow
 from workflows.swarm import SwarmWorkflow
+from workflows.sync_source import SyncSourceWorkflow
 from workflows.task import TaskWorkflow
 
-ALL = [PipelineWorkflow, AgentWorkflow, TaskWorkflow, SwarmWorkflow, MemorySweepWorkflow]
+ALL = [PipelineWorkflow, AgentWorkflow, TaskWorkflow, SwarmWorkflow, MemorySweepWorkflow, ConcurrencyGroupWorkflow,
+       SyncSourceWorkflow, ArtifactSweepWorkflow]
 
-__all__ = ["ALL", "AgentWorkflow", "MemorySweepWorkflow", "PipelineWorkflow", "SwarmWorkflow", "TaskWorkflow"]
+__all__ = ["ALL", "AgentWorkflow", "ArtifactSweepWorkflow", "ConcurrencyGroupWorkflow", "MemorySweepWorkflow",
+           "PipelineWorkflow", "SwarmWorkflow", "SyncSourceWorkflow", "TaskWorkflow"]

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, RetryState
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, ChildWorkflowError, RetryState
 from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 
 from core.dsl.templating import (
@@ -33,20 +33,28 @@ from workflows.recording import PIPELINE_FLUSH_EVERY, Recorder
 
 with workflow.unsafe.imports_passed_through():
     from core import names
-    from core.dsl.actions import ACTION_PARAMS, ApprovalParams, WaitParams
+    from core.concurrency.contracts import RELEASE_SIGNAL, LockRelease, LockRequest, LockUpdate, group_workflow_id
+    from core.dsl.actions import ACTION_PARAMS, ApprovalParams, RunWorkflowParams, WaitParams
     from core.dsl.durations import parse_duration
-    from core.dsl.models import LOCAL_STEP_MAX_S, Step, WorkflowDefinition
+    from core.dsl.models import LOCAL_STEP_MAX_S, Concurrency, Step, WorkflowDefinition
     from core.names import PIPELINE_WORKFLOW
     from core.pipelines.contracts import (
+        CONCURRENCY_UPDATE_SIGNAL,
+        RUN_FAILED_TYPE,
         ActionRequest,
         ActionResult,
         ApprovalDecision,
+        ArtifactRequest,
         ChannelOutcome,
+        ChildRunPlan,
+        ChildRunRequest,
         NotificationRequest,
         PipelineInput,
+        StoredArtifact,
+        TriggerInfo,
     )
     from core.pipelines.models import TERMINAL_STEP, RunState, RunStatus, StepState, StepStatus
-    from core.temporal import SA_STATUS
+    from core.temporal import SA_STATUS, child_search_attributes
 
 # Activity name per action; `wait` and `approval` are carried out by the workflow itself.
 ACTIVITY_FOR_ACTION = {
@@ -62,6 +70,14 @@ NON_RETRYABLE = ["InvalidParameters", "EnvironmentNotConfigured", "StepFailed"]
 # Runs that started before templated values of shell commands were passed as variables (`SF_1`…) keep quoting them
 # in place (`render(..., shell=True)`): their histories hold the commands that way.
 TEMPLATE_VALUES_AS_ENV = "template-values-as-env"
+# Runs that started before a failed run ended its workflow with a failure return their final state instead (the
+# Temporal UI showed them as Completed); their histories say so.
+FAILED_RUNS_FAIL = "failed-runs-fail"
+LOCK_REQUEST_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=10))
+
+
+class Superseded(Exception):
+    """A newer request of the step's concurrency group (cancelInProgress) took its place."""
 
 
 class StepFailure(Exception):
@@ -79,25 +95,60 @@ class PipelineWorkflow:
     def __init__(self, inp: PipelineInput) -> None:
         self.inp = inp
         self.defn = WorkflowDefinition.model_validate(inp.definition)
+        # A run started by a Temporal Schedule gets its id from the schedule (`<schedule's id>-<time>`).
+        self.run_id = inp.run_id or workflow.info().workflow_id
+        self.trigger = inp.trigger or TriggerInfo()
+        self.link = inp.link or (f"{inp.ui_base}{self.run_id}" if inp.ui_base else None)
         self.state = RunState(
-            id=inp.run_id,
+            id=self.run_id,
             workflowId=inp.workflow_id,
             version=inp.version,
             startedBy=inp.started_by,
             inputs=inp.inputs,
             steps=[StepState(id=s.id, name=s.name, action=s.action) for s in self.defn.steps],
+            trigger=self.trigger.summary() if inp.trigger is not None else None,
+            rerunOf=inp.rerun_of,
+            parentRunId=inp.parent_run_id,
         )
-        self.rec = Recorder("run", inp.run_id, lambda: self.state.model_dump(mode="json"),
+        self.rec = Recorder("run", self.run_id, lambda: self.state.model_dump(mode="json"),
                             flush_every=PIPELINE_FLUSH_EVERY)
         self.decisions: dict[str, ApprovalDecision] = {}
         self.env: dict[str, str] = {}
         self.started_note: asyncio.Task[None] | None = None
+        # concurrency groups: what each key (the run, or run/step) asked, what the group answered
+        self.locks: dict[str, LockRequest] = {}
+        self.lock_updates: dict[str, LockUpdate] = {}
+        self.lock_tasks: dict[str, asyncio.Task[None]] = {}
+        self.superseded: set[str] = set()
+        self.releases: list[asyncio.Task[None]] = []
 
     # ---- public surface -----------------------------------------------------------------------------
 
     @workflow.query
     def status(self) -> RunState:
         return self.state
+
+    @workflow.signal(name=CONCURRENCY_UPDATE_SIGNAL)
+    def concurrency_update(self, update: LockUpdate) -> None:
+        """The concurrency group's answer: queued at a position, granted, or preempted (superseded)."""
+        if update.key not in self.locks:
+            return
+        self.lock_updates[update.key] = update
+        target = self.state.concurrency if update.key == self.run_id else None
+        if target is None and "/" in update.key:
+            try:
+                target = self.state.step(update.key.split("/", 1)[1]).concurrency
+            except KeyError:
+                target = None
+        if target is not None and target.get("state") != "released":
+            target["state"] = {"granted": "holding", "preempted": "superseded"}.get(update.state, update.state)
+            target["position"] = update.position if update.state == "queued" else None
+        if update.state == "preempted":
+            self.superseded.add(update.key)
+            task = self.lock_tasks.get(update.key)
+            if task is not None and not task.done():
+                task.cancel()
+        self.rec.touch()
 
     @workflow.update
     async def decide_approval(self, decision: ApprovalDecision) -> StepState:
@@ -134,10 +185,20 @@ class PipelineWorkflow:
         started: dict[str, Any] = {"workflowId": inp.workflow_id, "version": inp.version}
         if inp.started_by is not None:
             started["startedBy"] = inp.started_by.model_dump()
+        if inp.trigger is not None:
+            started["trigger"] = self.trigger.summary()
+        if inp.rerun_of:
+            started["rerunOf"] = inp.rerun_of
+        if inp.parent_run_id:
+            started["parentRunId"] = inp.parent_run_id
         self._emit("run.started", started)
         self.started_note = self._notify_async("started")
         try:
+            if inp.rerun_of and inp.reuse:
+                await self._prepare_rerun_workspace()
             self.env = {k: str(v) for k, v in render(self.defn.env, self._base_context()).items()}
+            if self.defn.concurrency is not None:
+                await self._hold_run_group(self.defn.concurrency)
             await self._execute_dag()
         except TemplateError as err:
             outcome: tuple[RunStatus, str | None] = (RunStatus.failed, f"env template error: {err}")
@@ -152,9 +213,21 @@ class PipelineWorkflow:
                 for s in self.state.steps
                 if s.status == StepStatus.failed and not self.defn.step(s.id).continueOnError
             ]
-            outcome = (RunStatus.failed, f"step(s) failed: {', '.join(failed)}") if failed else (
-                RunStatus.succeeded, None)
+            superseded = [s.id for s in self.state.steps if s.status == StepStatus.cancelled]
+            if failed:
+                outcome = (RunStatus.failed, f"step(s) failed: {', '.join(failed)}")
+            elif superseded:
+                outcome = (RunStatus.cancelled, f"step(s) superseded in their concurrency group: "
+                                                f"{', '.join(superseded)}")
+            else:
+                outcome = (RunStatus.succeeded, None)
         await self._conclude(*outcome)
+        # The Temporal UI, its filters and `temporal workflow describe` show a failed run as failed only when the
+        # workflow ends with a failure; the details carry the final state (a parent run reads its outputs there).
+        if self.state.status != RunStatus.succeeded and workflow.patched(FAILED_RUNS_FAIL):
+            kind = RUN_FAILED_TYPE if self.state.status == RunStatus.failed else "RunCancelled"
+            raise ApplicationError(self.state.error or f"run {self.state.status.value}",
+                                   self.state.model_dump(mode="json"), type=kind, non_retryable=True)
         return self.state
 
     async def _conclude(self, status: RunStatus, error: str | None) -> None:
@@ -167,6 +240,10 @@ class PipelineWorkflow:
                 status, error = RunStatus.failed, error or "internal error: a step did not finish"
         if self.started_note is not None:
             await self.started_note
+        for key in list(self.locks):
+            self._release(key)
+        if self.releases:
+            await workflow.wait(list(self.releases))
         event = {RunStatus.succeeded: "completed"}.get(status, "failed")
         note = self._notify_async(event, status, error)
         if note is not None:
@@ -206,6 +283,10 @@ class PipelineWorkflow:
                 deps = [self.state.step(d) for d in step.dependsOn]
                 if any(d.status not in TERMINAL_STEP for d in deps):
                     continue
+                if step.id in self.inp.reuse:
+                    self._reuse(self.inp.reuse[step.id], state)
+                    changed = True
+                    continue
                 try:
                     reason = self._skip_reason(step, deps)
                 except TemplateError as err:
@@ -224,6 +305,14 @@ class PipelineWorkflow:
                 self._emit("step.started", {"stepId": step.id, "action": step.action})
                 running[step.id] = asyncio.create_task(self._run_step(step, state))
 
+    def _reuse(self, recorded: StepState, state: StepState) -> None:
+        """A re-run's step that succeeded before the chosen point: its recorded outputs, not a new execution."""
+        state.status, state.outputs, state.attempts = StepStatus.succeeded, recorded.outputs, recorded.attempts
+        state.instances, state.artifacts = recorded.instances, recorded.artifacts
+        state.reusedFrom = recorded.reusedFrom or self.inp.rerun_of
+        state.startedAt = state.endedAt = workflow.now()
+        self._emit("step.reused", {"stepId": state.id, "from": state.reusedFrom})
+
     def _skip_reason(self, step: Step, deps: list[StepState]) -> str | None:
         if step.if_ is not None:
             if evaluate_condition(step.if_, self._context()):
@@ -240,6 +329,34 @@ class PipelineWorkflow:
     # ---- one step -----------------------------------------------------------------------------------
 
     async def _run_step(self, step: Step, state: StepState) -> None:
+        if step.concurrency is None:
+            await self._run_step_body(step, state)
+            return
+        key = f"{self.run_id}/{step.id}"
+        try:
+            group = str(render(step.concurrency.group, self._context()))
+        except TemplateError as err:
+            self._fail_now(state, f"concurrency group template error: {err}")
+            return
+        body = asyncio.create_task(self._locked_step(step, state, key, group, step.concurrency))
+        self.lock_tasks[key] = body
+        try:
+            await body
+        except (asyncio.CancelledError, Superseded):
+            if key not in self.superseded:
+                raise
+            state.status, state.endedAt = StepStatus.cancelled, workflow.now()
+            state.reason = f"superseded in concurrency group {group!r} (cancelInProgress)"
+            self._emit("step.cancelled", {"stepId": step.id, "reason": state.reason})
+        finally:
+            self._release(key)
+
+    async def _locked_step(self, step: Step, state: StepState, key: str, group: str, spec: Concurrency) -> None:
+        state.concurrency = {"group": group, "state": "queued", "position": None}
+        await self._acquire(key, group, spec, run_level=False)
+        await self._run_step_body(step, state)
+
+    async def _run_step_body(self, step: Step, state: StepState) -> None:
         try:
             if step.forEach is not None or step.matrix is not None:
                 await self._run_fan_out(step, state)
@@ -300,6 +417,9 @@ class PipelineWorkflow:
             raise
         state.attempts = max((inst.attempts for inst in instances), default=0)
         state.outputs = {"results": [inst.outputs for inst in instances]}
+        if step.artifacts is not None:
+            state.artifacts = {f"{index}/{name}": item for index, inst in enumerate(instances)
+                               for name, item in (inst.artifacts or {}).items()}
         failed = [inst.id for inst in instances if inst.status == StepStatus.failed]
         if failed:
             raise StepFailure(f"{len(failed)} of {len(instances)} instances failed: {', '.join(failed)}",
@@ -333,14 +453,21 @@ class PipelineWorkflow:
         except TemplateError as err:
             raise StepFailure(f"parameter template error: {err}") from None
 
-        if step.action == "wait":
-            wait = self._params(WaitParams, params)
-            await workflow.sleep(timedelta(seconds=wait.duration))
-            outputs, attempts = {"waitedMs": int(wait.duration * 1000)}, 1
-        elif step.action == "approval":
-            outputs, attempts = await self._await_approval(step, state, self._params(ApprovalParams, params)), 1
-        else:
-            outputs, attempts = await self._run_activity(step, params, state, values)
+        try:
+            if step.action == "wait":
+                wait = self._params(WaitParams, params)
+                await workflow.sleep(timedelta(seconds=wait.duration))
+                outputs, attempts = {"waitedMs": int(wait.duration * 1000)}, 1
+            elif step.action == "approval":
+                outputs, attempts = await self._await_approval(step, state, self._params(ApprovalParams, params)), 1
+            elif step.action == "run-workflow":
+                outputs, attempts = await self._run_child(state, self._params(RunWorkflowParams, params)), 1
+            else:
+                outputs, attempts = await self._run_activity(step, params, state, values)
+        except StepFailure:
+            if step.artifacts is not None and step.artifacts.when == "always":
+                await self._store_artifacts(step, state)
+            raise
 
         if step.outputs:
             try:
@@ -348,7 +475,71 @@ class PipelineWorkflow:
             except TemplateError as err:
                 raise StepFailure(f"outputs template error: {err}", outputs, attempts) from None
             outputs = {**outputs, **named}
+        if step.artifacts is not None:
+            await self._store_artifacts(step, state)
         return outputs, attempts
+
+    async def _store_artifacts(self, step: Step, state: StepState) -> None:
+        """Keep the files the step declared (`artifacts:`), in the artifact store (activities/artifacts.py)."""
+        assert step.artifacts is not None
+        instance = state.id[len(step.id):] or None
+        request = ArtifactRequest(run_id=self.run_id, workflow_id=self.inp.workflow_id, step_id=step.id,
+                                  instance=instance, paths=step.artifacts.paths, retention_s=step.artifacts.retention,
+                                  owner=self.inp.started_by.id if self.inp.started_by else None)
+        try:
+            stored: list[StoredArtifact] = await workflow.execute_activity(
+                names.STORE_ARTIFACTS, request, result_type=list[StoredArtifact],
+                start_to_close_timeout=timedelta(minutes=10),
+                retry_policy=RetryPolicy(maximum_attempts=3, non_retryable_error_types=NON_RETRYABLE))
+        except ActivityError as err:
+            raise StepFailure(f"artifacts: {getattr(err.cause, 'message', None) or err.cause or err}") from None
+        state.artifacts = {item.name: item.model_dump(exclude={"name"}) for item in stored}
+        if not stored:
+            self._emit("step.warning", {"stepId": state.id, "warning": "no file matched the step's artifacts"})
+
+    async def _run_child(self, state: StepState, params: RunWorkflowParams) -> dict[str, Any]:
+        """A run-workflow step: a child PipelineWorkflow of the named workflow (its pinned version), awaited.
+        Cancelling this run cancels it (the child's cancellation completes first); closing this run any other way
+        asks for its cancellation too (parent close policy)."""
+        request = ChildRunRequest(
+            parent_run_id=self.run_id, parent_workflow_id=self.inp.workflow_id, step_id=state.id,
+            workflow=params.workflow, inputs=params.inputs, started_by=self.inp.started_by,
+            depth=self.inp.depth + 1, max_depth=self.inp.max_depth, heartbeat_timeout_s=self.inp.heartbeat_timeout_s,
+            default_timeout_s=self.inp.default_timeout_s)
+        try:
+            plan: ChildRunPlan = await workflow.execute_activity(
+                names.RESOLVE_CHILD_RUN, request, result_type=ChildRunPlan,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RetryPolicy(maximum_attempts=5, non_retryable_error_types=NON_RETRYABLE))
+        except ActivityError as err:
+            raise StepFailure(getattr(err.cause, "message", None) or str(err.cause or err)) from None
+        child = plan.input
+        state.childRunId = child.run_id
+        self._emit("step.child_started", {"stepId": state.id, "runId": child.run_id, "workflowId": child.workflow_id,
+                                          "version": child.version})
+        await self._flush()
+        try:
+            result: RunState = await workflow.execute_child_workflow(
+                names.PIPELINE_WORKFLOW, child, id=child.run_id, result_type=RunState,
+                parent_close_policy=workflow.ParentClosePolicy.REQUEST_CANCEL,
+                search_attributes=child_search_attributes(child.workflow_id, child.version, "parent"),
+                static_summary=plan.summary, static_details=plan.details)
+        except ChildWorkflowError as err:
+            cause = err.cause
+            if isinstance(cause, CancelledError):
+                raise StepFailure(f"sub-workflow run {child.run_id} was cancelled",
+                                  {"runId": child.run_id, "status": "cancelled"}) from None
+            details = list(cause.details or []) if isinstance(cause, ApplicationError) else []
+            final = RunState.model_validate(details[0]) if details and isinstance(details[0], dict) else None
+            outputs = self._child_outputs(child.run_id, final) if final else {"runId": child.run_id}
+            message = cause.message if isinstance(cause, ApplicationError) else str(cause or err)
+            raise StepFailure(f"sub-workflow run {child.run_id} failed: {message}", outputs) from None
+        return self._child_outputs(child.run_id, result)
+
+    @staticmethod
+    def _child_outputs(run_id: str, result: RunState) -> dict[str, Any]:
+        return {"runId": run_id, "workflowId": result.workflowId, "version": result.version,
+                "status": result.status.value, "steps": {s.id: s.outputs for s in result.steps}}
 
     @staticmethod
     def _command(source: Any, rendered: Any, context: dict[str, Any]) -> tuple[Any, dict[str, str]]:
@@ -387,7 +578,7 @@ class PipelineWorkflow:
         if step.local:
             timeout_s = min(timeout_s, LOCAL_STEP_MAX_S)
         request = ActionRequest(
-            run_id=self.inp.run_id,
+            run_id=self.run_id,
             step_id=state.id,
             action=step.action,
             parameters=params,
@@ -501,8 +692,11 @@ class PipelineWorkflow:
     def _base_context(self) -> dict[str, Any]:
         return {
             "inputs": self.inp.inputs,
-            "run": {"id": self.inp.run_id, "workflowId": self.inp.workflow_id, "version": self.inp.version},
+            "run": {"id": self.run_id, "workflowId": self.inp.workflow_id, "version": self.inp.version},
             "env": {},
+            "trigger": self.trigger.summary(),
+            "github": self.trigger.github,
+            "webhook": {"payload": self.trigger.payload, "delivery": self.trigger.delivery},
         }
 
     def _context(self) -> dict[str, Any]:
@@ -510,7 +704,60 @@ class PipelineWorkflow:
             **self._base_context(),
             "env": self.env,
             "steps": {s.id: {"status": s.status.value, "outputs": s.outputs} for s in self.state.steps},
+            "artifacts": {s.id: {name: item.get("url") for name, item in s.artifacts.items()}
+                          for s in self.state.steps if s.artifacts},
         }
+
+    # ---- concurrency groups -------------------------------------------------------------------------
+
+    async def _hold_run_group(self, spec: Concurrency) -> None:
+        """Wait until the run holds its group (queued meanwhile: status pending, `concurrency.position`)."""
+        group = str(render(spec.group, self._base_context()))
+        self.state.concurrency = {"group": group, "state": "queued", "position": None}
+        self.state.status = RunStatus.pending
+        await self._acquire(self.run_id, group, spec, run_level=True)
+        self.state.status = RunStatus.running
+        self._emit("run.concurrency_acquired", {"group": group})
+
+    async def _acquire(self, key: str, group: str, spec: Concurrency, *, run_level: bool) -> None:
+        request = LockRequest(group_id=group_workflow_id(self.inp.owner, group), group=group, holder=self.run_id,
+                              key=key, run_level=run_level, cancel_in_progress=spec.cancelInProgress)
+        self.locks[key] = request
+        self._emit("concurrency.requested", {"key": key, "group": group})
+        await workflow.execute_activity(names.REQUEST_LOCK, request, start_to_close_timeout=timedelta(seconds=30),
+                                        retry_policy=LOCK_REQUEST_RETRY)
+        await self._flush()
+        await workflow.wait_condition(
+            lambda: self.lock_updates.get(key) is not None and self.lock_updates[key].state != "queued")
+        if self.lock_updates[key].state == "preempted":
+            raise Superseded(key)
+
+    def _release(self, key: str) -> None:
+        """Give the group back (or leave its queue): a signal to the group's workflow, awaited before the run
+        ends."""
+        request = self.locks.pop(key, None)
+        if request is None:
+            return
+        target = self.state.concurrency if key == self.run_id else None
+        if target is None and "/" in key:
+            target = self.state.step(key.split("/", 1)[1]).concurrency
+        if target is not None:
+            target.update(state="released", position=None)
+        handle = workflow.get_external_workflow_handle(request.group_id)
+
+        async def send() -> None:
+            try:
+                await handle.signal(RELEASE_SIGNAL, LockRelease(key=key))
+            except Exception as err:  # noqa: BLE001 - a group that is gone holds nothing of ours
+                workflow.logger.info("concurrency group %s: release not delivered: %s", request.group_id, err)
+
+        self.releases.append(asyncio.create_task(send()))
+
+    async def _prepare_rerun_workspace(self) -> None:
+        """A re-run starts from a copy of the original run's workspace, so what reused steps built is there."""
+        await workflow.execute_activity(names.PREPARE_RERUN_WORKSPACE, args=[self.inp.rerun_of, self.run_id],
+                                        start_to_close_timeout=timedelta(minutes=10),
+                                        retry_policy=RetryPolicy(maximum_attempts=3))
 
     def _fail_now(self, state: StepState, message: str) -> None:
         state.status, state.error = StepStatus.failed, message
@@ -547,14 +794,14 @@ class PipelineWorkflow:
         if config is None or event not in config.events or not config.channels:
             return None
         request = NotificationRequest(
-            run_id=self.inp.run_id,
+            run_id=self.run_id,
             workflow_id=self.inp.workflow_id,
             workflow_name=self.defn.name,
             event=event,
             channels=list(config.channels),
             status=(status or self.state.status).value,
-            message=f"{self.defn.name}: run {self.inp.run_id} {event}" + (f" ({error})" if error else ""),
-            link=self.inp.link,
+            message=f"{self.defn.name}: run {self.run_id} {event}" + (f" ({error})" if error else ""),
+            link=self.link,
         )
 
         async def send() -> None:

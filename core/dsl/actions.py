@@ -96,6 +96,22 @@ class MemoryReadParams(ActionParams):
     required: bool = Field(default=True, description="fail the step when the key is missing or expired")
 
 
+class RunWorkflowParams(ActionParams):
+    """Run another stored workflow as a sub-workflow (a child PipelineWorkflow) and wait for it: its steps' outputs
+    become this step's (`outputs.steps.<id>`), its failure fails this step, cancelling this run cancels it."""
+
+    workflow: str = Field(description="a workflow id, optionally pinned: `deploy` or `deploy@3`")
+    inputs: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("workflow")
+    @classmethod
+    def _shape(cls, value: str) -> str:
+        name, _, version = value.partition("@")
+        if not name or (version and not version.isdigit()):
+            raise ValueError("`workflow` is an id, or id@version (e.g. deploy@3)")
+        return value
+
+
 ACTION_PARAMS: dict[str, type[ActionParams]] = {
     "execute-command": ExecuteCommandParams,
     "http-request": HttpRequestParams,
@@ -105,7 +121,8 @@ ACTION_PARAMS: dict[str, type[ActionParams]] = {
     "notify": NotifyParams,
     "memory-store": MemoryStoreParams,
     "memory-read": MemoryReadParams,
+    "run-workflow": RunWorkflowParams,
 }
 
 # Actions the workflow itself carries out (durable timers, signals); the rest run as activities.
-WORKFLOW_NATIVE_ACTIONS = frozenset({"wait", "approval"})
+WORKFLOW_NATIVE_ACTIONS = frozenset({"wait", "approval", "run-workflow"})

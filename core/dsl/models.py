@@ -18,11 +18,96 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+OVERLAP_POLICIES = ("skip", "buffer", "buffer-all", "cancel-other", "terminate-other", "allow-all")
+GITHUB_EVENTS = ("push", "pull_request", "release", "workflow_dispatch")
+MAX_SCHEDULES = 10
+
+
 class Trigger(Strict):
-    type: Literal["manual", "api", "github", "schedule"]
-    event: Literal["push", "pull_request"] | None = None
-    branches: list[str] = Field(default_factory=list)
+    """How runs start besides the API. `schedule`: a Temporal Schedule (`cron` + `timezone`, or `every`);
+    `github`: a GitHub delivery to `/api/v2/webhooks/github` that passes the filters; `webhook`: a signed POST to
+    `/api/v2/webhooks/{workflowId}`. `secret` names a webhook secret held by the server (never the value)."""
+
+    type: Literal["manual", "api", "github", "schedule", "webhook"]
+    # schedule
     cron: str | None = None
+    every: Duration | None = None
+    timezone: str | None = None
+    inputs: dict[str, Any] = Field(default_factory=dict, description="run inputs of a scheduled or triggered run")
+    overlap: Literal[OVERLAP_POLICIES] = "skip"  # type: ignore[valid-type]
+    catchupWindow: Duration | None = None
+    # github
+    event: Literal[GITHUB_EVENTS] | None = None  # type: ignore[valid-type]
+    types: list[str] = Field(default_factory=list, description="activity types, e.g. opened, synchronize")
+    repository: str | None = Field(default=None, description="owner/name; default any repository")
+    branches: list[str] = Field(default_factory=list)
+    branches_ignore: list[str] = Field(default_factory=list, alias="branches-ignore")
+    tags: list[str] = Field(default_factory=list)
+    tags_ignore: list[str] = Field(default_factory=list, alias="tags-ignore")
+    paths: list[str] = Field(default_factory=list)
+    paths_ignore: list[str] = Field(default_factory=list, alias="paths-ignore")
+    # github and webhook
+    secret: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+                               description="the name of a webhook secret stored with /api/v2/webhooks/secrets")
+
+    @model_validator(mode="after")
+    def _per_type(self) -> Trigger:
+        given = self.model_fields_set
+        schedule_only = {"cron", "every", "timezone", "overlap", "catchupWindow"}
+        github_only = {"event", "types", "repository", "branches", "branches_ignore", "tags", "tags_ignore",
+                       "paths", "paths_ignore"}
+        if self.type == "schedule":
+            if self.cron is not None and self.every is not None:
+                raise ValueError("a schedule trigger takes `cron` or `every`, not both")
+            if self.every is not None and self.every < 1:
+                raise ValueError("`every` must be at least 1s")
+            if self.cron is not None and len(self.cron.split()) not in (5, 6, 7) and not self.cron.startswith("@"):
+                raise ValueError(f"`cron` must have 5 fields (minute hour day month weekday), got {self.cron!r}")
+            if self.timezone is not None:
+                from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+                try:
+                    ZoneInfo(self.timezone)
+                except (ZoneInfoNotFoundError, ValueError):
+                    raise ValueError(f"unknown timezone {self.timezone!r} (use an IANA name such as "
+                                     "Europe/Berlin)") from None
+        elif given & schedule_only:
+            raise ValueError(f"{', '.join(sorted(given & schedule_only))}: only for `type: schedule`")
+        if self.type == "github":
+            if self.event is None:
+                raise ValueError("a github trigger needs `event` (push, pull_request, release, workflow_dispatch)")
+            if self.branches and self.branches_ignore:
+                raise ValueError("use either branches or branches-ignore, not both")
+            if self.tags and self.tags_ignore:
+                raise ValueError("use either tags or tags-ignore, not both")
+            if self.paths and self.paths_ignore:
+                raise ValueError("use either paths or paths-ignore, not both")
+        elif given & github_only:
+            raise ValueError(f"{', '.join(sorted(given & github_only))}: only for `type: github`")
+        if self.type == "webhook" and self.secret is None:
+            raise ValueError("a webhook trigger needs `secret`: the name of a webhook secret (PUT "
+                             "/api/v2/webhooks/secrets/{name}); unsigned requests are refused")
+        if self.secret is not None and self.type not in ("github", "webhook"):
+            raise ValueError("`secret` is only for github and webhook triggers")
+        if self.inputs and self.type in ("manual", "api"):
+            raise ValueError("`inputs` are for schedule, github and webhook triggers")
+        return self
+
+
+class Concurrency(Strict):
+    """At most one run (workflow level) or one step (step level) of a group is active at a time; the others wait
+    in order, or, with `cancelInProgress`, the newest cancels the one in progress (and those waiting)."""
+
+    group: str = Field(min_length=1, max_length=200, description="a template, e.g. deploy-{{ inputs.env }}")
+    cancelInProgress: bool = False
+
+
+class ArtifactSpec(Strict):
+    """Files a step keeps after it ran: globs relative to the run's workspace."""
+
+    paths: list[str] = Field(min_length=1, max_length=50)
+    retention: Duration | None = Field(default=None, description="how long they are kept (default: the server's)")
+    when: Literal["success", "always"] = "success"
 
 
 class InputSpec(Strict):
@@ -122,6 +207,8 @@ class Step(Strict):
         default=None, description="a list, or an expression giving one; each item runs as an instance"
     )
     matrix: dict[str, list[Any]] | None = None
+    concurrency: Concurrency | None = None
+    artifacts: ArtifactSpec | None = None
     local: bool = Field(
         default=False,
         description="run as a Temporal local activity in the worker running the workflow: a few ms of "
@@ -156,6 +243,16 @@ class WorkflowDefinition(Strict):
     steps: list[Step] = Field(min_length=1)
     notifications: Notifications | None = None
     environments: dict[str, EnvironmentSpec] = Field(default_factory=dict)
+    concurrency: Concurrency | None = None
+
+    @model_validator(mode="after")
+    def _schedules(self) -> WorkflowDefinition:
+        if sum(1 for t in self.triggers if t.type == "schedule") > MAX_SCHEDULES:
+            raise ValueError(f"at most {MAX_SCHEDULES} schedule triggers")
+        return self
+
+    def schedules(self) -> list[Trigger]:
+        return [t for t in self.triggers if t.type == "schedule"]
 
     def step(self, step_id: str) -> Step:
         for step in self.steps:

@@ -55,13 +55,13 @@ PathT = tuple[str | int, ...]
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 _YAML_SUFFIXES = (".yaml", ".yml")
 # Names every template may use; jinja2's own globals (range, dict, ...) are added per template.
-_BASE_NAMES = frozenset({"inputs", "steps", "env", "run"})
+_BASE_NAMES = frozenset({"inputs", "steps", "env", "run", "trigger", "github", "webhook", "artifacts"})
 # Per-instance names of a fan-out step: a forEach instance sees `item`, a matrix instance `matrix`.
 _FAN_OUT_NAMES = frozenset({"item", "index", "matrix"})
 _FOR_EACH_NAMES = frozenset({"item", "index"})
 _MATRIX_NAMES = frozenset({"matrix", "index"})
 # The workflow env is rendered once, before any step, from inputs and run only.
-_WORKFLOW_ENV_NAMES = frozenset({"inputs", "run"})
+_WORKFLOW_ENV_NAMES = frozenset({"inputs", "run", "trigger", "github", "webhook"})
 
 
 # ---- the error types --------------------------------------------------------------------------------
@@ -628,6 +628,10 @@ class _Checker:
                 continue
             self._check_action(index, step)
             self._check_step_templates(index, step)
+        concurrency = self.data.get("concurrency")
+        if isinstance(concurrency, dict) and isinstance(concurrency.get("group"), str):
+            scope = _Scope(where="concurrency.group", step=None, names=_WORKFLOW_ENV_NAMES, upstream=None)
+            self._check_template(("concurrency", "group"), concurrency["group"], scope)
         env = self.data.get("env")
         if isinstance(env, dict):
             scope = _Scope(where="env", step=None, names=_WORKFLOW_ENV_NAMES, upstream=None)
@@ -638,8 +642,9 @@ class _Checker:
     def _check_triggers(self) -> None:
         triggers = self.data.get("triggers")
         for index, trigger in enumerate(triggers if isinstance(triggers, list) else []):
-            if isinstance(trigger, dict) and trigger.get("type") == "schedule" and not trigger.get("cron"):
-                self.add(("triggers", index, "cron"), "a schedule trigger needs `cron`", "required")
+            if isinstance(trigger, dict) and trigger.get("type") == "schedule" and not trigger.get("cron") \
+                    and trigger.get("every") is None:
+                self.add(("triggers", index, "cron"), "a schedule trigger needs `cron` (or `every`)", "required")
 
     def _check_ids_and_dependencies(self) -> None:
         for index, step in enumerate(self.steps):
@@ -764,6 +769,10 @@ class _Checker:
                 self._check_template(path, text, scope)
             if step.get("action") == "execute-command":
                 self._check_command(base, params.get("command"))
+        concurrency = step.get("concurrency")
+        if isinstance(concurrency, dict) and isinstance(concurrency.get("group"), str):
+            scope = _Scope("concurrency.group", step_id, _BASE_NAMES, before)
+            self._check_template((*base, "concurrency", "group"), concurrency["group"], scope)
         condition = step.get("if")
         if isinstance(condition, str):
             scope = _Scope("if", step_id, _BASE_NAMES, before, expression=True)
@@ -967,9 +976,33 @@ def parse_definition(data: dict[str, Any] | str, *, source: str | None = None,
     definition = checker.check_models()
     checker.check_semantics()
     found = checker.result()
+    if definition is not None and not found:
+        found = _trigger_input_issues(definition, lines)
     if found or definition is None:
         raise DefinitionError(found or [Issue("", "invalid workflow definition", "value")], source)
     return definition
+
+
+def _trigger_input_issues(definition: WorkflowDefinition, lines: _LineMap) -> list[Issue]:
+    """The inputs a trigger gives its runs must be what the definition declares (a scheduled run has nobody to
+    supply a required input; other triggers' given values must have the declared types)."""
+    found: list[Issue] = []
+    for index, trigger in enumerate(definition.triggers):
+        if trigger.type in ("manual", "api"):
+            continue
+        try:
+            if trigger.type == "schedule":
+                resolve_inputs(definition, trigger.inputs)
+            else:
+                resolve_inputs(definition.model_copy(update={"inputs": {
+                    name: spec.model_copy(update={"required": False}) for name, spec in definition.inputs.items()}}),
+                    trigger.inputs)
+        except DefinitionError as err:
+            for issue in err.issues:
+                path: PathT = ("triggers", index, *issue.field.split("."))
+                found.append(Issue(format_path(path), f"triggers[{index}]: {issue.message}", issue.constraint,
+                                   line=lines.line(path), value=issue.value))
+    return found
 
 
 def load_file(path: str | Path) -> WorkflowDefinition:

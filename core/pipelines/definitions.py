@@ -55,6 +55,8 @@ class WorkflowInfo(BaseModel):
     createdAt: datetime
     updatedAt: datetime
     nextRun: datetime | None = None
+    lastRun: datetime | None = None
+    commit: str | None = None  # the git commit this version came from (definitions synced from a source)
     stats: WorkflowStats
     definition: dict[str, Any]
 
@@ -106,7 +108,7 @@ def create_workflow(body: dict[str, Any] | WorkflowDefinition, *, caller: Caller
 
 
 def put_workflow(workflow_id: str, body: dict[str, Any] | WorkflowDefinition, *, caller: Caller,
-                 source: str = "api") -> WorkflowInfo:
+                 source: str = "api", commit: str | None = None, source_path: str | None = None) -> WorkflowInfo:
     """Store a new version when the content changed (creating the workflow, owned by the caller, if the id is
     free). An existing id — deleted or not — is changed by its owner or an admin only (403)."""
     body, shared = _split_sharing(body)
@@ -118,7 +120,8 @@ def put_workflow(workflow_id: str, body: dict[str, Any] | WorkflowDefinition, *,
         if row is not None:
             require_write(caller, row.owner, "workflow", workflow_id)
         if row is None:
-            row = _store_new(session, workflow_id, definition, source=source, owner=owner, shared_with=shared or [])
+            row = _store_new(session, workflow_id, definition, source=source, owner=owner, shared_with=shared or [],
+                             commit=commit, source_path=source_path)
             return _info(session, row)
         revived = row.status == "deleted"
         if revived:  # the id comes back to life with its next version: the old versions stay pinned by their runs
@@ -135,7 +138,8 @@ def put_workflow(workflow_id: str, body: dict[str, Any] | WorkflowDefinition, *,
             session.add(row)
             session.add(
                 WorkflowVersionRow(
-                    workflow_id=row.id, version=row.version, content_hash=digest, definition=definition.dump()
+                    workflow_id=row.id, version=row.version, content_hash=digest, definition=definition.dump(),
+                    source_commit=commit, source_path=source_path,
                 )
             )
         return _info(session, row)
@@ -205,7 +209,8 @@ def load_directory(directory: Path) -> list[tuple[Path, str | None]]:
 
 
 def _store_new(session: Session, workflow_id: str, definition: WorkflowDefinition, *, source: str,
-               owner: str | None, shared_with: list[str]) -> WorkflowRow:
+               owner: str | None, shared_with: list[str], commit: str | None = None,
+               source_path: str | None = None) -> WorkflowRow:
     digest = content_hash(definition)
     row = WorkflowRow(
         id=workflow_id,
@@ -219,7 +224,8 @@ def _store_new(session: Session, workflow_id: str, definition: WorkflowDefinitio
     )
     session.add(row)
     session.add(
-        WorkflowVersionRow(workflow_id=workflow_id, version=1, content_hash=digest, definition=definition.dump())
+        WorkflowVersionRow(workflow_id=workflow_id, version=1, content_hash=digest, definition=definition.dump(),
+                           source_commit=commit, source_path=source_path)
     )
     session.flush()
     return row
@@ -261,4 +267,5 @@ def _info(session: Session, row: WorkflowRow) -> WorkflowInfo:
         updatedAt=row.updated_at,
         stats=_stats(session, row.id),
         definition=stored.definition if stored else {},
+        commit=stored.source_commit if stored else None,
     )

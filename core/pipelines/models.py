@@ -47,6 +47,13 @@ class StepState(BaseModel):
     reason: str | None = Field(default=None, description="why a step was skipped or cancelled")
     approval: dict[str, Any] | None = None
     instances: list[StepState] | None = Field(default=None, description="fan-out instances (forEach/matrix)")
+    reusedFrom: str | None = Field(default=None, description="a re-run's step not executed again: the run whose "
+                                   "recorded outputs it reuses")
+    childRunId: str | None = Field(default=None, description="a run-workflow step's sub-workflow run")
+    artifacts: dict[str, Any] | None = Field(default=None, description="files the step stored: name -> "
+                                             "{id, url, size, sha256, path}")
+    concurrency: dict[str, Any] | None = Field(default=None, description="the step's concurrency group: "
+                                               "{group, state: queued|holding|released, position}")
 
 
 class RunStarter(BaseModel):
@@ -67,6 +74,11 @@ class RunState(BaseModel):
     startedAt: datetime | None = None
     endedAt: datetime | None = None
     error: str | None = None
+    trigger: dict[str, Any] | None = Field(default=None, description="what started the run: {type, schedule, "
+                                           "delivery, event, workflowRunId}")
+    rerunOf: str | None = None
+    parentRunId: str | None = None
+    concurrency: dict[str, Any] | None = None
 
     def step(self, step_id: str) -> StepState:
         for step in self.steps:

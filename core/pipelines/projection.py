@@ -21,7 +21,7 @@ class RunProjection:
             "id": run.id, "workflow_id": run.workflowId, "version": run.version, "status": run.status.value,
             "seq": request.seq, "inputs": run.inputs, "state": request.snapshot, "error": run.error,
             "started_at": run.startedAt, "ended_at": run.endedAt, "created_at": datetime.now(UTC),
-            "started_by": run.startedBy.id if run.startedBy else None,
+            "started_by": run.startedBy.id if run.startedBy else None, "rerun_of": run.rerunOf,
         }
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlmodel import select
 from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.common import QueryRejectCondition, SearchAttributePair, TypedSearchAttributes
+from temporalio.common import QueryRejectCondition
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
@@ -33,11 +33,12 @@ from core.names import PIPELINE_WORKFLOW
 from core.pipelines import approvals
 from core.pipelines.contracts import DECIDE_APPROVAL_UPDATE, STATUS_QUERY, ApprovalDecision, PipelineInput
 from core.pipelines.definitions import WorkflowAccess, get_definition, workflow_access
+from core.pipelines.launch import RunOptions, run_metadata
 from core.pipelines.models import TERMINAL_RUN, RunStarter, RunState, RunStatus, StepState
 from core.pipelines.projection import RUN_PROJECTION
 from core.pipelines.tables import RunRow
 from core.settings import Settings
-from core.temporal import SA_STATUS, SA_VERSION, SA_WORKFLOW_ID
+from core.temporal import run_search_attributes
 
 SORTABLE = {"createdAt": RunRow.created_at, "status": RunRow.status}
 FILTERABLE = {"status": RunRow.status, "workflowId": RunRow.workflow_id, "startedBy": RunRow.started_by}
@@ -56,6 +57,11 @@ class RunInfo(Redactable):
     endedAt: datetime | None
     error: str | None
     steps: list[StepState]
+    trigger: dict[str, Any] | None = None
+    rerunOf: str | None = None
+    reruns: list[str] = []
+    parentRunId: str | None = None
+    concurrency: dict[str, Any] | None = None
 
     @property
     def summary(self) -> dict[str, int]:
@@ -83,13 +89,15 @@ async def start_run(
     *,
     caller: Caller,
     version: int | None = None,
+    options: RunOptions | None = None,
 ) -> tuple[RunInfo, bool]:
     """Start a run owned by the caller (anyone who may run workflows: a run is a use of its workflow). Returns
     (run, created). Retries are made safe by the API's Idempotency-Key layer (api/idempotency.py), which answers a
     retry with the first response before this is called again."""
+    options = options or RunOptions()
     info, definition = await asyncio.to_thread(get_definition, workflow_id, version)
     pinned = version or info.version
-    run_id = new_id("run")
+    run_id = options.run_id or new_id("run")
     try:
         resolved = resolve_inputs(definition, inputs or {})
     except DefinitionError as err:
@@ -97,7 +105,8 @@ async def start_run(
 
     starter = RunStarter(id=caller.id, username=caller.username)
     state = RunState(id=run_id, workflowId=workflow_id, version=pinned, inputs=resolved, startedBy=starter,
-                     steps=[StepState(id=s.id, name=s.name, action=s.action) for s in definition.steps])
+                     steps=[StepState(id=s.id, name=s.name, action=s.action) for s in definition.steps],
+                     trigger=options.trigger.summary() if options.trigger else None, rerunOf=options.rerun_of)
     pipeline_input = PipelineInput(
         run_id=run_id,
         workflow_id=workflow_id,
@@ -108,18 +117,19 @@ async def start_run(
         default_timeout_s=settings.default_step_timeout_s,
         link=ui_link(settings, run_id),
         started_by=starter,
+        **options.input_fields(info.owner, settings),
     )
+    summary, details = run_metadata(definition.name, workflow_id, pinned, options.trigger_name, starter.username,
+                                    rerun_of=options.rerun_of)
     try:
         await client.start_workflow(
             PIPELINE_WORKFLOW,
             pipeline_input,
             id=run_id,
             task_queue=settings.task_queue,
-            search_attributes=TypedSearchAttributes([
-                SearchAttributePair(SA_WORKFLOW_ID, workflow_id),
-                SearchAttributePair(SA_VERSION, pinned),
-                SearchAttributePair(SA_STATUS, RunStatus.running.value),
-            ]),
+            search_attributes=run_search_attributes(workflow_id, pinned, options.trigger_name),
+            static_summary=summary,
+            static_details=details,
         )
     except RPCError as err:
         raise Unavailable(f"Temporal did not accept the run: {err.message}") from None
@@ -188,7 +198,8 @@ async def get_run(client: Client, run_id: str, *, wait_s: float = 0) -> RunInfo:
     return RunInfo(
         id=live.id, workflowId=live.workflowId, version=live.version, startedBy=live.startedBy or info.startedBy,
         status=live.status, inputs=live.inputs, createdAt=info.createdAt, startedAt=live.startedAt,
-        endedAt=live.endedAt, error=live.error, steps=live.steps,
+        endedAt=live.endedAt, error=live.error, steps=live.steps, trigger=live.trigger, rerunOf=live.rerunOf,
+        reruns=info.reruns, parentRunId=live.parentRunId, concurrency=live.concurrency,
     )
 
 
@@ -197,7 +208,10 @@ def get_run_row(run_id: str) -> RunInfo:
         row = session.get(RunRow, run_id)
         if row is None:
             raise NotFound("run", run_id)
-        return _from_row(row)
+        info = _from_row(row)
+        info.reruns = list(session.exec(select(RunRow.id).where(RunRow.rerun_of == run_id)
+                                        .order_by(RunRow.created_at)).all())  # type: ignore[arg-type]
+        return info
 
 
 def list_runs(page: PageRequest, *, caller: Caller, workflow_id: str | None = None) -> Page[RunInfo]:
@@ -292,4 +306,8 @@ def _from_row(row: RunRow) -> RunInfo:
         endedAt=_aware(row.ended_at) if row.ended_at else None,
         error=row.error,
         steps=state.steps if state else [],
+        trigger=state.trigger if state else None,
+        rerunOf=state.rerunOf if state else None,
+        parentRunId=state.parentRunId if state else None,
+        concurrency=state.concurrency if state else None,
     )

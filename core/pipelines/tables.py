@@ -34,6 +34,9 @@ class WorkflowVersionRow(SQLModel, table=True):
     content_hash: str
     definition: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
+    # Definitions synced from git (core/sources): where this version came from (added later: nullable).
+    source_commit: str | None = None
+    source_path: str | None = None
 
 
 class RunRow(SQLModel, table=True):
@@ -53,6 +56,7 @@ class RunRow(SQLModel, table=True):
     started_at: datetime | None = None
     ended_at: datetime | None = None
     started_by: str | None = Field(default=None, index=True)  # user id (added later: nullable)
+    rerun_of: str | None = Field(default=None, index=True)  # the run a re-run repeats (added later: nullable)
 
 
 class DeploymentRow(SQLModel, table=True):
