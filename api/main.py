@@ -39,7 +39,11 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         for path, problem in load_directory(settings.definitions_dir):
             if problem is None:
                 log.info("loaded definition %s", path)
+        # The loaded definitions' schedule triggers, as Temporal Schedules: in the background, since Temporal may
+        # still be starting (the worker reconciles them too when it starts).
+        schedules_task = asyncio.create_task(_reconcile_schedules(app))
         yield
+        schedules_task.cancel()
         await app.state.rate_limiter.aclose()
         # The client is shared with whoever passed it in; nothing to close for a lazily made one either.
 
@@ -64,6 +68,26 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     for router in (*common.ROUTERS, *dialect1.ROUTERS, *dialect2.ROUTERS):
         app.include_router(router)
     return app
+
+
+async def _reconcile_schedules(app: FastAPI) -> None:
+    from core.schedules.service import reconcile_all
+    from core.temporal import connect
+
+    state = app.state
+    for _ in range(30):
+        try:
+            if state.temporal_client is None:
+                async with state.temporal_lock:
+                    if state.temporal_client is None:
+                        state.temporal_client = await asyncio.wait_for(connect(state.settings), timeout=10)
+            await reconcile_all(state.temporal_client, state.settings)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:  # noqa: BLE001 - Temporal not up yet: try again
+            log.info("schedules not reconciled yet (%s); retrying", err)
+            await asyncio.sleep(2)
 
 
 def __getattr__(name: str) -> FastAPI:

@@ -87,3 +87,8 @@ class PreconditionFailed(DomainError):
 
     code = "PRECONDITION_FAILED"
     status = 412
+
+
+class UnsupportedMediaType(DomainError):
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    status = 415

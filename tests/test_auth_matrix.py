@@ -23,6 +23,9 @@ from tests.support import client_for, shared_user, token_for
 
 # Everything else needs a token. Adding to this set is a security decision: review it as one.
 PUBLIC = {
+    # Webhooks authenticate by their HMAC signature (X-Hub-Signature-256), not a bearer token.
+    ("POST", "/api/v2/webhooks/github"),
+    ("POST", "/api/v2/webhooks/{workflow_id}"),
     ("GET", "/api/health"),
     ("GET", "/api/v2/system/health"),
     ("POST", "/api/v2/auth/register"),

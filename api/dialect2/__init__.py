@@ -5,7 +5,21 @@ answer with the presenters (`presenters/`) inside the envelopes of `jsonapi.py`.
 
 from fastapi import APIRouter
 
-from api.dialect2.routes import agents, auth, health, memory, operations, runs, swarms, tasks, workflows
+from api.dialect2.routes import (
+    agents,
+    artifacts,
+    auth,
+    health,
+    memory,
+    operations,
+    runs,
+    sources,
+    swarms,
+    tasks,
+    webhooks,
+    workflows,
+)
 
 ROUTERS: list[APIRouter] = [health.router, auth.router, workflows.router, runs.router, swarms.router, agents.router,
-                            tasks.router, operations.router, memory.router]
+                            tasks.router, operations.router, memory.router, webhooks.router, sources.router,
+                            artifacts.router]

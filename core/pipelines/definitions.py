@@ -82,10 +82,21 @@ def parse(body: dict[str, Any] | str, *, source: str | None = None) -> WorkflowD
         ) from None
 
 
-def _split_sharing(body: dict[str, Any] | WorkflowDefinition) -> tuple[dict[str, Any] | WorkflowDefinition,
-                                                                        list[str] | None]:
+def _split_sharing(body: dict[str, Any] | str | WorkflowDefinition) \
+        -> tuple[dict[str, Any] | str | WorkflowDefinition, list[str] | None]:
     """A body may carry `sharedWith` beside the definition's own fields: not part of the definition (nor of its
-    content hash), it is the workflow's sharing list."""
+    content hash), it is the workflow's sharing list. A YAML text body is validated as text (errors carry its line
+    numbers), unless it carries `sharedWith`."""
+    if isinstance(body, str):
+        import yaml
+
+        try:
+            loaded = yaml.safe_load(body)
+        except yaml.YAMLError:
+            return body, None  # parse() reports it with the line
+        if isinstance(loaded, dict) and "sharedWith" in loaded:
+            return _split_sharing(loaded)
+        return body, None
     if isinstance(body, dict) and "sharedWith" in body:
         rest = {key: value for key, value in body.items() if key != "sharedWith"}
         names = body["sharedWith"]
@@ -96,7 +107,7 @@ def _split_sharing(body: dict[str, Any] | WorkflowDefinition) -> tuple[dict[str,
     return body, None
 
 
-def create_workflow(body: dict[str, Any] | WorkflowDefinition, *, caller: Caller,
+def create_workflow(body: dict[str, Any] | str | WorkflowDefinition, *, caller: Caller,
                     workflow_id: str | None = None) -> WorkflowInfo:
     """A new workflow owned by the caller."""
     body, shared = _split_sharing(body)
@@ -107,7 +118,7 @@ def create_workflow(body: dict[str, Any] | WorkflowDefinition, *, caller: Caller
         return _info(session, row)
 
 
-def put_workflow(workflow_id: str, body: dict[str, Any] | WorkflowDefinition, *, caller: Caller,
+def put_workflow(workflow_id: str, body: dict[str, Any] | str | WorkflowDefinition, *, caller: Caller,
                  source: str = "api", commit: str | None = None, source_path: str | None = None) -> WorkflowInfo:
     """Store a new version when the content changed (creating the workflow, owned by the caller, if the id is
     free). An existing id — deleted or not — is changed by its owner or an admin only (403)."""

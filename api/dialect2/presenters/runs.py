@@ -28,6 +28,10 @@ def _step(step: StepState, info: RunInfo) -> dict[str, Any]:
         body["instances"] = [_step(instance, info) for instance in step.instances]
     if "outputs" in info.redacted:
         body["outputs"], body["error"] = None, None
+        if step.artifacts is not None:
+            body["artifacts"] = None
+    if step.childRunId:
+        body["links"] = {"childRun": f"{BASE}/runs/{step.childRunId}"}
     return body
 
 
@@ -47,8 +51,17 @@ def run(info: RunInfo, settings: Settings, *, with_steps: bool = True) -> dict[s
         "durationMs": info.duration_ms,
         "error": info.error,
         "summary": info.summary,
+        "trigger": info.trigger,
+        "rerunOf": info.rerunOf,
+        "reruns": info.reruns,
+        "parentRunId": info.parentRunId,
+        "concurrency": info.concurrency,
         "links": run_links(info.id, info.workflowId, settings),
     }
+    if info.rerunOf:
+        body["links"]["rerunOf"] = f"{BASE}/runs/{info.rerunOf}"
+    if info.parentRunId:
+        body["links"]["parent"] = f"{BASE}/runs/{info.parentRunId}"
     if with_steps:
         body["steps"] = [_step(step, info) for step in info.steps]
     return body
@@ -61,6 +74,8 @@ def run_links(run_id: str, workflow_id: str, settings: Settings) -> dict[str, st
         "events": f"{BASE}/runs/{run_id}/logs",
         "logs": f"{BASE}/runs/{run_id}/logs",
         "cancel": f"{BASE}/runs/{run_id}/cancel",
+        "rerun": f"{BASE}/runs/{run_id}/rerun",
+        "artifacts": f"{BASE}/runs/{run_id}/artifacts",
         "temporalUi": ui_link(settings, run_id),
     }
 
@@ -95,3 +110,11 @@ def logs(info: RunInfo, events: list[Event] | None) -> dict[str, Any]:
     return {"runId": info.id, "status": info.status.value, "startedBy": info.startedBy.model_dump()
             if info.startedBy else None, "steps": steps,
             "events": None if events is None else [event(e) for e in events]}
+
+
+def artifact(item: Any) -> dict[str, Any]:
+    """An artifact's metadata (`GET /api/v2/runs/{id}/artifacts`)."""
+    return {"id": item.id, "name": item.name, "path": item.path, "size": item.size, "sha256": item.sha256,
+            "contentType": item.contentType, "runId": item.runId, "taskId": item.taskId, "stepId": item.stepId,
+            "createdAt": iso(item.createdAt), "expiresAt": iso(item.expiresAt),
+            "links": {"self": f"{BASE}/artifacts/{item.id}"}}

@@ -12,11 +12,12 @@ from api.common.deps import ClientDep, Principal, SettingsDep, list_params_v2, r
 from api.dialect2.jsonapi import ok, paged
 from api.dialect2.presenters import runs as present
 from api.dialect2.presenters import workflows as present_workflow
-from api.dialect2.schemas.runs import Decision
-from core.errors import NotFound
+from api.dialect2.schemas.runs import Decision, RerunBody
+from core.artifacts import service as artifacts
+from core.errors import Forbidden, NotFound
 from core.listing import PageRequest
 from core.pipelines import definitions as workflows
-from core.pipelines import runs
+from core.pipelines import reruns, runs
 
 router = APIRouter(prefix="/api/v2/runs", tags=["runs"])
 
@@ -90,3 +91,25 @@ def run_logs(run_id: str, principal: Annotated[Principal, Depends(require("workf
     and admins; for anyone else they are null (named in `meta.redacted`)."""
     info, events = runs.run_logs(run_id, caller=principal.caller)
     return ok(present.logs(info, events), meta=present.logs_meta(events))
+
+
+@router.post("/{run_id}/rerun", status_code=202)
+async def rerun(run_id: str, body: RerunBody, client: ClientDep, settings: SettingsDep,
+                principal: Annotated[Principal, Depends(require("workflows:run"))]) -> JSONResponse:
+    """A new run of the same pinned version and inputs: `{"failedOnly": true}` or `{"fromStep": "build"}`. Steps
+    that succeeded before that point are not executed again (their outputs are reused, `reusedFrom`). Whoever may
+    read this run's inputs and outputs (403 otherwise); the new run is yours."""
+    info = await reruns.rerun(client, settings, run_id, caller=principal.caller, failed_only=body.failedOnly,
+                              from_step=body.fromStep)
+    payload = ok(present.run(info, settings), links=present.run_links(info.id, info.workflowId, settings))
+    return JSONResponse(payload, status_code=202, headers={"Location": f"/api/v2/runs/{info.id}"})
+
+
+@router.get("/{run_id}/artifacts")
+def run_artifacts(run_id: str, principal: Annotated[Principal, Depends(require("workflows:read"))]) -> dict:
+    """The run's artifacts (metadata; `links.self` downloads one). For those who may read the run's outputs: 403
+    for others."""
+    info, events = runs.run_logs(run_id, caller=principal.caller)
+    if events is None:
+        raise Forbidden("Only those who may read the run's outputs may list its artifacts", resource="run", id=run_id)
+    return ok([present.artifact(item) for item in artifacts.run_artifacts(info.id)])

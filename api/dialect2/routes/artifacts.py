@@ -1,0 +1,27 @@
+"""Dialect 2: artifacts (`/api/v2/artifacts/{id}`): the bytes, streamed, for whoever may read the run's outputs (or
+the task's result) they belong to."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import StreamingResponse
+
+from api.common.deps import Principal, require
+from core.artifacts import service
+
+router = APIRouter(prefix="/api/v2/artifacts", tags=["artifacts"])
+
+
+@router.get("/{artifact_id}", response_class=StreamingResponse,
+            responses={200: {"content": {"application/octet-stream": {}}, "description": "the artifact's bytes"}})
+def download(artifact_id: str,
+             principal: Annotated[Principal, Depends(require("workflows:read"))]) -> StreamingResponse:
+    """Streamed, with `Content-Length`, the sha256 in `X-Checksum-Sha256` and the name in `Content-Disposition`.
+    403 for a caller who may not read what it belongs to; 404 once expired."""
+    info, chunks = service.open_artifact(artifact_id[:100], principal.caller)
+    return StreamingResponse(chunks, media_type=info.contentType, headers={
+        "Content-Length": str(info.size), "X-Checksum-Sha256": info.sha256,
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(info.name)}"})
