@@ -56,9 +56,8 @@ async def test_signatures_good_bad_missing_and_replayed(api: httpx.AsyncClient, 
     assert response.status_code == 202, response.text
     data = response.json()["data"]
     assert workflow_id in data["matched"] and len(data["runs"]) >= 1
-    mine = [r for r in data["runs"]]
-    runs = [await wait_for_run(api, run_id) for run_id in mine]
-    ours = next(r for r in runs if r["workflowId"] == workflow_id)
+    runs = [(await api.get(f"/api/v2/runs/{run_id}")).json()["data"] for run_id in data["runs"]]
+    ours = await wait_for_run(api, next(r["id"] for r in runs if r["workflowId"] == workflow_id))
     assert ours["status"] == "succeeded"
     assert ours["steps"][0]["outputs"]["stdout"].strip() == f"refs/heads/main {'a' * 40} acme/shop octocat github"
     assert ours["trigger"] == {"type": "github", "delivery": headers["x-github-delivery"], "event": "push"}

@@ -227,7 +227,15 @@ async def _start(client: Client, settings: Settings, candidate: _Candidate, trig
                  info: TriggerInfo, extra_inputs: dict[str, Any], delivery_key: str) -> str:
     from core.pipelines.runs import start_run
 
-    inputs = {**trigger.inputs, **{k: v for k, v in extra_inputs.items() if k in candidate.definition.inputs}}
+    from core.dsl.templating import TemplateError, render
+
+    context = {"github": info.github, "webhook": {"payload": info.payload, "delivery": info.delivery},
+               "trigger": info.summary()}
+    try:  # a trigger's inputs may take values from the delivery: `ref: "{{ github.sha }}"`
+        given = render(trigger.inputs, context)
+    except TemplateError as err:
+        raise ValidationFailed(f"trigger inputs: {err}") from None
+    inputs = {**given, **{k: v for k, v in extra_inputs.items() if k in candidate.definition.inputs}}
     caller = await asyncio.to_thread(owner_caller, candidate.owner)
     run, _ = await start_run(client, settings, candidate.workflow_id, inputs, caller=caller,
                              options=RunOptions(trigger=info,
