@@ -243,6 +243,10 @@ async def test_assign_run_and_read_the_results(api: httpx.AsyncClient) -> None:
     assert results["status"] == "completed" and results["completedAt"] == timeline["completed_at"]
     assert results["executionTime"] == pytest.approx(detail["metrics"]["duration"] * 1000, abs=1)  # milliseconds
     assert results["result"]["filesCreated"] == ["hello.txt"] and results["result"]["exitCode"] == 0
+    link = results["result"]["artifacts"]["hello.txt"]  # the spec's map: name -> the stored file's link
+    assert link.startswith("/api/v2/artifacts/art-")
+    downloaded = await api.get(link)
+    assert downloaded.status_code == 200 and downloaded.content == b"hi\n"
     assert results["agent"]["id"] == agent_id
     assert results["agent"]["performance"]["successRate"] == 1.0
     assert "quality" not in results["agent"]["performance"]  # nothing measures it

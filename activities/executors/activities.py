@@ -19,6 +19,7 @@ exception, so it is not retried; only infrastructure trouble (an LLM endpoint do
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from pathlib import Path
 from types import ModuleType
@@ -57,6 +58,21 @@ def _prepare(workspace: Path, reports: Path, task_id: str, files: Any) -> bool:
     ws.force_rmtree(reports)
     reports.mkdir(parents=True)
     return retried
+
+
+def _store_artifacts(task_id: str, owner: str | None, workspace: Path, artifacts: list[Any]) -> list[Any]:
+    """The files the task produced, kept in the artifact store (core/artifacts): each listed artifact gets its id,
+    sha256 and download link. A store that fails leaves the list as measured (a warning, never a failed task)."""
+    from core.artifacts.service import store_task_files
+
+    try:
+        stored = store_task_files(task_id, owner, workspace, [a.path for a in artifacts[:MAX_LISTED_FILES]])
+    except Exception:  # noqa: BLE001
+        logging.getLogger("stellarflow.executors").exception("could not store the artifacts of %s", task_id)
+        return artifacts
+    return [a.model_copy(update={"id": stored[a.path].id, "sha256": stored[a.path].sha256,
+                                 "url": f"/api/v2/artifacts/{stored[a.path].id}"}) if a.path in stored else a
+            for a in artifacts]
 
 
 def _measure(workspace: Path, snapshot: Path) -> tuple[ws.Diff, list[Any], int, int]:
@@ -163,6 +179,7 @@ async def execute(inp: ExecuteTaskInput) -> TaskResult:
 
         progress.set(message="measuring the workspace")
         changes, artifacts, lines, written = await asyncio.to_thread(_measure, workspace, snapshot)
+        artifacts = await asyncio.to_thread(_store_artifacts, inp.task_id, inp.owner, workspace, artifacts)
 
         figures = RunFigures()
         success, error = outcome.success, outcome.error

@@ -79,6 +79,10 @@ class Artifact(BaseModel):
     type: str  # "code", "test", "doc", "data", "file"
     path: str
     size: int
+    # Stored in the artifact store (core/artifacts): its id, digest and download path (absent if not stored).
+    id: str | None = None
+    sha256: str | None = None
+    url: str | None = None
 
 
 class TaskResult(BaseModel):

@@ -45,8 +45,9 @@ def task(state: TaskState) -> dict[str, Any]:
 
 
 def task_results(state: TaskState, agent: AgentState | None) -> dict[str, Any]:
-    """`GET /api/v2/tasks/{id}/results`. `result` is null until the task has one. `artifacts` is the list of
-    files the task produced ({type, path, size}) — there is no artifact store to link to. The spec's
+    """`GET /api/v2/tasks/{id}/results`. `result` is null until the task has one. `artifacts` maps each file the
+    task produced (path) to its download link in the artifact store; `files` lists them with type, size and sha256.
+    The spec's
     `documentation` and the agent's `efficiency`/`quality` have no measurement behind them: left out."""
     result = state.result
     body: dict[str, Any] = {"taskId": state.spec.id, "status": state.status.value,
@@ -60,7 +61,9 @@ def task_results(state: TaskState, agent: AgentState | None) -> dict[str, Any]:
             "filesDeleted": result.files_deleted, "linesOfCode": result.lines_of_code,
             "testsWritten": result.tests_written, "testsPassed": result.tests_passed,
             "testsFailed": result.tests_failed, "coverage": result.coverage,
-            "artifacts": [a.model_dump() for a in result.artifacts],
+            # the spec's map: name -> link of the stored file (`/api/v2/artifacts/{id}`); `files` lists them all
+            "artifacts": {a.path: a.url for a in result.artifacts if a.url},
+            "files": [a.model_dump(exclude_none=True) for a in result.artifacts],
             "durationMs": result.duration_ms, "cpuTime": result.cpu_time_s, "memoryPeak": result.memory_peak_mb,
             "apiCalls": result.api_calls, "tokens": result.tokens.model_dump() if result.tokens else None,
         }
