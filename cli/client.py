@@ -1,4 +1,5 @@
-"""The commands that talk to a running stack over HTTP: `run`, `runs list|show|cancel`, `keys create|list|revoke`.
+"""The commands that talk to a running stack over HTTP: `run`, `runs list|show|cancel|rerun`, `keys create|list|revoke`,
+`schedules list|pause|resume|trigger|backfill`, `sources add|list|show|sync|remove`.
 
 They go through the API like any other client (see `cli.http_client`), so they need the stack up but never
 touch the database or Temporal themselves.
@@ -19,12 +20,18 @@ from cli.output import STATUS_STYLE, console, err_console
 
 runs_app = typer.Typer(pretty_exceptions_enable=False, help="Inspect and cancel runs.", no_args_is_help=True)
 keys_app = typer.Typer(pretty_exceptions_enable=False, help="Your API keys (through the API).", no_args_is_help=True)
+schedules_app = typer.Typer(pretty_exceptions_enable=False, no_args_is_help=True,
+                            help="A workflow's schedule triggers (Temporal Schedules).")
+sources_app = typer.Typer(pretty_exceptions_enable=False, no_args_is_help=True,
+                          help="Git repositories whose definitions are synced.")
 
 
 def register(app: typer.Typer) -> None:
     """Add `run` and the `runs` and `keys` groups to the app, in the order `--help` lists them."""
     app.command()(run)
     app.add_typer(runs_app, name="runs")
+    app.add_typer(schedules_app, name="schedules")
+    app.add_typer(sources_app, name="sources")
     app.add_typer(keys_app, name="keys")
 
 
@@ -56,6 +63,10 @@ def _steps_table(run: dict) -> Table:
         detail = step.get("error") or step.get("reason") or ""
         if step.get("approval", {}).get("status") == "waiting":
             detail = "waiting for approval"
+        if step.get("reusedFrom"):
+            detail = f"reused from {step['reusedFrom']}"
+        if (step.get("concurrency") or {}).get("state") == "queued":
+            detail = f"queued in {step['concurrency']['group']} (position {step['concurrency'].get('position')})"
         style = STATUS_STYLE.get(step["status"], "")
         table.add_row(step["id"], step["action"], f"[{style}]{step['status']}[/]", str(step.get("attempts", 0)),
                       duration, detail[:80])
@@ -133,6 +144,153 @@ def runs_cancel(run_id: str) -> None:
     with client() as http:
         body = check(http.post(f"/api/v2/runs/{run_id}/cancel"))["data"]
     console.print(f"cancellation requested for [bold]{body['id']}[/] (status {body['status']})")
+
+
+@runs_app.command("rerun")
+def runs_rerun(
+    run_id: str,
+    failed: Annotated[bool, typer.Option("--failed", help="run again what did not succeed")] = False,
+    from_step: Annotated[str | None, typer.Option("--from", help="run again from this step on")] = None,
+) -> None:
+    """Re-run a finished run: steps that succeeded before the chosen point reuse their outputs."""
+    if not failed and not from_step:
+        raise typer.BadParameter("say --failed or --from STEP")
+    body: dict[str, Any] = {"failedOnly": failed} if not from_step else {"fromStep": from_step}
+    with client() as http:
+        started = check(http.post(f"/api/v2/runs/{run_id}/rerun", json=body))["data"]
+    reused = [s["id"] for s in started.get("steps", []) if s.get("reusedFrom")]
+    console.print(f"run [bold]{started['id']}[/] started (re-run of {run_id}) — Temporal UI: "
+                  f"{started['links']['temporalUi']}")
+    if reused:
+        console.print(f"reused: {', '.join(reused)}")
+
+
+# ---- schedules ----------------------------------------------------------------------------------------
+
+
+@schedules_app.command("list")
+def schedules_list(workflow: str) -> None:
+    with client() as http:
+        items = check(http.get(f"/api/v2/workflows/{workflow}/schedules"))["data"]
+    table = Table()
+    for column in ("n", "schedule", "spec", "paused", "next run", "last run"):
+        table.add_column(column)
+    for item in items:
+        spec = item.get("cron") or f"every {item['every'] / 1000:g}s"
+        if item.get("timezone"):
+            spec += f" ({item['timezone']})"
+        table.add_row(str(item["n"]), item["scheduleId"], spec, "yes" if item["paused"] else "",
+                      (item.get("nextRun") or "")[:19], (item.get("lastRun") or "")[:19])
+    console.print(table)
+
+
+def _schedule(workflow: str, n: int, action: str, body: dict[str, Any] | None = None) -> None:
+    with client() as http:
+        item = check(http.post(f"/api/v2/workflows/{workflow}/schedules/{n}/{action}", json=body))["data"]
+    console.print(f"[green]✓[/] {action}: {item['scheduleId']} (paused: {item['paused']}, next run: "
+                  f"{item.get('nextRun') or '-'})")
+
+
+@schedules_app.command("pause")
+def schedules_pause(workflow: str, n: Annotated[int, typer.Argument()] = 0) -> None:
+    _schedule(workflow, n, "pause")
+
+
+@schedules_app.command("resume")
+def schedules_resume(workflow: str, n: Annotated[int, typer.Argument()] = 0) -> None:
+    _schedule(workflow, n, "resume")
+
+
+@schedules_app.command("trigger")
+def schedules_trigger(workflow: str, n: Annotated[int, typer.Argument()] = 0) -> None:
+    """Start a run now, as the schedule would."""
+    _schedule(workflow, n, "trigger")
+
+
+@schedules_app.command("backfill")
+def schedules_backfill(
+    workflow: str,
+    start: Annotated[str, typer.Option(help="ISO time, e.g. 2025-01-01T00:00:00Z")],
+    end: Annotated[str, typer.Option(help="ISO time")],
+    n: Annotated[int, typer.Argument()] = 0,
+    overlap: Annotated[str | None, typer.Option(help="skip, buffer, buffer-all, allow-all, …")] = None,
+) -> None:
+    """Run the schedule for every time it would have fired between START and END."""
+    _schedule(workflow, n, "backfill", {"start": start, "end": end, "overlap": overlap})
+
+
+# ---- sources ------------------------------------------------------------------------------------------
+
+
+@sources_app.command("add")
+def sources_add(
+    url: Annotated[str, typer.Argument(help="https://…/repo.git (file:// for admins)")],
+    name: Annotated[str | None, typer.Option(help="a name for it")] = None,
+    branch: Annotated[str, typer.Option()] = "main",
+    folder: Annotated[str, typer.Option(help="the folder of definitions in the repository")] = "definitions",
+    token_env: Annotated[str | None, typer.Option("--token-env", help="environment variable holding a token "
+                                                  "(kept server-side, sent as an Authorization header)")] = None,
+    interval: Annotated[float | None, typer.Option(help="seconds between scheduled syncs; 0 = push only")] = None,
+    webhook_secret: Annotated[str | None, typer.Option(help="name of your webhook secret for its pushes")] = None,
+) -> None:
+    """Sync the definitions of a git repository's branch and folder (first sync starts now)."""
+    import os
+
+    body: dict[str, Any] = {"name": name or url.rstrip("/").rsplit("/", 1)[-1], "url": url, "branch": branch,
+                            "folder": folder, "interval": interval, "webhookSecret": webhook_secret}
+    if token_env:
+        token = os.environ.get(token_env)
+        if not token:
+            raise typer.BadParameter(f"{token_env} is not set")
+        body["token"] = token
+    with client() as http:
+        created = check(http.post("/api/v2/sources", json=body))["data"]
+    console.print(f"[green]✓[/] source [bold]{created['id']}[/] ({created['url']} {created['branch']}:"
+                  f"{created['folder']}) — syncing")
+
+
+@sources_app.command("list")
+def sources_list() -> None:
+    with client() as http:
+        items = check(http.get("/api/v2/sources"))["data"]
+    table = Table()
+    table.add_column("id", no_wrap=True, min_width=30)
+    for column in ("name", "url", "branch:folder", "status", "commit", "last sync"):
+        table.add_column(column)
+    for item in items:
+        table.add_row(item["id"], item["name"], item["url"], f"{item['branch']}:{item['folder']}", item["status"],
+                      (item.get("lastCommit") or "")[:12], (item.get("lastSyncAt") or "")[:19])
+    console.print(table)
+
+
+@sources_app.command("show")
+def sources_show(source_id: str) -> None:
+    """The last sync: workflows created, versioned, deleted, and invalid files with their lines."""
+    with client() as http:
+        item = check(http.get(f"/api/v2/sources/{source_id}"))["data"]
+    result = item.get("lastResult") or {}
+    console.print(f"{item['name']}: {item['status']} at {(item.get('lastCommit') or '-')[:12]}")
+    for key in ("created", "versioned", "unchanged", "deleted"):
+        if result.get(key):
+            console.print(f"  {key}: {', '.join(result[key])}")
+    for error in result.get("errors") or []:
+        err_console.print(f"  {error['file']}:{error.get('line') or ''}: {error['message']}", markup=False)
+    if result.get("error"):
+        err_console.print(f"  {result['error']}", markup=False)
+
+
+@sources_app.command("sync")
+def sources_sync(source_id: str) -> None:
+    with client() as http:
+        started = check(http.post(f"/api/v2/sources/{source_id}/sync"))["data"]
+    console.print(f"sync started: {started['workflowId']}")
+
+
+@sources_app.command("remove")
+def sources_remove(source_id: str) -> None:
+    with client() as http:
+        check(http.delete(f"/api/v2/sources/{source_id}"))
+    console.print(f"[green]✓[/] removed {source_id} (its workflows stay)")
 
 
 # ---- keys --------------------------------------------------------------------------------------------

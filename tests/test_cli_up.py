@@ -271,6 +271,20 @@ def test_run_watch_of_a_failing_definition_exits_non_zero(stack: Stack, tmp_path
     assert "exited with code 3" in result.stdout  # the step's detail column
 
 
+def test_runs_rerun_failed_through_the_cli(stack: Stack) -> None:
+    failed = next(run_id for run_id in stack.run_ids
+                  if stack.cli("runs", "show", run_id).stdout.count("failed") > 0)
+    result = stack.cli("runs", "rerun", failed, "--failed")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"re-run of {failed}" in result.stdout
+    match = RUN_ID.search(result.stdout)
+    assert match, result.stdout
+    stack.run_ids.append(match.group(1))
+    assert stack.cli("runs", "rerun", failed).returncode != 0  # --failed or --from is required
+    assert stack.cli("schedules", "list", "ci").returncode == 0
+    assert stack.cli("sources", "list").returncode == 0
+
+
 def test_runs_list_shows_the_runs(stack: Stack) -> None:
     result = stack.cli("runs", "list")
     assert result.returncode == 0, result.stdout + result.stderr

@@ -31,8 +31,10 @@ def delivery(event: str, payload: dict, secret: str | None = SECRET, *, delivery
 
 
 def push(ref: str = "refs/heads/main", files: list[str] | None = None, repo: str = "acme/shop") -> dict:
-    return {"ref": ref, "after": "a" * 40, "repository": {"full_name": repo, "clone_url": f"https://github.com/{repo}.git"},
-            "sender": {"login": "octocat"}, "commits": [{"added": files or ["src/app.py"], "modified": [], "removed": []}]}
+    return {"ref": ref, "after": "a" * 40,
+            "repository": {"full_name": repo, "clone_url": f"https://github.com/{repo}.git"},
+            "sender": {"login": "octocat"},
+            "commits": [{"added": files or ["src/app.py"], "modified": [], "removed": []}]}
 
 
 @pytest.fixture

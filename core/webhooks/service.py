@@ -225,9 +225,8 @@ def _run_id(delivery: str, workflow_id: str, index: int) -> str:
 
 async def _start(client: Client, settings: Settings, candidate: _Candidate, trigger_index: int, trigger: Trigger,
                  info: TriggerInfo, extra_inputs: dict[str, Any], delivery_key: str) -> str:
-    from core.pipelines.runs import start_run
-
     from core.dsl.templating import TemplateError, render
+    from core.pipelines.runs import start_run
 
     context = {"github": info.github, "webhook": {"payload": info.payload, "delivery": info.delivery},
                "trigger": info.summary()}

@@ -39,7 +39,8 @@ async def github(request: Request, client: ClientDep, settings: SettingsDep) -> 
     Verified with the global secret or a trigger's own; matching workflows start (202). A redelivery
     (`X-GitHub-Delivery` seen before) starts nothing and answers with the first one's runs (200)."""
     found = await service.receive_github(client, settings, _headers(request), await request.body())
-    return JSONResponse(ok(_delivery(found)), status_code=200 if found.duplicate or not (found.runs or found.syncs) else 202)
+    started = found.runs or found.syncs
+    return JSONResponse(ok(_delivery(found)), status_code=202 if started and not found.duplicate else 200)
 
 
 @router.get("/deliveries")
