@@ -18,6 +18,7 @@ import asyncio
 import logging
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -69,6 +70,7 @@ class Api:
         return await self.call("GET", url, 200, **kwargs)
 
     async def post(self, url: str, body: Any = None, expect: int | tuple[int, ...] = (200, 201, 202)) -> Any:
+        """POST JSON; answers the body."""
         return await self.call("POST", url, expect, json=body)
 
     async def delete(self, url: str, expect: int | tuple[int, ...] = (200, 202, 204), **kwargs: Any) -> Any:
@@ -244,6 +246,102 @@ async def pipelines(api: Api, rec: HistoryWriter) -> None:
     await rec.save("pipeline-cancelled", cancelled)
 
 
+async def automation(api: Api, rec: HistoryWriter, client: Client, scratch: Path) -> None:
+    """The shapes triggers, re-runs, sub-workflows, concurrency groups, artifacts and git sources add."""
+    # a run started by a Temporal Schedule (a one-second `every:`), then the workflow deleted with its schedule
+    await api.call("PUT", "/api/v2/workflows/history-scheduled", 200, json={
+        "name": "history scheduled", "triggers": [{"type": "schedule", "every": "1s"}],
+        "steps": [cmd("tick", "echo {{ trigger.type }}")]})
+
+    async def scheduled_runs() -> list[dict[str, Any]]:
+        return (await api.get("/api/v2/workflows/history-scheduled/runs"))["data"]
+
+    runs = await eventually(scheduled_runs, lambda rs: any(r["status"] == "succeeded" for r in rs), "a scheduled run")
+    await api.delete("/api/v2/workflows/history-scheduled")
+    await rec.save("pipeline-scheduled", next(r["id"] for r in runs if r["status"] == "succeeded"))
+
+    # a run that fails, then its re-run of the failed steps only (the succeeded ones reused)
+    flag = scratch / "rerun-flag"
+    first = await api.start_run({"name": "history rerun", "steps": [
+        cmd("build", "echo built > out.txt"),
+        cmd("test", f'cat out.txt && test -f "{flag}"', dependsOn=["build"]),
+    ]})
+    assert (await api.run_until(first, "succeeded", "failed", "cancelled"))["status"] == "failed"
+    flag.write_text("fixed")
+    second = (await api.post(f"/api/v2/runs/{first}/rerun", {"failedOnly": True}, expect=202))["data"]["id"]
+    assert (await api.run_until(second, "succeeded", "failed", "cancelled"))["status"] == "succeeded"
+    await rec.save("pipeline-rerun-original", first)
+    await rec.save("pipeline-rerun", second)
+
+    # a sub-workflow: the parent's run-workflow step and the child run
+    await api.call("PUT", "/api/v2/workflows/history-child", 200, json={
+        "name": "history child", "inputs": {"word": {"type": "string", "default": "hi"}},
+        "steps": [cmd("say", 'echo "said={{ inputs.word }}" >> "$STELLARFLOW_OUTPUT"')]})
+    parent = await api.start_run({"name": "history parent", "steps": [
+        {"id": "sub", "action": "run-workflow", "parameters": {"workflow": "history-child", "inputs": {"word": "yo"}}},
+        cmd("use", "echo {{ steps.sub.outputs.steps.say.said }}", dependsOn=["sub"]),
+    ]})
+    parent_run = await api.run_until(parent, "succeeded", "failed", "cancelled")
+    assert parent_run["status"] == "succeeded", parent_run
+    await rec.save("pipeline-parent", parent)
+    await rec.save("pipeline-child", next(s for s in parent_run["steps"] if s["id"] == "sub")["childRunId"])
+
+    # two runs in one concurrency group (run level) and a step-level group; the group's own workflow
+    grouped = {"name": "history grouped", "concurrency": {"group": "history-{{ inputs.env }}"},
+               "inputs": {"env": {"type": "string", "default": "prod"}},
+               "steps": [{**cmd("deploy", "sleep 0.5"), "concurrency": {"group": "history-step"}}]}
+    created = await api.post("/api/v2/workflows", grouped, expect=201)
+    ids = [(await api.post(f"/api/v2/workflows/{created['data']['id']}/runs", {"inputs": {}}, expect=202))["data"]["id"]
+           for _ in range(2)]
+    for run_id in ids:
+        assert (await api.run_until(run_id, "succeeded", "failed", "cancelled"))["status"] == "succeeded"
+    await rec.save("pipeline-concurrency-first", ids[0])
+    await rec.save("pipeline-concurrency-second", ids[1])
+
+    async def groups() -> list[Any]:
+        return [w async for w in client.list_workflows("WorkflowType = 'ConcurrencyGroupWorkflow'")]
+
+    found = await eventually(groups, lambda ws: len(ws) >= 2 and all(
+        w.status != WorkflowExecutionStatus.RUNNING for w in ws), "the concurrency groups to close", interval=0.5)
+    for number, group in enumerate(sorted(found, key=lambda w: w.id), 1):
+        await rec.save(f"concurrency-group{number}", group.id, group.run_id)
+
+    # artifacts: stored by one step, fetched by the next through their template
+    artifacts = await api.start_run({"name": "history artifacts", "steps": [
+        {**cmd("build", "mkdir -p dist && echo wheel > dist/app.whl"), "artifacts": {"paths": ["dist/*.whl"]}},
+        cmd("use", 'echo "{{ artifacts.build["app.whl"] }}"', dependsOn=["build"]),
+    ]})
+    assert (await api.run_until(artifacts, "succeeded", "failed", "cancelled"))["status"] == "succeeded"
+    await rec.save("pipeline-artifacts", artifacts)
+    swept = f"artifact-sweep-history-{int(time.time())}"
+    await client.execute_workflow("ArtifactSweepWorkflow", id=swept, task_queue="stellarflow")
+    await rec.save("artifact-sweep", swept)
+
+    # a git source synced from a bare repository over file://
+    bare, work = scratch / "defs.git", scratch / "defs-work"
+    git_env = {"GIT_AUTHOR_NAME": "h", "GIT_AUTHOR_EMAIL": "h@example.com", "GIT_COMMITTER_NAME": "h",
+               "GIT_COMMITTER_EMAIL": "h@example.com", "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+               "HOME": str(scratch)}
+    for args, cwd in ((["init", "--bare", "--initial-branch=main", str(bare)], scratch),
+                      (["init", "--initial-branch=main", str(work)], scratch)):
+        subprocess.run(["git", *args], cwd=cwd, env=git_env, check=True, capture_output=True)
+    (work / "definitions").mkdir()
+    (work / "definitions" / "history-synced.yaml").write_text(
+        "name: synced\nsteps:\n  - {id: a, action: execute-command, parameters: {command: 'true'}}\n")
+    for args in (["add", "."], ["commit", "-m", "defs"], ["push", str(bare), "main"]):
+        subprocess.run(["git", *args], cwd=work, env=git_env, check=True, capture_output=True)
+    source = (await api.post("/api/v2/sources", {"name": "history", "url": f"file://{bare}", "interval": 0},
+                             expect=201))["data"]["id"]
+
+    async def syncs() -> list[Any]:
+        return [w async for w in client.list_workflows(f"WorkflowType = 'SyncSourceWorkflow' AND "
+                                                       f"WorkflowId STARTS_WITH 'sync-{source}'")]
+
+    found = await eventually(syncs, lambda ws: len(ws) == 1 and ws[0].status != WorkflowExecutionStatus.RUNNING,
+                             "the source's first sync", interval=0.5)
+    await rec.save("sync-source", found[0].id)
+
+
 async def agent_and_tasks(api: Api, rec: HistoryWriter) -> None:
     agent = (await api.post("/api/agents", {"type": "coder", "name": "history-agent", "config": SHELL},
                             expect=201))["id"]
@@ -414,6 +512,7 @@ async def main() -> None:
                     api = Api(http)
                     rec = HistoryWriter(client, staging)
                     await pipelines(api, rec)
+                    await automation(api, rec, client, scratch)
                     await agent_and_tasks(api, rec)
                     await swarm(api, rec, client)
                     await swarm_continue_as_new(api, rec, client, settings.task_queue)
