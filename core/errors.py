@@ -92,3 +92,10 @@ class PreconditionFailed(DomainError):
 class UnsupportedMediaType(DomainError):
     code = "UNSUPPORTED_MEDIA_TYPE"
     status = 415
+
+
+class SignatureRejected(DomainError):
+    """A webhook whose HMAC signature is missing or wrong: the signature is its credential (no bearer token)."""
+
+    code = "INVALID_SIGNATURE"
+    status = 401

@@ -29,7 +29,7 @@ from core.access import SYSTEM_OWNER, Caller, may_read
 from core.db import session_scope, utcnow
 from core.dsl.models import Trigger, WorkflowDefinition
 from core.dsl.validate import DefinitionError
-from core.errors import DomainError, Forbidden, NotFound, Unauthorized, ValidationFailed
+from core.errors import DomainError, Forbidden, NotFound, SignatureRejected, ValidationFailed
 from core.ids import id_at, new_id
 from core.listing import Page, PageRequest, paginate
 from core.pipelines.contracts import TriggerInfo
@@ -251,7 +251,7 @@ async def receive_github(client: Client, settings: Settings, headers: dict[str, 
     candidates = await asyncio.to_thread(_active_definitions)
     global_ok, named = await asyncio.to_thread(_verified, settings, candidates, body, signature)
     if not global_ok and not named:
-        raise Unauthorized("The webhook signature (X-Hub-Signature-256) is missing or does not match a secret")
+        raise SignatureRejected("The webhook signature (X-Hub-Signature-256) is missing or does not match a secret")
     if not delivery_key:
         raise ValidationFailed("X-GitHub-Delivery is required", details=[{"field": "X-GitHub-Delivery",
                                                                            "constraint": "required"}])
@@ -340,7 +340,7 @@ async def receive_generic(client: Client, settings: Settings, workflow_id: str, 
             verified = (index, trigger)
             break
     if verified is None:  # no such workflow, no webhook trigger, or a bad signature: all look the same
-        raise Unauthorized("The webhook signature (X-Hub-Signature-256) is missing or does not match")
+        raise SignatureRejected("The webhook signature (X-Hub-Signature-256) is missing or does not match")
     candidate = candidates[0]
     payload = _payload(body, headers.get("content-type"))
     delivery_key = headers.get("x-stellarflow-delivery") or headers.get("x-github-delivery") or \
