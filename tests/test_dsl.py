@@ -137,7 +137,7 @@ FULL = yaml_text(
     description: build, test on a matrix, deploy
     triggers:
       - {type: manual}
-      - {type: schedule, cron: "0 3 * * *"}
+      - {type: schedule, cron: "0 3 * * *", inputs: {ref: main}}
     inputs:
       target:
         type: choice

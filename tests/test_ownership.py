@@ -65,6 +65,11 @@ NOT_ON_ANOTHER_USERS_OBJECT = {
     ("POST", "/api/v2/auth/keys"): "a key of the caller's own",
     ("POST", "/api/v2/workflows"): "a workflow of the caller's own",
     ("POST", "/api/v2/swarms"): "a swarm of the caller's own",
+    ("POST", "/api/v2/sources"): "a git source of the caller's own",
+    ("PUT", "/api/v2/webhooks/secrets/{name}"): "a webhook secret of the caller's own (another owner: admins only)",
+    ("DELETE", "/api/v2/webhooks/secrets/{name}"): "names the caller's own secret (others' are invisible: 404)",
+    ("POST", "/api/v2/webhooks/github"): "no caller: a signed delivery starts runs as each workflow's owner",
+    ("POST", "/api/v2/webhooks/{workflow_id}"): "no caller: a signed delivery starts a run as the workflow's owner",
 }
 # A *use* of another user's object, open to anyone with the route's permission: the result is the caller's own.
 USES = {
@@ -211,6 +216,30 @@ async def _run_ctx(world: World) -> dict[str, Any]:
     return _ctx(run=await run_of(world, await workflow_of(world, steps=[GATE])))
 
 
+async def _scheduled_ctx(world: World) -> dict[str, Any]:
+    definition = {"name": f"scheduled-{uuid.uuid4().hex[:6]}", "steps": [cmd("one", "true")],
+                  "triggers": [{"type": "schedule", "every": "1h"}]}
+    return _ctx(workflow=_created(await world.call("owner", "POST", "/api/v2/workflows", json=definition))["id"])
+
+
+async def _finished_run_ctx(world: World) -> dict[str, Any]:
+    run_id = await run_of(world, await workflow_of(world))
+    async with world.client("owner") as owner:
+        await wait_for_run(owner, run_id)
+    return _ctx(run=run_id)
+
+
+async def _source_ctx(world: World) -> dict[str, Any]:
+    body = {"name": "mine", "url": "http://127.0.0.1:9/nothing.git", "interval": 0}
+    return _ctx(source=_created(await world.call("owner", "POST", "/api/v2/sources", json=body))["id"])
+
+
+def _schedule(action: str) -> Case:
+    body = {"json": {"start": "2025-01-01T00:00:00Z", "end": "2025-01-01T01:00:00Z"}} if action == "backfill" else {}
+    return Case(action, _scheduled_ctx, lambda w, c, a: (f"/api/v2/workflows/{c['workflow']}/schedules/0/{action}",
+                                                          body))
+
+
 async def _gate_ctx(world: World) -> dict[str, Any]:
     return _ctx(run=await waiting_gate(world, [world.name("shared"), "role:admin"]))
 
@@ -302,6 +331,17 @@ CASES: dict[tuple[str, str], list[Case]] = {
         f"/api/v2/workflows/{c['workflow']}", {}))],
     ("POST", "/api/v2/runs/{run_id}/cancel"): [Case("cancel", _run_ctx, lambda w, c, a: (
         f"/api/v2/runs/{c['run']}/cancel", {}))],
+    # a re-run carries the run's inputs and outputs over: for those who may read them (the workflow is shared)
+    ("POST", "/api/v2/runs/{run_id}/rerun"): [Case("rerun", _finished_run_ctx, lambda w, c, a: (
+        f"/api/v2/runs/{c['run']}/rerun", {"json": {"failedOnly": True}}), allowed=("owner", "shared", "admin"))],
+    ("POST", "/api/v2/workflows/{workflow_id}/schedules/{n}/{action}"): [
+        _schedule("pause"), _schedule("resume"), _schedule("trigger")],
+    ("POST", "/api/v2/workflows/{workflow_id}/schedules/{n}/backfill"): [_schedule("backfill")],
+    # git sources
+    ("POST", "/api/v2/sources/{source_id}/sync"): [Case("sync", _source_ctx, lambda w, c, a: (
+        f"/api/v2/sources/{c['source']}/sync", {}))],
+    ("DELETE", "/api/v2/sources/{source_id}"): [Case("delete", _source_ctx, lambda w, c, a: (
+        f"/api/v2/sources/{c['source']}", {}))],
     # approvals follow the step's approvers (a user and role:admin here), not ownership: the starter is refused
     ("POST", "/api/v2/runs/{run_id}/steps/{step_id}/approve"): [Case(
         "approve", _gate_ctx, lambda w, c, a: (f"/api/v2/runs/{c['run']}/steps/gate/approve", {}),

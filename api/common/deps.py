@@ -44,6 +44,21 @@ async def get_client(request: Request) -> Client:
     return state.temporal_client
 
 
+class LazyClient:
+    """The Temporal client, connected only if a route really needs it (a workflow without schedule triggers is
+    stored and read without Temporal)."""
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+
+    async def __call__(self) -> Client:
+        return await get_client(self.request)
+
+
+def lazy_client(request: Request) -> LazyClient:
+    return LazyClient(request)
+
+
 class Principal(BaseModel):
     """The authenticated caller, as routes see it."""
 
@@ -213,6 +228,7 @@ def _declared_query_params(request: Request) -> set[str]:
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 ClientDep = Annotated[Client, Depends(get_client)]
+LazyClientDep = Annotated[LazyClient, Depends(lazy_client)]
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 PageDep = Annotated[PageRequest, Depends(page_v2)]
 PageV1Dep = Annotated[PageRequest, Depends(page_v1)]

@@ -13,6 +13,7 @@ import asyncio
 import hashlib
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -144,12 +145,18 @@ def _load(workflow_id: str) -> tuple[WorkflowRow | None, WorkflowDefinition | No
         return row, definition, existing
 
 
-async def reconcile(client: Client, settings: Settings, workflow_id: str) -> list[str]:
+async def reconcile(client: Client | Callable[[], Awaitable[Client]], settings: Settings,
+                    workflow_id: str) -> list[str]:
     """Bring the workflow's Temporal Schedules in line with its current definition (none once it is deleted).
-    Idempotent: run it after every create, version and delete, at start-up, and again after a failure."""
+    Idempotent: run it after every create, version and delete, at start-up, and again after a failure. `client` may
+    be a function connecting on demand: a workflow that has and had no schedules never needs Temporal here."""
     row, definition, existing = await asyncio.to_thread(_load, workflow_id)
     wanted = await asyncio.to_thread(_wanted, row, definition, settings) if row and definition else []
     known = {item.schedule_id: item for item in existing}
+    if not wanted and not known:
+        return []
+    if not isinstance(client, Client):
+        client = await client()
     ids = []
     try:
         for item in wanted:
@@ -259,10 +266,13 @@ async def views(client: Client, workflow_id: str) -> list[ScheduleView]:
     return out
 
 
-async def run_times(client: Client, workflow_id: str) -> tuple[datetime | None, datetime | None]:
+async def run_times(client: Client | Callable[[], Awaitable[Client]],
+                    workflow_id: str) -> tuple[datetime | None, datetime | None]:
     """(nextRun, lastRun) over the workflow's schedules (None without schedules)."""
     if workflow_id not in await asyncio.to_thread(scheduled_workflow_ids):
         return None, None
+    if not isinstance(client, Client):
+        client = await client()
     try:
         found = await views(client, workflow_id)
     except (NotFound, RPCError):

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Depends, Response
 from fastapi.responses import JSONResponse
 from temporalio.client import Client
 
-from api.common.deps import ClientDep, PageDep, Principal, SettingsDep, require
+from api.common.deps import ClientDep, LazyClient, LazyClientDep, PageDep, Principal, SettingsDep, require
 from api.dialect2.jsonapi import ok, paged
 from api.dialect2.presenters import runs as present_run
 from api.dialect2.presenters import workflows as present
@@ -23,14 +23,14 @@ router = APIRouter(prefix="/api/v2/workflows", tags=["workflows"])
 DefinitionDep = Annotated[dict[str, Any] | str, Depends(definition_body)]
 
 
-async def _with_times(client: Client, info: WorkflowInfo) -> WorkflowInfo:
+async def _with_times(client: Client | LazyClient, info: WorkflowInfo) -> WorkflowInfo:
     info.nextRun, info.lastRun = await schedules.run_times(client, info.id)
     return info
 
 
 @router.post("", status_code=201, openapi_extra=DEFINITION_OPENAPI)
 async def create_workflow(
-    body: DefinitionDep, client: ClientDep, settings: SettingsDep,
+    body: DefinitionDep, client: LazyClientDep, settings: SettingsDep,
     principal: Annotated[Principal, Depends(require("workflows:run"))],
 ) -> JSONResponse:
     """The workflow is yours. JSON, or YAML (`Content-Type: application/yaml` or `text/yaml`: errors carry the YAML
@@ -44,7 +44,7 @@ async def create_workflow(
 
 
 @router.get("")
-async def list_workflows(page: PageDep, client: ClientDep,
+async def list_workflows(page: PageDep, client: LazyClientDep,
                          _: Annotated[Principal, Depends(require("workflows:read"))]) -> dict:
     """Filters: `filter[name]`, `filter[status]`. Sort: `createdAt`, `updatedAt`, `name`."""
     result = workflows.list_workflows(page)
@@ -53,7 +53,7 @@ async def list_workflows(page: PageDep, client: ClientDep,
 
 
 @router.get("/{workflow_id}")
-async def get_workflow(workflow_id: str, client: ClientDep,
+async def get_workflow(workflow_id: str, client: LazyClientDep,
                        _: Annotated[Principal, Depends(require("workflows:read"))]) -> dict:
     info = await _with_times(client, workflows.get_workflow(workflow_id))
     return ok(present.workflow(info, with_definition=True))
@@ -61,7 +61,7 @@ async def get_workflow(workflow_id: str, client: ClientDep,
 
 @router.put("/{workflow_id}", openapi_extra=DEFINITION_OPENAPI)
 async def put_workflow(
-    workflow_id: str, body: DefinitionDep, client: ClientDep, settings: SettingsDep,
+    workflow_id: str, body: DefinitionDep, client: LazyClientDep, settings: SettingsDep,
     principal: Annotated[Principal, Depends(require("workflows:run"))],
 ) -> dict:
     """A changed definition becomes a new version; runs keep the version they pinned, schedules move to it. An id
@@ -74,7 +74,7 @@ async def put_workflow(
 
 @router.delete("/{workflow_id}", status_code=204)
 async def delete_workflow(
-    workflow_id: str, client: ClientDep, settings: SettingsDep,
+    workflow_id: str, client: LazyClientDep, settings: SettingsDep,
     principal: Annotated[Principal, Depends(require("workflows:run"))],
 ) -> Response:
     """Its owner or an admin (403 otherwise). Its schedules are deleted."""

@@ -61,8 +61,9 @@ async def definition_body(request: Request) -> dict[str, Any] | str:
     if media in JSON_TYPES or (media == "" and raw.strip()[:1] == b"{"):
         try:
             data = json.loads(raw)
-        except ValueError as err:
-            raise ValidationFailed(f"The body is not valid JSON: {err}") from None
+        except (ValueError, RecursionError) as err:
+            reason = "nested too deeply" if isinstance(err, RecursionError) else str(err)
+            raise ValidationFailed(f"The body is not valid JSON: {reason}") from None
         if not isinstance(data, dict):
             raise ValidationFailed("Workflow definition is invalid", details=[{
                 "field": "", "constraint": "type", "message": "a workflow definition must be an object"}])
