@@ -44,7 +44,9 @@ class ConcurrencyGroupWorkflow:
     @workflow.signal(name=ACQUIRE_SIGNAL)
     def acquire(self, request: LockRequest) -> None:
         out, superseded = queue.acquire(self.state, request)
-        self.outbox += out
+        whole_runs = {victim.key for victim in superseded if victim.run_level}
+        # A superseded run is cancelled through Temporal (it releases on its way out); a step is told to stop.
+        self.outbox += [(r, u) for r, u in out if not (u.state == "preempted" and r.key in whole_runs)]
         self.cancels += [victim for victim in superseded if victim.run_level]
 
     @workflow.signal(name=RELEASE_SIGNAL)

@@ -202,6 +202,8 @@ class PipelineWorkflow:
             await self._execute_dag()
         except TemplateError as err:
             outcome: tuple[RunStatus, str | None] = (RunStatus.failed, f"env template error: {err}")
+        except Superseded:
+            outcome = (RunStatus.cancelled, "superseded in its concurrency group (cancelInProgress)")
         except asyncio.CancelledError:
             await self._cancel_everything()
             raise
