@@ -211,3 +211,19 @@ async def test_queue_position_is_visible_and_cancel_in_progress_supersedes(api: 
     assert (await wait_for_run(api, newest))["status"] == "succeeded"
 
 
+
+
+async def test_a_step_level_group_supersedes_the_step_in_progress(api: httpx.AsyncClient) -> None:
+    definition = {"name": "step group", "steps": [
+        {**cmd("deploy", "sleep 30"), "concurrency": {"group": "step-exclusive", "cancelInProgress": True}},
+        cmd("after", "true", dependsOn=["deploy"])]}
+    first = await start(api, definition)
+    await wait_for_step(api, first, "deploy", lambda s: (s.get("concurrency") or {}).get("state") == "holding")
+    second = await start(api, {**definition, "steps": [
+        {**cmd("deploy", "true"), "concurrency": {"group": "step-exclusive", "cancelInProgress": True}}]})
+    superseded = await wait_for_run(api, first)
+    assert superseded["status"] == "cancelled"
+    assert step_of(superseded, "deploy")["status"] == "cancelled"
+    assert "superseded" in step_of(superseded, "deploy")["reason"]
+    assert step_of(superseded, "after")["status"] == "skipped"
+    assert (await wait_for_run(api, second))["status"] == "succeeded"
