@@ -37,7 +37,7 @@ from core.pipelines.models import TERMINAL_RUN, RunStarter, RunState, RunStatus,
 from core.pipelines.projection import RUN_PROJECTION
 from core.pipelines.tables import RunRow
 from core.settings import Settings
-from core.temporal import SA_STATUS, SA_VERSION, SA_WORKFLOW_ID
+from core.temporal import SA_STATUS, SA_VERSION, SA_WORKFLOW_ID, check_workflow_input
 
 SORTABLE = {"createdAt": RunRow.created_at, "status": RunRow.status}
 FILTERABLE = {"status": RunRow.status, "workflowId": RunRow.workflow_id, "startedBy": RunRow.started_by}
@@ -109,6 +109,7 @@ async def start_run(
         link=ui_link(settings, run_id),
         started_by=starter,
     )
+    check_workflow_input(pipeline_input, "run (its definition and inputs)")
     try:
         await client.start_workflow(
             PIPELINE_WORKFLOW,
