@@ -27,7 +27,7 @@ STRICT_PASSTHROUGH = (
     "jinja2", "markupsafe", "pydantic", "pydantic_core", "ulid",
     "core.names", "core.settings", "core.temporal", "core.errors", "core.events.models", "core.events.contracts",
     "core.pipelines.models", "core.pipelines.contracts", "core.agents.models", "core.agents.state",
-    "core.agents.contracts", "core.dsl.models", "core.dsl.actions", "core.dsl.durations",
+    "core.agents.contracts", "core.dsl.models", "core.dsl.actions", "core.dsl.durations", "core.reconcile.contracts",
 )
 
 
@@ -73,12 +73,14 @@ async def run_worker(settings: Settings | None = None) -> None:
 
 
 async def _ensure_schedules(client: Client, settings: Settings) -> None:
-    """Maintenance schedules (the memory TTL sweep), idempotent across workers. A failure is logged, not fatal:
-    the worker is still useful, and the next start tries again."""
+    """Maintenance schedules (the memory TTL sweep, the daily reconciliation), idempotent across workers. A failure
+    is logged, not fatal: the worker is still useful, and the next start tries again."""
     from core.memory.schedule import ensure_schedules
+    from core.reconcile.schedule import ensure_schedule as ensure_reconcile_schedule
 
     try:
         await ensure_schedules(client, settings)
+        await ensure_reconcile_schedule(client, settings)
     except Exception:
         logging.getLogger("stellarflow.worker").exception("could not create or update the maintenance schedules")
 

@@ -6,9 +6,10 @@ from activities.executors import ALL as EXECUTOR_ACTIVITIES
 from activities.http_request import http_request
 from activities.memory import memory_read, memory_store, sweep_expired_memory
 from activities.notifications import notify, send_notifications
+from activities.reconcile import reconcile_projections
 from activities.record import record, record_entity, record_run
 
 ALL = [execute_command, http_request, deploy, notify, send_notifications, record, record_run, record_entity,
-       memory_store, memory_read, sweep_expired_memory, *EXECUTOR_ACTIVITIES]
+       memory_store, memory_read, sweep_expired_memory, reconcile_projections, *EXECUTOR_ACTIVITIES]
 
 __all__ = ["ALL"]

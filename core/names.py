@@ -16,6 +16,7 @@ AGENT_WORKFLOW: Final = "AgentWorkflow"
 TASK_WORKFLOW: Final = "TaskWorkflow"
 SWARM_WORKFLOW: Final = "SwarmWorkflow"
 MEMORY_SWEEP_WORKFLOW: Final = "MemorySweepWorkflow"
+RECONCILE_WORKFLOW: Final = "ReconcileWorkflow"
 
 # ---- activity types ----------------------------------------------------------------------------------------
 # pipeline actions
@@ -32,6 +33,7 @@ EXECUTE_TASK: Final = "execute_task"
 ROLLBACK_WORKSPACE: Final = "rollback_workspace"
 # maintenance
 SWEEP_EXPIRED_MEMORY: Final = "sweep_expired_memory"
+RECONCILE_PROJECTIONS: Final = "reconcile_projections"
 # the read model: every workflow's events and projection, then its outgoing signals
 RECORD: Final = "record"
 # The record activity's names before it was one activity. Runs started before that still schedule these (their
