@@ -114,6 +114,9 @@ def database(request: pytest.FixtureRequest) -> Iterator[Database]:
     try:
         yield Database(backend, url, schema)
     finally:
+        from core.events.pending import PENDING
+
+        PENDING.flush()  # queued projection rows belong to this half's database
         os.environ.pop("DATABASE_URL", None)
         reset_settings()
         support.forget_users()

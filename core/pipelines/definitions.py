@@ -166,6 +166,30 @@ def get_definition(workflow_id: str, version: int | None = None) -> tuple[Workfl
         return _info(session, row), WorkflowDefinition.model_validate(stored.definition)
 
 
+_PARSED: dict[tuple[str, int, str], tuple[WorkflowDefinition, dict[str, Any]]] = {}
+
+
+def definition_for_run(workflow_id: str,
+                       version: int | None = None) -> tuple[int, WorkflowDefinition, dict[str, Any]]:
+    """(version, definition) to start a run with: two primary-key reads, and the parsed definition cached per
+    (id, version, content hash) — versions never change — with its `dump()` (treat both as read-only).
+    `get_definition` also counts the workflow's runs, which a start does not need and which grows with every run."""
+    with session_scope() as session:
+        row = _active(session, workflow_id)
+        wanted = version or row.version
+        stored = session.get(WorkflowVersionRow, (workflow_id, wanted))
+        if stored is None:
+            raise NotFound("workflow version", f"{workflow_id}@{wanted}")
+        key = (workflow_id, wanted, stored.content_hash)
+        cached = _PARSED.get(key)
+        if cached is None:
+            if len(_PARSED) >= 512:
+                _PARSED.clear()
+            parsed = WorkflowDefinition.model_validate(stored.definition)
+            cached = _PARSED[key] = (parsed, parsed.dump())
+        return wanted, cached[0], cached[1]
+
+
 def list_workflows(page: PageRequest) -> Page[WorkflowInfo]:
     with session_scope() as session:
         query = select(WorkflowRow).where(WorkflowRow.status != "deleted")
