@@ -43,7 +43,21 @@ def configure_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, pool_pre_ping=True)
+    event.listen(engine, "handle_error", _refuse_nul)
+    return engine
+
+
+def _refuse_nul(context: Any) -> Exception | None:
+    """PostgreSQL refuses text with NUL characters (`\u0000`), which SQLite stores: a value carrying one is the
+    caller's error (400), never a 500."""
+    message = str(context.original_exception)
+    if "NUL (0x00)" in message or "\\u0000 cannot be converted" in message or "contains NUL" in message:
+        from core.errors import ValidationFailed
+
+        return ValidationFailed("Request validation failed", details=[{
+            "field": "", "constraint": "no_nul", "message": "Text may not contain NUL (\\u0000) characters"}])
+    return None
 
 
 @lru_cache(maxsize=8)

@@ -430,3 +430,17 @@ async def test_oversized_bodies_are_413_and_never_reach_temporal(api: httpx.Asyn
     started = await api.post(f"/api/v2/workflows/{created.json()['data']['id']}/runs", json={"inputs": {"a": blob}})
     assert started.status_code == 413, started.text
     assert started.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+
+
+async def test_nul_characters_are_refused_not_5xx(api: httpx.AsyncClient, anon_api: httpx.AsyncClient) -> None:
+    """PostgreSQL refuses text holding NUL (`\\u0000`), which SQLite stores; found by running this module on
+    PostgreSQL: login, token and a workflow's name answered 500 there. Now 400 (or the route's own 4xx)."""
+    for url in ("/api/v2/auth/login", "/api/auth/token"):
+        response = await anon_api.post(url, json={"username": "a\x00b", "password": "x\x00"})
+        assert response.status_code < 500, response.text
+    response = await api.post("/api/v2/workflows", json={"name": "nul\x00name", "steps": [cmd("a", "true")]})
+    assert response.status_code < 500, response.text
+    response = await api.get("/api/v2/workflows", params={"filter[name]": "a\x00"})
+    assert response.status_code < 500, response.text
+    response = await api.post("/api/memory", json={"namespace": "nul", "key": "k", "value": {"t": "a\x00"}})
+    assert response.status_code < 500, response.text
