@@ -150,8 +150,24 @@ class IdempotencyMiddleware:
                 finished = not message.get("more_body", False)
             await send(message)
 
+        async def renew_while_running() -> None:
+            while True:
+                await anyio.sleep(idempotency.RENEW_EVERY.total_seconds())
+                try:
+                    await anyio.to_thread.run_sync(idempotency.renew, target, owner)
+                except Exception:  # noqa: BLE001 - the next renewal tries again
+                    log.warning("could not renew an Idempotency-Key claim", exc_info=True)
+
+        # The route may derive what it creates from the slot (a run's id: a retry after an answer that never
+        # arrived then lands on the same run), never from the raw key, which is the caller's.
+        scope.setdefault("state", {})["idempotency_slot"] = target.id
         try:
-            await self.app(scope, receive, capture)
+            async with anyio.create_task_group() as renewals:
+                renewals.start_soon(renew_while_running)
+                try:
+                    await self.app(scope, receive, capture)
+                finally:
+                    renewals.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):
                 await self._settle(target, owner, status, kept_headers, chunks, finished)

@@ -17,8 +17,14 @@ from typing import Any
 
 from sqlmodel import select
 from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.common import QueryRejectCondition, SearchAttributePair, TypedSearchAttributes
-from temporalio.exceptions import ApplicationError
+from temporalio.common import (
+    QueryRejectCondition,
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from core.access import Caller, Redactable, may_read, may_write, owns
@@ -29,7 +35,7 @@ from core.events.contracts import EntityRecord
 from core.events.models import Event
 from core.events.pending import PENDING
 from core.events.store import list_events
-from core.ids import new_id
+from core.ids import derived_id, new_id
 from core.listing import Page, PageRequest, paginate
 from core.names import PIPELINE_WORKFLOW
 from core.pipelines import approvals
@@ -85,12 +91,15 @@ async def start_run(
     *,
     caller: Caller,
     version: int | None = None,
+    id_seed: str | None = None,
 ) -> tuple[RunInfo, bool]:
     """Start a run owned by the caller (anyone who may run workflows: a run is a use of its workflow). Returns
     (run, created). Retries are made safe by the API's Idempotency-Key layer (api/idempotency.py), which answers a
     retry with the first response before this is called again."""
     pinned, definition, dumped = definition_for_run(workflow_id, version)  # two primary-key reads: no thread hop
-    run_id = new_id("run")
+    # With an Idempotency-Key the run id is derived from it, and Temporal refuses a second workflow with that id: a
+    # retry whose first attempt started the run but never answered (a killed API, a Temporal restart) gets that run.
+    run_id = derived_id("run", id_seed) if id_seed else new_id("run")
     try:
         resolved = resolve_inputs(definition, inputs or {})
     except DefinitionError as err:
@@ -123,7 +132,11 @@ async def start_run(
                 SearchAttributePair(SA_VERSION, pinned),
                 SearchAttributePair(SA_STATUS, RunStatus.running.value),
             ]),
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )
+    except WorkflowAlreadyStartedError:  # started by an earlier attempt with this key, and finished since
+        return await asyncio.to_thread(get_run_row, run_id), False
     except RPCError as err:
         raise Unavailable(f"Temporal did not accept the run: {err.message}") from None
     # The pending row is written off the request path, batched with other starts (core/events/pending.py); the
