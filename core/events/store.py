@@ -98,21 +98,23 @@ def repair(request: EntityRecord, writer: ProjectionWriter, *, created_at: datet
 
 
 def record_many(requests: list[EntityRecord], writer: ProjectionWriter) -> None:
-    """`record` for many resources of one kind in one transaction (snapshots and events; no operations)."""
+    """`record` for many resources of one kind in one transaction (snapshots and events; no operations): one
+    statement for the events and one for the projection rows, each executed with all their rows."""
     if not requests:
         return
     engine = get_engine()
     insert = upsert(engine.dialect.name)
     events = EventRow.__table__  # type: ignore[attr-defined]
+    rows = [{"resource_id": r.id, "seq": e.seq, "type": e.type, "at": e.at, "data": e.data}
+            for r in requests for e in r.events]
+    projected = [writer.row(request) for request in requests if request.snapshot]
     with engine.begin() as conn:
-        rows = [{"resource_id": r.id, "seq": e.seq, "type": e.type, "at": e.at, "data": e.data}
-                for r in requests for e in r.events]
         if rows:
             conn.execute(insert(events).on_conflict_do_nothing(index_elements=["resource_id", "seq"]), rows)
-        for request in requests:
-            if request.snapshot:
-                table, values = writer.row(request)
-                statement = insert(table).values(**values)
-                changes = {name: statement.excluded[name] for name in values if name not in ("id", "created_at")}
-                conn.execute(statement.on_conflict_do_update(index_elements=["id"], set_=changes,
-                                                             where=table.c.seq < statement.excluded.seq))
+        if projected:
+            table = projected[0][0]
+            values = [row for _, row in projected]
+            statement = insert(table)
+            changes = {name: statement.excluded[name] for name in values[0] if name not in ("id", "created_at")}
+            conn.execute(statement.on_conflict_do_update(index_elements=["id"], set_=changes,
+                                                         where=table.c.seq < statement.excluded.seq), values)
