@@ -212,7 +212,8 @@ async def _retry_after(response: httpx.Response, default: float = 1.0) -> None:
     await asyncio.sleep(min(default, 5.0) * random.uniform(0.5, 1.0))
 
 
-async def test_fault_campaign(database, tmp_path: Path, fresh_database_url: str) -> None:
+async def test_fault_campaign(database, tmp_path: Path, fresh_database_url: str,
+                              capsys: pytest.CaptureFixture[str]) -> None:
     problem = _redis_problem()
     if problem:
         pytest.skip(f"the fault campaign needs Redis: {problem}")
@@ -283,7 +284,8 @@ async def test_fault_campaign(database, tmp_path: Path, fresh_database_url: str)
 
             report = await _verify(requests, run_ids, finished, marks, figures, workers, client, workflow_id,
                                    fresh_database_url)
-        print(_report(figures, requests, statuses, report, everything_done, time.monotonic() - began))
+        with capsys.disabled():  # the figures belong in CI's log, not only in a failure's
+            print(_report(figures, requests, statuses, report, everything_done, time.monotonic() - began))
         _assert(requests, statuses, report, figures)
     finally:
         for process in [*apis, *workers]:
@@ -474,6 +476,7 @@ async def _verify(requests: list[Request], run_ids: set[str], finished: dict[str
     samples: list[str] = []
     last = 0.0
     killed_pid = str(figures.recovery.get("worker_pid"))
+    killed_wall = figures.recovery["worker_killed_wall"]
     for request in requests:
         for index in range(1, STEPS + 1):
             step = f"s{index}"
@@ -482,7 +485,10 @@ async def _verify(requests: list[Request], run_ids: set[str], finished: dict[str
             attempts[request.tag, step] = len(_lines(marks / f"{request.tag}.{step}.start"))
             if done:
                 last = max(last, float(done[-1].split()[0]))
-            if len(done) == 2 and done[0].split()[1] == killed_pid:
+            # Its first completion ran on the killed worker, in the last moments before the kill: the worker died
+            # before Temporal heard of it, so Temporal ran the step again (at-least-once).
+            if (len(done) == 2 and done[0].split()[1] == killed_pid
+                    and 0 <= killed_wall - float(done[0].split()[0]) < 2.0):
                 unacknowledged.append((request.tag, step))
             elif len(done) > 1 and len(samples) < 5:
                 samples.append(f"{request.tag}.{step}: starts {_lines(marks / f'{request.tag}.{step}.start')} "
