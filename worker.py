@@ -28,7 +28,7 @@ STRICT_PASSTHROUGH = (
     "core.names", "core.settings", "core.temporal", "core.errors", "core.events.models", "core.events.contracts",
     "core.pipelines.models", "core.pipelines.contracts", "core.agents.models", "core.agents.state",
     "core.agents.contracts", "core.dsl.models", "core.dsl.actions", "core.dsl.durations",
-    "core.concurrency.contracts", "core.sources.contracts",
+    "core.concurrency.contracts", "core.sources.contracts", "core.reconcile.contracts",
 )
 
 
@@ -74,14 +74,15 @@ async def run_worker(settings: Settings | None = None) -> None:
 
 
 async def _ensure_schedules(client: Client, settings: Settings) -> None:
-    """Maintenance schedules (the memory TTL sweep, the artifact retention sweep) and the workflows' own schedule
-    triggers, idempotent across workers. A failure is logged, not fatal: the worker is still useful, and the next
-    start tries again."""
+    """Maintenance schedules (the memory TTL sweep, the artifact retention sweep, the daily reconciliation) and the
+    workflows' own schedule triggers, idempotent across workers. A failure is logged, not fatal: the worker is still
+    useful, and the next start tries again."""
     from core.artifacts.schedule import ensure_schedule as ensure_artifact_schedule
     from core.memory.schedule import ensure_schedules
+    from core.reconcile.schedule import ensure_schedule as ensure_reconcile_schedule
     from core.schedules.service import reconcile_all
 
-    for step in (ensure_schedules, ensure_artifact_schedule, reconcile_all):
+    for step in (ensure_schedules, ensure_artifact_schedule, ensure_reconcile_schedule, reconcile_all):
         try:
             await step(client, settings)
         except Exception:

@@ -1,4 +1,5 @@
-"""Operator commands that work on the database directly, not through the API: `bootstrap`, `users create`.
+"""Operator commands that work on the database directly, not through the API: `bootstrap`, `users create`,
+`db upgrade`, `db revision`, `reconcile`.
 
 They need no running stack and no credential — only access to the data dir and the database — which is how the
 operator prepares an installation and creates users before anyone can sign in.
@@ -23,6 +24,8 @@ def register(app: typer.Typer) -> None:
     """Add `bootstrap` and the `users` group to the app."""
     app.command()(bootstrap)
     app.add_typer(users_app, name="users")
+    app.add_typer(db_app, name="db")
+    app.command()(reconcile)
 
 
 def bootstrap(
@@ -92,3 +95,77 @@ def users_create(
     if generated:
         console.print("  password (shown once, keep it now):", highlight=False)
         print(password, flush=True)
+
+
+db_app = typer.Typer(pretty_exceptions_enable=False, help="The database: migrations.", no_args_is_help=True)
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    data_dir: Annotated[Path | None, typer.Option(help="where the data dir lives (the SQLite database)")] = None,
+) -> None:
+    """Apply the migrations the database (DATABASE_URL, or SQLite in the data dir) has not had. Every process also
+    does this when it starts; run it alone first when you deploy (docker-compose.yml's bootstrap job does)."""
+    apply_overrides(data_dir=data_dir)
+    from core.settings import get_settings
+    from core.system.startup import upgrade_database
+
+    settings = get_settings()
+    before, after = upgrade_database(settings.db_url)
+    where = settings.db_url.split("@")[-1] if "@" in settings.db_url else settings.db_url
+    if before == after:
+        console.print(f"✓ {where} is at revision {after} (current)", markup=False, highlight=False, soft_wrap=True)
+    else:
+        console.print(f"✓ {where} migrated from {before or 'an unversioned database'} to {after}", markup=False,
+                      highlight=False, soft_wrap=True)
+
+
+@db_app.command("revision")
+def db_revision(
+    data_dir: Annotated[Path | None, typer.Option(help="where the data dir lives (the SQLite database)")] = None,
+) -> None:
+    """Print the database's migration revision and the code's; exit 1 when the database is behind."""
+    apply_overrides(data_dir=data_dir)
+    from core.settings import get_settings
+    from core.system.startup import database_revision
+
+    current, head = database_revision(get_settings().db_url)
+    console.print(f"database {current or '(none)'}, code {head}", markup=False, highlight=False)
+    if current != head:
+        raise typer.Exit(1)
+
+
+def reconcile(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="report what is wrong, change nothing")] = False,
+    kind: Annotated[list[str] | None, typer.Option(help="only these: run, agent, task, swarm (repeatable)")] = None,
+    id_: Annotated[list[str] | None, typer.Option("--id", help="only these resource ids (repeatable)")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="where the data dir lives (the SQLite database)")] = None,
+) -> None:
+    """Rebuild the run and entity projections from Temporal: rows that are missing or whose status disagrees with
+    the workflow's are rewritten from the workflow's own state; rows Temporal does not know are reported. A worker
+    must be running (closed workflows are read by replaying them). Temporal runs the same daily (a Schedule)."""
+    import asyncio
+
+    apply_overrides(data_dir=data_dir)
+    from core.reconcile.service import reconcile as run_reconcile
+    from core.settings import get_settings
+    from core.temporal import connect
+
+    async def go():
+        return await run_reconcile(await connect(get_settings()), dry_run=dry_run, kinds=kind or None,
+                                   only=id_ or None)
+
+    report = asyncio.run(go())
+    plain = {"markup": False, "highlight": False, "soft_wrap": True}
+    for fix in report.fixes:
+        was = f"was {fix.before}" if fix.before else "was missing"
+        console.print(f"  {fix.kind} {fix.id}: {fix.action} ({was}; now {fix.after}; Temporal: {fix.temporal})",
+                      **plain)
+    for name, ids in report.orphans.items():
+        shown = ", ".join(ids[:10]) + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
+        console.print(f"  {len(ids)} {name} row(s) Temporal does not know (past retention?): {shown}", **plain)
+    for error in report.errors:
+        err_console.print(f"  ! {error}", **plain)
+    console.print(("✓ " if not report.errors else "! ") + report.summary(), **plain)
+    if report.errors:
+        raise typer.Exit(1)

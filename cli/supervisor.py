@@ -20,6 +20,7 @@ import typer
 
 from cli.output import console, err_console
 from cli.overrides import apply_overrides
+from cli.supervision import Child, StackStopped, Supervisor
 
 
 def register(app: typer.Typer) -> None:
@@ -42,26 +43,15 @@ def _wait_for_port(host: str, port: int, timeout: float, proc: subprocess.Popen 
     return False
 
 
-def _stop(procs: list[tuple[str, subprocess.Popen]]) -> None:
-    for _name, proc in reversed(procs):
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT if _name != "temporal" else signal.SIGTERM)
-    deadline = time.monotonic() + 10
-    for _name, proc in reversed(procs):
-        try:
-            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 def up(
     data_dir: Annotated[Path | None, typer.Option(help="where databases and workspaces live")] = None,
     api_port: Annotated[int | None, typer.Option(help="API port")] = None,
     temporal_port: Annotated[int | None, typer.Option(help="Temporal frontend port")] = None,
     ui_port: Annotated[int | None, typer.Option(help="Temporal UI port")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="how many worker processes to run")] = 1,
 ) -> None:
-    """Start the Temporal dev server (unless TEMPORAL_ADDRESS is set), the worker and the API."""
+    """Start the Temporal dev server (unless TEMPORAL_ADDRESS is set), the worker(s) and the API, and keep them up:
+    a worker or the API that exits is restarted with backoff; the dev server's exit, or a crash loop, stops all."""
     apply_overrides(data_dir=data_dir, api_port=api_port, temporal_port=temporal_port, ui_port=ui_port)
     from core.auth.bootstrap import bootstrap
     from core.auth.secret import SecretError
@@ -70,7 +60,7 @@ def up(
 
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    procs: list[tuple[str, subprocess.Popen]] = []
+    supervisor = Supervisor(say=lambda line: console.print(f"[yellow]![/] {line}", markup=True, highlight=False))
     stopping = False
 
     def on_signal(signum: int, _frame: Any) -> None:
@@ -79,13 +69,15 @@ def up(
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    code = 0
     try:
         if settings.temporal_address is None:
             log_file = open(settings.data_dir / "temporal.log", "ab")  # noqa: SIM115 - lives as long as the server
-            server = subprocess.Popen(dev_server_command(settings), stdout=log_file, stderr=subprocess.STDOUT,
-                                      start_new_session=True)
-            procs.append(("temporal", server))
-            if not _wait_for_port("127.0.0.1", settings.temporal_port, 60, server):
+            server = supervisor.add(Child(
+                "Temporal dev server", essential=True, stop_signal=signal.SIGTERM,
+                start=lambda: subprocess.Popen(dev_server_command(settings), stdout=log_file,
+                                               stderr=subprocess.STDOUT, start_new_session=True)))
+            if not _wait_for_port("127.0.0.1", settings.temporal_port, 60, server.proc):
                 raise typer.Exit(_fail(f"Temporal dev server did not start; see {settings.data_dir}/temporal.log"))
             console.print(f"[green]✓[/] Temporal dev server on 127.0.0.1:{settings.temporal_port} "
                           f"(history in {settings.data_dir / 'temporal.db'})")
@@ -95,29 +87,39 @@ def up(
             first_start = bootstrap(settings)  # creates/migrates the database, the server secret, the admin
         except SecretError as error:
             raise typer.Exit(_fail(str(error))) from None
-        procs.append(("worker", subprocess.Popen([sys.executable, "-m", "worker"], start_new_session=True)))
-        api = subprocess.Popen(
+        worker_children = [
+            supervisor.add(Child(f"worker-{n}" if workers > 1 else "worker",
+                                 start=lambda: subprocess.Popen([sys.executable, "-m", "worker"],
+                                                                start_new_session=True)))
+            for n in range(1, workers + 1)
+        ]
+        api = supervisor.add(Child("API", start=lambda: subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "api.main:app", "--host", settings.api_host,
              "--port", str(settings.api_port), "--log-level", "warning"],
-            start_new_session=True,
-        )
-        procs.append(("api", api))
-        if not _wait_for_port(settings.api_host, settings.api_port, 60, api):
+            start_new_session=True)))
+        if not _wait_for_port(settings.api_host, settings.api_port, 60, api.proc):
             raise typer.Exit(_fail("the API did not start"))
-        console.print(f"[green]✓[/] worker on task queue [bold]{settings.task_queue}[/]")
+        pids = ", ".join(str(child.pid) for child in worker_children)
+        console.print(f"[green]✓[/] {len(worker_children)} worker{'s' if workers > 1 else ''} on task queue "
+                      f"[bold]{settings.task_queue}[/] (pid {pids})")
         console.print(f"[green]✓[/] API docs     [link]{settings.api_url}/docs[/link]")
         if settings.temporal_address is None:
             console.print(f"[green]✓[/] Temporal UI  [link]{settings.ui_url}[/link]")
         _print_access(settings, first_start)
         console.print("Press Ctrl-C to stop all of it.")
         while not stopping:
-            for name, proc in procs:
-                if proc.poll() is not None:
-                    raise typer.Exit(_fail(f"{name} exited with code {proc.returncode}"))
+            try:
+                supervisor.check()
+            except StackStopped as stopped:
+                code = _fail(str(stopped))
+                break
             time.sleep(0.2)
-        console.print("stopping…")
+        if stopping:
+            console.print("stopping…")
     finally:
-        _stop(procs)
+        supervisor.stop()
+    if code:
+        raise typer.Exit(code)
     console.print("stopped.")
 
 

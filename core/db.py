@@ -1,8 +1,8 @@
 """The database engine and transactions. SQLite file by default, PostgreSQL through DATABASE_URL.
 
-Tables live with their capability (`core/<capability>/tables.py`); this module only builds the engine, hands out
-sessions and creates the schema (and adds the columns models gained since: `core/schema.py`). Every table module
-is imported at the bottom so `create_all` sees them all.
+Tables live with their capability (`core/<capability>/tables.py`); this module only builds the engine and hands out
+sessions. Building an engine brings its database up to date with the migrations (`core/schema.py`). Every table
+module is imported at the bottom, so `SQLModel.metadata` holds them all (the migration test compares against it).
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
-from core.schema import upgrade
+from core.schema import migrate
 
 
 def utcnow() -> datetime:
@@ -34,18 +34,36 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-@lru_cache(maxsize=8)
-def engine_for(url: str) -> Engine:
+def configure_engine(url: str) -> Engine:
+    """A new engine for `url` with our settings (SQLite: WAL, busy timeout, foreign keys), not yet migrated."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
         event.listen(engine, "connect", _sqlite_pragmas)
-    else:
-        engine = create_engine(url, pool_pre_ping=True)
-    SQLModel.metadata.create_all(engine)
-    upgrade(engine, SQLModel.metadata)  # columns models gained since the tables were created (core/schema.py)
+        return engine
+    engine = create_engine(url, pool_pre_ping=True)
+    event.listen(engine, "handle_error", _refuse_nul)
+    return engine
+
+
+def _refuse_nul(context: Any) -> Exception | None:
+    """PostgreSQL refuses text with NUL characters (`\u0000`), which SQLite stores: a value carrying one is the
+    caller's error (400), never a 500."""
+    message = str(context.original_exception)
+    if "NUL (0x00)" in message or "\\u0000 cannot be converted" in message or "contains NUL" in message:
+        from core.errors import ValidationFailed
+
+        return ValidationFailed("Request validation failed", details=[{
+            "field": "", "constraint": "no_nul", "message": "Text may not contain NUL (\\u0000) characters"}])
+    return None
+
+
+@lru_cache(maxsize=8)
+def engine_for(url: str) -> Engine:
+    engine = configure_engine(url)
+    migrate(engine)  # Alembic migrations up to head (core/schema.py, core/migrations/)
     return engine
 
 

@@ -19,6 +19,7 @@ MEMORY_SWEEP_WORKFLOW: Final = "MemorySweepWorkflow"
 CONCURRENCY_GROUP_WORKFLOW: Final = "ConcurrencyGroupWorkflow"
 SYNC_SOURCE_WORKFLOW: Final = "SyncSourceWorkflow"
 ARTIFACT_SWEEP_WORKFLOW: Final = "ArtifactSweepWorkflow"
+RECONCILE_WORKFLOW: Final = "ReconcileWorkflow"
 
 # ---- activity types ----------------------------------------------------------------------------------------
 # pipeline actions
@@ -44,6 +45,7 @@ ROLLBACK_WORKSPACE: Final = "rollback_workspace"
 # maintenance
 SWEEP_EXPIRED_MEMORY: Final = "sweep_expired_memory"
 SWEEP_EXPIRED_ARTIFACTS: Final = "sweep_expired_artifacts"
+RECONCILE_PROJECTIONS: Final = "reconcile_projections"
 # the read model: every workflow's events and projection, then its outgoing signals
 RECORD: Final = "record"
 # The record activity's names before it was one activity. Runs started before that still schedule these (their

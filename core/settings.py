@@ -181,7 +181,7 @@ class Settings(BaseSettings):
 
     @property
     def db_url(self) -> str:
-        return self.database_url or f"sqlite:///{(self.data_dir / 'stellarflow.db').resolve()}"
+        return self.database_url or _sqlite_url(self.data_dir)
 
     @property
     def temporal_target(self) -> str:
@@ -211,6 +211,12 @@ class Settings(BaseSettings):
     def cli_key_file(self) -> Path:
         """The local CLI's API key, written by the first `stellarflow up`."""
         return self.data_dir / "cli.key"
+
+
+@lru_cache(maxsize=64)
+def _sqlite_url(data_dir: Path) -> str:
+    """The default database's URL (resolving the path costs file-system calls; every request asks for it)."""
+    return f"sqlite:///{(data_dir / 'stellarflow.db').resolve()}"
 
 
 @lru_cache

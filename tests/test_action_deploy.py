@@ -4,6 +4,7 @@ a healthy deploy, failures roll back, and a retried step never deploys twice."""
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import sys
 from collections.abc import Iterator
@@ -22,9 +23,10 @@ from tests.fakes.http_server import FakeHTTPServer, Reply
 
 
 @pytest.fixture
-def settings_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Fresh data dir, hence a fresh SQLite file and deployments table."""
+def settings_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_database_url: str) -> Iterator[Path]:
+    """Fresh data dir and a fresh database of this half's kind, hence a fresh deployments table."""
     monkeypatch.setenv("STELLARFLOW_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("DATABASE_URL", fresh_database_url)
     reset_settings()
     yield tmp_path
     reset_settings()
@@ -215,7 +217,7 @@ async def test_concurrent_deploy_is_detected_and_not_overwritten(settings_env: P
     req = make_request(
         {"environment": "prod", "strategy": "blue-green", "version": "mine"},
         envs,
-        env={"STELLARFLOW_DATA_DIR": str(settings_env / "data")},
+        env={"STELLARFLOW_DATA_DIR": str(settings_env / "data"), "DATABASE_URL": os.environ["DATABASE_URL"]},
     )
     err = await failure_of(req)
     assert err.type == "StepFailed"

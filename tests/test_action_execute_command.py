@@ -22,6 +22,8 @@ from core.dsl.templating import render
 from core.pipelines.contracts import ActionRequest
 from core.settings import get_settings, reset_settings
 
+pytestmark = pytest.mark.database("sqlite", reason="the command activity on its own: no database")
+
 ROOT = Path(__file__).resolve().parents[1]
 TAIL = 1024
 

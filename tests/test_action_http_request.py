@@ -15,6 +15,8 @@ from core.pipelines.contracts import ActionRequest
 from core.settings import reset_settings
 from tests.fakes.http_server import FakeHTTPServer, Reply, free_port
 
+pytestmark = pytest.mark.database("sqlite", reason="an activity against a fake server: no database")
+
 TAIL = 1024
 
 

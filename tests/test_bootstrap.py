@@ -7,12 +7,12 @@ definitions directory; a second run changes nothing and prints no password. Run 
 from __future__ import annotations
 
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 from argon2 import PasswordHasher
+from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parents[1]
 _SCRIPT = Path(sys.prefix) / "bin" / "stellarflow"
@@ -30,9 +30,19 @@ def _bootstrap(data_dir: Path, **extra: str) -> subprocess.CompletedProcess[str]
                           timeout=120)
 
 
-def test_bootstrap_prepares_a_fresh_database_once(tmp_path: Path) -> None:
+def _rows(url: str, query: str) -> list[tuple]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(text(query))]
+    finally:
+        engine.dispose()
+
+
+def test_bootstrap_prepares_a_fresh_database_once(tmp_path: Path, fresh_database_url: str) -> None:
+    """On a fresh database of this half's kind (SQLite, then PostgreSQL)."""
     data_dir = tmp_path / "data"
-    first = _bootstrap(data_dir)
+    first = _bootstrap(data_dir, DATABASE_URL=fresh_database_url)
     assert first.returncode == 0, first.stderr
     lines = first.stdout.splitlines()
     created = next(i for i, line in enumerate(lines) if "created the admin user admin" in line)
@@ -40,21 +50,19 @@ def test_bootstrap_prepares_a_fresh_database_once(tmp_path: Path) -> None:
     definitions = len(list((ROOT / "definitions").glob("*.yaml")))
     assert f"{definitions} definition(s) loaded" in first.stdout
 
-    with sqlite3.connect(data_dir / "stellarflow.db") as db:
-        users = db.execute("SELECT username, role, password_hash FROM users").fetchall()
-        workflows = db.execute("SELECT count(*) FROM workflows").fetchone()[0]
+    users = _rows(fresh_database_url, "SELECT username, role, password_hash FROM users")
+    workflows = _rows(fresh_database_url, "SELECT count(*) FROM workflows")[0][0]
     assert [(name, role) for name, role, _ in users] == [("admin", "admin")]
     assert PasswordHasher().verify(users[0][2], password)  # the printed password is the admin's
     assert workflows == definitions
     assert not (data_dir / "jwt.secret").exists()  # the configured secret is used, none is generated
 
-    again = _bootstrap(data_dir)
+    again = _bootstrap(data_dir, DATABASE_URL=fresh_database_url)
     assert again.returncode == 0, again.stderr
     assert "an admin exists already" in again.stdout
     assert password not in again.stdout and "created the admin" not in again.stdout
-    with sqlite3.connect(data_dir / "stellarflow.db") as db:
-        assert db.execute("SELECT count(*) FROM users").fetchone()[0] == 1
-        assert db.execute("SELECT count(*) FROM workflow_versions").fetchone()[0] == definitions  # nothing re-stored
+    assert _rows(fresh_database_url, "SELECT count(*) FROM users")[0][0] == 1
+    assert _rows(fresh_database_url, "SELECT count(*) FROM workflow_versions")[0][0] == definitions  # not re-stored
 
 
 def test_bootstrap_refuses_a_short_secret(tmp_path: Path) -> None:

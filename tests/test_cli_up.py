@@ -25,6 +25,8 @@ import pytest
 
 from core.temporal import temporal_binary
 
+pytestmark = pytest.mark.database("sqlite", reason="`up` runs its own stack on its own SQLite data dir")
+
 ROOT = Path(__file__).resolve().parents[1]
 _SCRIPT = Path(sys.prefix) / "bin" / "stellarflow"
 STELLARFLOW = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-c", "import cli; cli.main()"]

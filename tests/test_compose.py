@@ -25,6 +25,8 @@ from typer.testing import CliRunner
 from cli import app as cli_app
 from core.settings import SEARCH_ATTRIBUTES, Settings
 
+pytestmark = pytest.mark.database("sqlite", reason="static checks of the compose file: no database")
+
 ROOT = Path(__file__).resolve().parents[1]
 COMPOSE_TEXT = (ROOT / "docker-compose.yml").read_text()
 COMPOSE: dict[str, Any] = yaml.safe_load(COMPOSE_TEXT)

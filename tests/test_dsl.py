@@ -32,6 +32,8 @@ from core.dsl.validate import (
     validate_files,
 )
 
+pytestmark = pytest.mark.database("sqlite", reason="the definition language: no database")
+
 REPO = Path(__file__).resolve().parents[1]
 
 # The request body of `POST /api/v2/workflows` in spec/stellarflow-api.md, verbatim.

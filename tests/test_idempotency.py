@@ -224,3 +224,46 @@ def test_the_schema_documents_the_header_on_creating_operations_only(app: FastAP
     assert not documented & {("POST", "/api/v2/auth/login"), ("POST", "/api/auth/token"),
                              ("POST", "/api/v2/auth/refresh"), ("POST", "/api/v2/auth/logout")}
     assert all(method == "POST" for method, _ in documented)
+
+
+async def test_a_keyed_start_derives_its_run_id_so_a_retry_after_a_lost_answer_finds_the_same_run(
+        api: httpx.AsyncClient, temporal_client) -> None:
+    """The first attempt started the run but its answer never arrived (a killed API; a Temporal restart): its claim
+    is gone, so the retry runs the route again — and lands on the same workflow, not a second run."""
+    from core.idempotency import store
+
+    created = await api.post("/api/v2/workflows", json={"name": "keyed", "steps": [
+        {"id": "a", "action": "execute-command", "parameters": {"command": "true"}}]})
+    url = f"/api/v2/workflows/{created.json()['data']['id']}/runs"
+    first = await api.post(url, json={}, headers={"Idempotency-Key": "lost-answer-1"})
+    assert first.status_code == 202, first.text
+    run_id = first.json()["data"]["id"]
+    with store.session_scope() as session:  # as if the first request's process had died before storing its answer
+        session.exec(store.delete(store.IdempotencyRow))
+    again = await api.post(url, json={}, headers={"Idempotency-Key": "lost-answer-1"})
+    assert again.status_code == 202, again.text
+    assert again.json()["data"]["id"] == run_id and again.headers.get("idempotent-replayed") is None
+    other = await api.post(url, json={}, headers={"Idempotency-Key": "lost-answer-2"})
+    assert other.json()["data"]["id"] != run_id
+    await wait_for_run(api, run_id)
+    with store.session_scope() as session:
+        session.exec(store.delete(store.IdempotencyRow))
+    after_end = await api.post(url, json={}, headers={"Idempotency-Key": "lost-answer-1"})
+    assert after_end.status_code == 202 and after_end.json()["data"]["id"] == run_id  # finished: still that run
+    listed = [w async for w in temporal_client.list_workflows(f"WorkflowId = '{run_id}'")]
+    assert len(listed) <= 1  # visibility may lag; never two executions
+
+
+async def test_a_claim_whose_process_died_is_taken_over_after_the_lease() -> None:
+    from datetime import timedelta
+
+    from core.idempotency import store
+    from core.settings import get_settings
+
+    target = store.slot(get_settings(), "user:lease", "POST", "/x", "k")
+    first = store.claim(target, "h")
+    assert first.kind == "claimed" and store.renew(target, first.owner)
+    assert store.claim(target, "h").kind == "in_flight"
+    later = store.utcnow() + store.LEASE + timedelta(seconds=1)
+    assert store.claim(target, "h", now=later).kind == "claimed"  # nobody renewed it: taken over
+    assert not store.renew(target, first.owner)  # the first owner lost it

@@ -1,10 +1,7 @@
 """Shared memory through both REST dialects, on SQLite and on PostgreSQL (the same tests, parametrized by backend).
 
-Each backend gets an app of its own whose settings point the memory store at a fresh database: a SQLite file in
-the session directory, or a dedicated schema in the `test` database on 127.0.0.1:5432 (dropped and re-created per
-run). Users and tokens stay in the suite's SQLite database. The Free tier's memory quota is lowered to 4 KiB in
-these apps so a quota refusal needs only a few requests. PostgreSQL tests are skipped, saying so, only when the
-server is unreachable.
+Each half of the session (tests/conftest.py: SQLite, then PostgreSQL) gets an app of its own on that half's database,
+with the Free tier's memory quota lowered to 4 KiB so a quota refusal needs only a few requests.
 """
 
 from __future__ import annotations
@@ -29,8 +26,6 @@ from core.memory.service import Caller, service_for
 from core.settings import Settings
 from tests.support import client_for, new_user, shared_user, token_for
 
-PG_URL = os.environ.get("STELLARFLOW_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-PG_SCHEMA = "stellarflow_memory_test"
 FREE_QUOTA = 4096
 
 # The spec's example bodies (claude-flow-api.md "Memory Management", stellarflow-api.md "Memory Management").
@@ -67,37 +62,13 @@ class Backend:
     settings: Settings
 
 
-def _postgres_problem() -> str | None:
-    try:
-        import psycopg
-    except ImportError as err:  # a dependency of the app: its absence is a broken install, said clearly
-        return f"psycopg is not installed ({err})"
-    try:
-        conninfo = PG_URL.replace("postgresql+psycopg://", "postgresql://")
-        with psycopg.connect(conninfo, connect_timeout=3, autocommit=True) as connection:
-            connection.execute(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE")
-            connection.execute(f"CREATE SCHEMA {PG_SCHEMA}")
-    except psycopg.OperationalError as err:
-        return f"PostgreSQL is unreachable at {PG_URL.split('@')[-1]}: {str(err).strip().splitlines()[0]}"
-    return None
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-async def backend(request: pytest.FixtureRequest, session_dir) -> AsyncIterator[Backend]:
-    if request.param == "postgresql":
-        problem = _postgres_problem()
-        if problem:
-            pytest.skip(f"memory tests on PostgreSQL skipped: {problem}")
-        url = f"{PG_URL}?options=-csearch_path%3D{PG_SCHEMA}"
-    else:
-        path = session_dir / f"memory-{os.getpid()}.db"
-        for suffix in ("", "-wal", "-shm"):
-            path.with_name(path.name + suffix).unlink(missing_ok=True)
-        url = f"sqlite:///{path}"
-    settings = Settings(database_url=url, quotas={"free": {"memory_bytes": FREE_QUOTA}})
+@pytest.fixture(scope="module")
+async def backend(database) -> AsyncIterator[Backend]:
+    """An app of its own (lower quotas) on the session's database of this half: SQLite or PostgreSQL."""
+    settings = Settings(database_url=database.url, quotas={"free": {"memory_bytes": FREE_QUOTA}})
     app = create_app(settings)
     async with app.router.lifespan_context(app):
-        yield Backend(request.param, url, app, settings)
+        yield Backend(database.backend, database.url, app, settings)
 
 
 @pytest.fixture
@@ -585,6 +556,7 @@ async def test_filters_are_exact_and_pages_skip_what_the_caller_cannot_see(backe
     assert found["results"][0]["relevance"] == 1.0 and "<mark>" in found["results"][0]["snippet"]
 
 
+@pytest.mark.database("sqlite", reason="SQLite's FTS5 table; PostgreSQL's upgrade: tests/test_migrations.py")
 def test_a_store_made_before_filter_terms_is_upgraded(tmp_path) -> None:
     from sqlalchemy import create_engine
 

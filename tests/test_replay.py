@@ -22,6 +22,8 @@ from temporalio.worker import Replayer
 import workflows
 from worker import workflow_runner
 
+pytestmark = pytest.mark.database("sqlite", reason="replays recorded histories: no database")
+
 FOLDER = Path(__file__).parent / "histories"
 # `make histories` rewrites the top level; subfolders hold histories kept on purpose (README.md: workflow.patched).
 HISTORIES = sorted(FOLDER.rglob("*.json"))

@@ -13,6 +13,8 @@ from core.agents import scheduling
 from core.agents.models import AgentStatus, Strategy, SwarmSpec, SwarmStatus, Topology
 from core.agents.state import ParentProgress, SwarmAgent, SwarmState, TaskTicket
 
+pytestmark = pytest.mark.database("sqlite", reason="pure scheduling decisions: no database")
+
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 

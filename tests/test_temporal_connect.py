@@ -20,6 +20,8 @@ from core import temporal
 from core.settings import Settings
 from core.temporal import TemporalSettingsError, connect_options
 
+pytestmark = pytest.mark.database("sqlite", reason="connection settings: no database")
+
 # Settings built here must not see the test session's environment or a developer's .env.
 _CLEAN = {"_env_file": None}
 

@@ -15,6 +15,8 @@ from core import names
 from core.agents.contracts import STATUS_QUERY, AgentHandlers, SwarmHandlers, TaskHandlers
 from core.pipelines import contracts as pipeline_contracts
 
+pytestmark = pytest.mark.database("sqlite", reason="names and handlers: no database")
+
 WORKFLOW_NAMES = {value for key, value in vars(names).items() if key.endswith("_WORKFLOW")}
 ACTIVITY_NAMES = {value for key, value in vars(names).items()
                   if key.isupper() and not key.endswith("_WORKFLOW") and isinstance(value, str)}

@@ -5,12 +5,13 @@ from workflows.artifact_sweep import ArtifactSweepWorkflow
 from workflows.concurrency import ConcurrencyGroupWorkflow
 from workflows.memory_sweep import MemorySweepWorkflow
 from workflows.pipeline import PipelineWorkflow
+from workflows.reconcile import ReconcileWorkflow
 from workflows.swarm import SwarmWorkflow
 from workflows.sync_source import SyncSourceWorkflow
 from workflows.task import TaskWorkflow
 
 ALL = [PipelineWorkflow, AgentWorkflow, TaskWorkflow, SwarmWorkflow, MemorySweepWorkflow, ConcurrencyGroupWorkflow,
-       SyncSourceWorkflow, ArtifactSweepWorkflow]
+       SyncSourceWorkflow, ArtifactSweepWorkflow, ReconcileWorkflow]
 
 __all__ = ["ALL", "AgentWorkflow", "ArtifactSweepWorkflow", "ConcurrencyGroupWorkflow", "MemorySweepWorkflow",
-           "PipelineWorkflow", "SwarmWorkflow", "SyncSourceWorkflow", "TaskWorkflow"]
+           "PipelineWorkflow", "ReconcileWorkflow", "SwarmWorkflow", "SyncSourceWorkflow", "TaskWorkflow"]

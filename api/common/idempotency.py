@@ -67,8 +67,20 @@ def _routes(app: Any) -> Iterable[tuple[str, Any]]:
     return [(context.path, context.route) for context in iter_route_contexts(app.routes)]
 
 
+_CREATING: dict[int, list[Any]] = {}
+
+
+def _creating_routes(app: Any) -> list[Any]:
+    """The routes that take part, computed once per app (routes are fixed once the app serves)."""
+    found = _CREATING.get(id(app))
+    if found is None:
+        found = _CREATING[id(app)] = [route for _, route in _routes(app) if is_creating(route)]
+    return found
+
+
 def matched_route(app: Any, scope: Scope) -> Any | None:
-    for _, route in _routes(app):
+    """The creating route `scope` is for, or None (a request for any other route does not take part)."""
+    for route in _creating_routes(app):
         match, _ = route.matches(scope)
         if match == Match.FULL:
             return route
@@ -87,7 +99,7 @@ class IdempotencyMiddleware:
         headers = dict(scope["headers"])
         raw_key = headers.get(HEADER.lower().encode())
         route = matched_route(scope.get("app"), scope) if raw_key is not None and scope.get("app") else None
-        if route is None or not is_creating(route):
+        if route is None:
             await self.app(scope, receive, send)
             return
         key = raw_key.decode("latin-1")
@@ -138,8 +150,24 @@ class IdempotencyMiddleware:
                 finished = not message.get("more_body", False)
             await send(message)
 
+        async def renew_while_running() -> None:
+            while True:
+                await anyio.sleep(idempotency.RENEW_EVERY.total_seconds())
+                try:
+                    await anyio.to_thread.run_sync(idempotency.renew, target, owner)
+                except Exception:  # noqa: BLE001 - the next renewal tries again
+                    log.warning("could not renew an Idempotency-Key claim", exc_info=True)
+
+        # The route may derive what it creates from the slot (a run's id: a retry after an answer that never
+        # arrived then lands on the same run), never from the raw key, which is the caller's.
+        scope.setdefault("state", {})["idempotency_slot"] = target.id
         try:
-            await self.app(scope, receive, capture)
+            async with anyio.create_task_group() as renewals:
+                renewals.start_soon(renew_while_running)
+                try:
+                    await self.app(scope, receive, capture)
+                finally:
+                    renewals.cancel_scope.cancel()
         finally:
             with anyio.CancelScope(shield=True):
                 await self._settle(target, owner, status, kept_headers, chunks, finished)
@@ -158,6 +186,14 @@ class IdempotencyMiddleware:
 
     async def _caller(self, scope: Scope) -> str:
         token = bearer_token(scope)
+        resolver = getattr(getattr(scope.get("app"), "state", None), "tier_resolver", None)
+        if token and resolver is not None:
+            # The rate limiter resolved this token to its user a moment ago (cached a few seconds): the same key
+            # without a second credential check. The route still checks the credential in full, and only a 2xx
+            # from it is ever stored, so a credential revoked meanwhile stores nothing.
+            resolved = await anyio.to_thread.run_sync(resolver, token)
+            if resolved is not None and resolved.key.startswith("user:"):
+                return resolved.key
         if token:
             try:
                 identity = await anyio.to_thread.run_sync(authenticate, self.settings, token)

@@ -45,6 +45,7 @@ from core.listing import Page, PageRequest, paginate
 from core.names import AGENT_WORKFLOW
 from core.settings import Settings
 from core.sharing import check_shared_with
+from core.temporal import check_workflow_input
 
 SORTABLE = {"createdAt": AgentRow.created_at, "name": AgentRow.name, "type": AgentRow.type,
             "status": AgentRow.status, "updatedAt": AgentRow.updated_at}
@@ -108,10 +109,12 @@ async def create_agent(client: Client, settings: Settings, body: AgentCreate, *,
         if len(swarm.live_agents) >= swarm.spec.max_agents:
             raise Conflict(f"Swarm {body.swarm_id} already has maxAgents ({swarm.spec.max_agents}) agents")
     state = AgentState(spec=spec)
+    workflow_input = agent_input(settings, spec)
+    check_workflow_input(workflow_input, "agent")
     await asyncio.to_thread(seed_projection, AGENT_PROJECTION.kind, spec.id, state.model_dump(mode="json"),
                             "agent.created", {"agent_id": spec.id, "type": spec.type})
     try:
-        await client.start_workflow(AGENT_WORKFLOW, agent_input(settings, spec), id=spec.id,
+        await client.start_workflow(AGENT_WORKFLOW, workflow_input, id=spec.id,
                                     task_queue=settings.task_queue)
     except RPCError as err:
         raise Unavailable(f"Temporal did not accept the agent: {err.message}") from None

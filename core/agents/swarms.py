@@ -57,6 +57,7 @@ from core.names import SWARM_WORKFLOW
 from core.operations.service import finish_operation, start_operation
 from core.settings import Settings
 from core.sharing import check_shared_with
+from core.temporal import check_workflow_input
 
 SORTABLE = {"createdAt": SwarmRow.created_at, "name": SwarmRow.name, "updatedAt": SwarmRow.updated_at,
             "status": SwarmRow.status}
@@ -157,10 +158,12 @@ async def create_swarm(client: Client, settings: Settings, body: SwarmCreate, *,
                      tasks=[t if isinstance(t, str) else t.model_dump(mode="json") for t in body.tasks], owner=owner,
                      shared_with=shared or [], created_at=datetime.now(UTC))
     state = SwarmState(spec=spec, updated_at=spec.created_at)
+    workflow_input = swarm_input(settings, spec, body.agent_config)
+    check_workflow_input(workflow_input, "swarm")
     await asyncio.to_thread(seed_projection, SWARM_PROJECTION.kind, spec.id, state.model_dump(mode="json"),
                             "swarm.submitted", {"swarm_id": spec.id})
     try:
-        await client.start_workflow(SWARM_WORKFLOW, swarm_input(settings, spec, body.agent_config), id=spec.id,
+        await client.start_workflow(SWARM_WORKFLOW, workflow_input, id=spec.id,
                                     task_queue=settings.task_queue)
     except RPCError as err:
         raise Unavailable(f"Temporal did not accept the swarm: {err.message}") from None

@@ -50,6 +50,7 @@ from core.listing import Page, PageRequest, paginate
 from core.names import TASK_WORKFLOW
 from core.settings import Settings
 from core.sharing import check_shared_with
+from core.temporal import check_workflow_input
 
 SORTABLE = {"createdAt": TaskRow.created_at, "priority": TaskRow.priority_rank, "status": TaskRow.status,
             "updatedAt": TaskRow.updated_at}
@@ -130,6 +131,7 @@ async def create_task(client: Client, settings: Settings, body: TaskCreate, *, c
                     swarm_id=body.swarm_id, owner=owner, shared_with=shared or [], estimated_duration_s=estimate,
                     created_at=now)
     state = TaskState(spec=spec, timeline=Timeline(created_at=now), updated_at=now)
+    check_workflow_input(TaskInput(spec=spec), "task")
     await asyncio.to_thread(seed_projection, TASK_PROJECTION.kind, spec.id, state.model_dump(mode="json"),
                             "task.submitted", {"task_id": spec.id})
     try:

@@ -33,11 +33,22 @@ def server_secret(settings: Settings) -> bytes:
         if len(value) < MIN_SECRET_LENGTH:
             raise SecretError(f"STELLARFLOW_JWT_SECRET must be at least {MIN_SECRET_LENGTH} characters")
         return value.encode()
-    path = (settings.data_dir / SECRET_FILE).resolve()
+    path = _resolved(settings.data_dir)
     with _lock:
         if path not in _cache:
             _cache[path] = _load_or_create(path)
         return _cache[path]
+
+
+_paths: dict[Path, Path] = {}
+
+
+def _resolved(data_dir: Path) -> Path:
+    """`<data dir>/jwt.secret`, resolved once per data dir (resolving costs file-system calls on every request)."""
+    found = _paths.get(data_dir)
+    if found is None:
+        found = _paths[data_dir] = (data_dir / SECRET_FILE).resolve()
+    return found
 
 
 def _load_or_create(path: Path) -> bytes:

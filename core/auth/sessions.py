@@ -10,14 +10,14 @@ import logging
 from datetime import timedelta
 
 from pydantic import BaseModel
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlmodel import col
 
 from core.auth import passwords, tokens
 from core.auth.identity import Identity, aware
 from core.auth.tables import AuthSessionRow, OAuthGrantRow, UserRow
 from core.auth.users import UserInfo, find_for_login, info
-from core.db import session_scope, utcnow
+from core.db import get_engine, session_scope, utcnow
 from core.errors import Unauthorized
 from core.ids import new_id
 from core.settings import Settings
@@ -133,16 +133,25 @@ def logout(session_id: str, reason: str = "logout") -> None:
 
 
 def check_access_token(settings: Settings, token: str) -> Identity:
+    """The token's session must exist, belong to the token's user, not be revoked, and the user not be disabled:
+    one query (session, user and any OAuth grant joined), on every request."""
     claims = tokens.decode(settings, token, tokens.ACCESS)
-    with session_scope() as session:
-        row = session.get(AuthSessionRow, claims.sid)
-        if row is None or row.user_id != claims.sub or row.revoked_at is not None:
-            raise Unauthorized("Token revoked")
-        user = session.get(UserRow, claims.sub)
-        if user is None or user.disabled:
-            raise Unauthorized("Token revoked")
-        grant = session.get(OAuthGrantRow, row.id)
-        if grant is not None:
-            return Identity(user=info(user), method="oauth", session_id=row.id, scopes=grant.scope.split(),
-                            client_id=grant.client_id)
-        return Identity(user=info(user), method="token", session_id=row.id)
+    sessions_t, users_t, grants_t = AuthSessionRow.__table__, UserRow.__table__, OAuthGrantRow.__table__
+    query = (
+        select(sessions_t.c.user_id, sessions_t.c.revoked_at, users_t.c.id, users_t.c.username, users_t.c.email,
+               users_t.c.full_name, users_t.c.role, users_t.c.tier, users_t.c.disabled, users_t.c.created_at,
+               grants_t.c.scope, grants_t.c.client_id)
+        .select_from(sessions_t.join(users_t, users_t.c.id == sessions_t.c.user_id)
+                     .outerjoin(grants_t, grants_t.c.session_id == sessions_t.c.id))
+        .where(sessions_t.c.id == claims.sid)
+    )
+    with get_engine().connect() as connection:
+        row = connection.execute(query).first()
+    if row is None or row.user_id != claims.sub or row.revoked_at is not None or row.disabled:
+        raise Unauthorized("Token revoked")
+    user = UserInfo(id=row.id, username=row.username, email=row.email, fullName=row.full_name, role=row.role,
+                    tier=row.tier, disabled=row.disabled, createdAt=row.created_at)
+    if row.client_id is not None:
+        return Identity(user=user, method="oauth", session_id=claims.sid, scopes=row.scope.split(),
+                        client_id=row.client_id)
+    return Identity(user=user, method="token", session_id=claims.sid)

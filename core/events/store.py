@@ -80,3 +80,41 @@ def list_events(resource_id: str, *, after: int = -1, limit: int = 1000) -> list
             .limit(limit)
         ).all()
         return [Event(seq=row.seq, type=row.type, at=row.at, data=row.data) for row in rows]
+
+
+def repair(request: EntityRecord, writer: ProjectionWriter, *, created_at: datetime | None = None) -> None:
+    """Write `request`'s snapshot as the projection row whatever the row's seq (reconciliation, `core.reconcile`):
+    the row takes `request.seq`, which the caller keeps at the highest seq seen, so the workflow's next write still
+    replaces it. Events are not touched."""
+    engine = get_engine()
+    insert = upsert(engine.dialect.name)
+    table, values = writer.row(request)
+    if created_at is not None:  # a rebuilt run row: when Temporal started it, not now
+        values["created_at"] = created_at
+    statement = insert(table).values(**values)
+    changes = {name: statement.excluded[name] for name in values if name not in ("id", "created_at")}
+    with engine.begin() as conn:
+        conn.execute(statement.on_conflict_do_update(index_elements=["id"], set_=changes))
+
+
+def record_many(requests: list[EntityRecord], writer: ProjectionWriter) -> None:
+    """`record` for many resources of one kind in one transaction (snapshots and events; no operations): one
+    statement for the events and one for the projection rows, each executed with all their rows."""
+    if not requests:
+        return
+    engine = get_engine()
+    insert = upsert(engine.dialect.name)
+    events = EventRow.__table__  # type: ignore[attr-defined]
+    rows = [{"resource_id": r.id, "seq": e.seq, "type": e.type, "at": e.at, "data": e.data}
+            for r in requests for e in r.events]
+    projected = [writer.row(request) for request in requests if request.snapshot]
+    with engine.begin() as conn:
+        if rows:
+            conn.execute(insert(events).on_conflict_do_nothing(index_elements=["resource_id", "seq"]), rows)
+        if projected:
+            table = projected[0][0]
+            values = [row for _, row in projected]
+            statement = insert(table)
+            changes = {name: statement.excluded[name] for name in values[0] if name not in ("id", "created_at")}
+            conn.execute(statement.on_conflict_do_update(index_elements=["id"], set_=changes,
+                                                         where=table.c.seq < statement.excluded.seq), values)

@@ -8,8 +8,8 @@ the table — or guessing someone's key without being them — reveals nothing (
 failed request releases its slot, so it can be retried with the same key.
 
 Keys expire `TTL` after their first use: an expired row is treated as absent (and overwritten), and rows are
-swept at most every `SWEEP_EVERY` per process. A claim whose request never finished (a crashed process) is taken
-over once its `LEASE` has passed.
+swept at most every `SWEEP_EVERY` per process. A claim is renewed while its request runs; one whose request never
+finished (a crashed process) is taken over once its `LEASE` has passed.
 """
 
 from __future__ import annotations
@@ -39,7 +39,10 @@ from core.settings import Settings
 log = logging.getLogger("stellarflow.idempotency")
 
 TTL = timedelta(hours=24)
-LEASE = timedelta(minutes=2)
+# A claim holds its key while its request runs; the request's process renews it every RENEW_EVERY, so a claim whose
+# process died (SIGKILL, OOM, a lost host) is taken over within LEASE, not held for minutes while clients retry.
+LEASE = timedelta(seconds=15)
+RENEW_EVERY = timedelta(seconds=5)
 SWEEP_EVERY = timedelta(minutes=10)
 MAX_STORED_BODY = 1 << 20  # a larger response is not kept (the request is then simply not idempotent)
 
@@ -149,6 +152,18 @@ def complete(target: Slot, owner: str, response: StoredResponse) -> bool:
             .values(status_code=response.status, response=blob)
         ).rowcount
     return bool(stored)
+
+
+def renew(target: Slot, owner: str, *, now: datetime | None = None) -> bool:
+    """Extend a claim still in flight by LEASE; False when it is no longer ours."""
+    now = now or utcnow()
+    with session_scope() as session:
+        return bool(session.exec(
+            update(IdempotencyRow)
+            .where(IdempotencyRow.id == target.id, IdempotencyRow.owner == owner,
+                   IdempotencyRow.status_code.is_(None))  # type: ignore[union-attr]
+            .values(locked_until=now + LEASE)
+        ).rowcount)
 
 
 def release(target: Slot, owner: str) -> None:

@@ -55,7 +55,6 @@ from core.memory.tables import (
     MemoryTagRow,
     MemoryVersionRow,
     filter_terms,
-    upgrade_schema,
 )
 from core.memory.values import (
     check_access_level,
@@ -254,8 +253,6 @@ class MemoryService:
         self._access: dict[int, tuple[int, datetime]] = {}  # pk -> (reads not yet written, last read)
         self._access_lock = threading.Lock()
         self._flushed_at = time.monotonic()
-        with engine.begin() as connection:  # a store made before `filter_terms` existed
-            upgrade_schema(connection)
 
     # ---- transactions ------------------------------------------------------------------------------------
 

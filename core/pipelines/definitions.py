@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
 from core.access import SYSTEM, SYSTEM_OWNER, Caller, require_write
-from core.db import session_scope, utcnow
+from core.db import get_engine, session_scope, utcnow
 from core.dsl.models import WorkflowDefinition
 from core.dsl.validate import DefinitionError, load_file, parse_definition
 from core.errors import NotFound, ValidationFailed
@@ -179,6 +180,41 @@ def get_definition(workflow_id: str, version: int | None = None) -> tuple[Workfl
         if stored is None:
             raise NotFound("workflow version", f"{workflow_id}@{wanted}")
         return _info(session, row), WorkflowDefinition.model_validate(stored.definition)
+
+
+_PARSED: dict[tuple[str, int, str], tuple[WorkflowDefinition, dict[str, Any]]] = {}
+
+
+def definition_for_run(workflow_id: str,
+                       version: int | None = None) -> tuple[int, WorkflowDefinition, dict[str, Any], str | None]:
+    """(version, definition, its dump, the workflow's owner) to start a run with: two primary-key reads, and the
+    parsed definition cached per (id, version, content hash) — versions never change — with its `dump()` (treat
+    both as read-only).
+    `get_definition` also counts the workflow's runs, which a start does not need and which grows with every run."""
+    workflows_t, versions_t = WorkflowRow.__table__, WorkflowVersionRow.__table__
+    with get_engine().connect() as connection:  # one query, no ORM session: this is on every start's path
+        found = connection.execute(
+            sa_select(workflows_t.c.status, workflows_t.c.version, workflows_t.c.owner,
+                      versions_t.c.version.label("pinned"),
+                      versions_t.c.content_hash)
+            .select_from(workflows_t.outerjoin(versions_t, (versions_t.c.workflow_id == workflows_t.c.id)
+                                               & (versions_t.c.version == (version or workflows_t.c.version))))
+            .where(workflows_t.c.id == workflow_id)).first()
+        if found is None or found.status == "deleted":
+            raise NotFound("workflow", workflow_id)
+        wanted = version or found.version
+        if found.pinned is None:
+            raise NotFound("workflow version", f"{workflow_id}@{wanted}")
+        key = (workflow_id, wanted, found.content_hash)
+        cached = _PARSED.get(key)
+        if cached is None:
+            definition = connection.execute(sa_select(versions_t.c.definition).where(
+                versions_t.c.workflow_id == workflow_id, versions_t.c.version == wanted)).scalar_one()
+            if len(_PARSED) >= 512:
+                _PARSED.clear()
+            parsed = WorkflowDefinition.model_validate(definition)
+            cached = _PARSED[key] = (parsed, parsed.dump())
+    return wanted, cached[0], cached[1], found.owner
 
 
 def list_workflows(page: PageRequest) -> Page[WorkflowInfo]:

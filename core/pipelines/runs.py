@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlmodel import select
 from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.common import QueryRejectCondition
-from temporalio.exceptions import ApplicationError
+from temporalio.common import QueryRejectCondition, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from core.access import Caller, Redactable, may_read, may_write, owns
@@ -26,19 +27,20 @@ from core.dsl.validate import DefinitionError, resolve_inputs
 from core.errors import Conflict, Forbidden, NotFound, Unavailable, ValidationFailed
 from core.events.contracts import EntityRecord
 from core.events.models import Event
-from core.events.store import list_events, record
-from core.ids import new_id
+from core.events.pending import PENDING
+from core.events.store import list_events
+from core.ids import derived_id, new_id
 from core.listing import Page, PageRequest, paginate
 from core.names import PIPELINE_WORKFLOW
 from core.pipelines import approvals
 from core.pipelines.contracts import DECIDE_APPROVAL_UPDATE, STATUS_QUERY, ApprovalDecision, PipelineInput
-from core.pipelines.definitions import WorkflowAccess, get_definition, workflow_access
+from core.pipelines.definitions import WorkflowAccess, definition_for_run, get_definition, workflow_access
 from core.pipelines.launch import RunOptions, run_metadata
 from core.pipelines.models import TERMINAL_RUN, RunStarter, RunState, RunStatus, StepState
 from core.pipelines.projection import RUN_PROJECTION
 from core.pipelines.tables import RunRow
 from core.settings import Settings
-from core.temporal import run_search_attributes
+from core.temporal import MAX_WORKFLOW_INPUT_BYTES, check_workflow_input, run_search_attributes
 
 SORTABLE = {"createdAt": RunRow.created_at, "status": RunRow.status}
 FILTERABLE = {"status": RunRow.status, "workflowId": RunRow.workflow_id, "startedBy": RunRow.started_by}
@@ -90,14 +92,16 @@ async def start_run(
     caller: Caller,
     version: int | None = None,
     options: RunOptions | None = None,
+    id_seed: str | None = None,
 ) -> tuple[RunInfo, bool]:
     """Start a run owned by the caller (anyone who may run workflows: a run is a use of its workflow). Returns
     (run, created). Retries are made safe by the API's Idempotency-Key layer (api/idempotency.py), which answers a
     retry with the first response before this is called again."""
     options = options or RunOptions()
-    info, definition = await asyncio.to_thread(get_definition, workflow_id, version)
-    pinned = version or info.version
-    run_id = options.run_id or new_id("run")
+    pinned, definition, dumped, owner = definition_for_run(workflow_id, version)  # two primary-key reads
+    # With an Idempotency-Key the run id is derived from it, and Temporal refuses a second workflow with that id: a
+    # retry whose first attempt started the run but never answered (a killed API, a Temporal restart) gets that run.
+    run_id = options.run_id or (derived_id("run", id_seed) if id_seed else new_id("run"))
     try:
         resolved = resolve_inputs(definition, inputs or {})
     except DefinitionError as err:
@@ -111,16 +115,18 @@ async def start_run(
         run_id=run_id,
         workflow_id=workflow_id,
         version=pinned,
-        definition=definition.dump(),
+        definition=dumped,
         inputs=resolved,
         heartbeat_timeout_s=settings.heartbeat_timeout_s,
         default_timeout_s=settings.default_step_timeout_s,
         link=ui_link(settings, run_id),
         started_by=starter,
-        **options.input_fields(info.owner, settings),
+        **options.input_fields(owner, settings),
     )
     summary, details = run_metadata(definition.name, workflow_id, pinned, options.trigger_name, starter.username,
                                     rerun_of=options.rerun_of)
+    if len(_json(dumped)) + len(_json(resolved)) > MAX_WORKFLOW_INPUT_BYTES // 2:  # encoding twice costs: only then
+        check_workflow_input(pipeline_input, "run (its definition and inputs)")
     try:
         await client.start_workflow(
             PIPELINE_WORKFLOW,
@@ -130,12 +136,18 @@ async def start_run(
             search_attributes=run_search_attributes(workflow_id, pinned, options.trigger_name),
             static_summary=summary,
             static_details=details,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         )
+    except WorkflowAlreadyStartedError:  # started by an earlier attempt with this key, and finished since
+        return await asyncio.to_thread(get_run_row, run_id), False
     except RPCError as err:
         raise Unavailable(f"Temporal did not accept the run: {err.message}") from None
-    snapshot = EntityRecord(kind=RUN_PROJECTION.kind, id=run_id, seq=0, snapshot=state.model_dump(mode="json"))
-    await asyncio.to_thread(record, snapshot, RUN_PROJECTION)
-    return await asyncio.to_thread(get_run_row, run_id), True
+    # The pending row is written off the request path, batched with other starts (core/events/pending.py); the
+    # run's workflow writes its row too, on its first flush.
+    PENDING.submit(EntityRecord(kind=RUN_PROJECTION.kind, id=run_id, seq=0, snapshot=state.model_dump(mode="json")),
+                   RUN_PROJECTION)
+    return _from_state(state, datetime.now(UTC)), True
 
 
 def entitled(info: RunInfo, caller: Caller, access: WorkflowAccess | None) -> bool:
@@ -175,7 +187,10 @@ async def get_run(client: Client, run_id: str, *, wait_s: float = 0) -> RunInfo:
 
     With `wait_s`, first wait up to that long for the run to close (a long poll on the server, so a client
     that only wants the outcome need not poll)."""
-    info = await asyncio.to_thread(get_run_row, run_id)
+    try:
+        info = await asyncio.to_thread(get_run_row, run_id)
+    except NotFound:
+        info = await _just_started(client, run_id)
     if info.status in TERMINAL_RUN:
         return info
     handle = client.get_workflow_handle(run_id)
@@ -203,18 +218,35 @@ async def get_run(client: Client, run_id: str, *, wait_s: float = 0) -> RunInfo:
     )
 
 
+async def _just_started(client: Client, run_id: str) -> RunInfo:
+    """A run another API process started a moment ago, whose pending row is not written yet: its workflow knows it.
+    NotFound when Temporal has no such run (or no worker answers right now)."""
+    if not run_id.startswith("run-"):
+        raise NotFound("run", run_id)
+    try:
+        live = await client.get_workflow_handle(run_id).query(STATUS_QUERY, result_type=RunState,
+                                                              rpc_timeout=timedelta(seconds=2))
+    except Exception:  # noqa: BLE001 - unknown, or unanswerable now: the projection's answer stands
+        raise NotFound("run", run_id) from None
+    return _from_state(live, live.startedAt or datetime.now(UTC))
+
+
 def get_run_row(run_id: str) -> RunInfo:
-    with session_scope() as session:
-        row = session.get(RunRow, run_id)
-        if row is None:
-            raise NotFound("run", run_id)
-        info = _from_row(row)
-        info.reruns = list(session.exec(select(RunRow.id).where(RunRow.rerun_of == run_id)
-                                        .order_by(RunRow.created_at)).all())  # type: ignore[arg-type]
-        return info
+    for attempt in range(2):
+        with session_scope() as session:
+            row = session.get(RunRow, run_id)
+            if row is not None:
+                info = _from_row(row)
+                info.reruns = list(session.exec(select(RunRow.id).where(RunRow.rerun_of == run_id)
+                                                .order_by(RunRow.created_at)).all())  # type: ignore[arg-type]
+                return info
+        if attempt == 0:
+            PENDING.flush()  # a run this process started a moment ago may still be queued
+    raise NotFound("run", run_id)
 
 
 def list_runs(page: PageRequest, *, caller: Caller, workflow_id: str | None = None) -> Page[RunInfo]:
+    PENDING.flush()  # runs this process started a moment ago are listed too
     if workflow_id is not None:
         get_definition(workflow_id)  # 404 for an unknown workflow
     with session_scope() as session:
@@ -290,6 +322,16 @@ def run_logs(run_id: str, *, caller: Caller) -> tuple[RunInfo, list[Event] | Non
 
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), default=str).encode()
+
+
+def _from_state(state: RunState, created_at: datetime) -> RunInfo:
+    return RunInfo(id=state.id, workflowId=state.workflowId, version=state.version, startedBy=state.startedBy,
+                   status=state.status, inputs=state.inputs, createdAt=created_at, startedAt=state.startedAt,
+                   endedAt=state.endedAt, error=state.error, steps=state.steps)
 
 
 def _from_row(row: RunRow) -> RunInfo:

@@ -460,10 +460,40 @@ async def memory_sweep(api: Api, rec: HistoryWriter, client: Client, task_queue:
     await rec.save("memory-sweep", workflow_id)
 
 
+async def reconcile(api: Api, rec: HistoryWriter, client: Client, task_queue: str) -> None:
+    """A pass that finds a deleted run row and rebuilds it (the run's row is deleted straight in the database)."""
+    from sqlalchemy import text
+
+    from core.db import get_engine
+    from core.reconcile.contracts import ReconcileRequest
+
+    run_id = await api.start_run({"name": "History: reconciled", "steps": [cmd("a", "true")]})
+    await api.run_until(run_id, "succeeded")
+    await eventually(lambda: runs_of(client, run_id), bool, "the run in Temporal's visibility")
+    with get_engine().begin() as connection:
+        connection.execute(text("DELETE FROM runs WHERE id = :id"), {"id": run_id})
+    workflow_id = f"reconcile-history-{int(time.time())}"
+    report = await client.execute_workflow("ReconcileWorkflow", ReconcileRequest(only=[run_id]), id=workflow_id,
+                                           task_queue=task_queue, result_type=dict)
+    if [fix["id"] for fix in report["fixes"]] != [run_id]:
+        raise RuntimeError(f"the reconcile pass did not rebuild {run_id}: {report}")
+    await rec.save("reconcile", workflow_id)
+
+
+SCENARIOS = ("pipelines", "automation", "agent_and_tasks", "swarm", "swarm_continue_as_new", "memory_sweep",
+             "reconcile")
+
+
 # ---- the run ----------------------------------------------------------------------------------------------------
 
 
-async def main() -> None:
+async def main(only: list[str]) -> None:
+    """Every scenario (then the recorded histories are replaced), or only those named (their histories are added or
+    replaced, the rest kept): `python -m tests.histories.record reconcile`."""
+    unknown = set(only) - set(SCENARIOS)
+    if unknown:
+        raise SystemExit(f"unknown scenario(s) {sorted(unknown)}; known: {', '.join(SCENARIOS)}")
+    chosen = set(only or SCENARIOS)
     began = time.monotonic()
     scratch = Path(tempfile.mkdtemp(prefix="stellarflow-histories-"))
     (scratch / "definitions").mkdir()
@@ -511,17 +541,25 @@ async def main() -> None:
                                              headers={"Authorization": f"Bearer {token}"}) as http:
                     api = Api(http)
                     rec = HistoryWriter(client, staging)
-                    await pipelines(api, rec)
-                    await automation(api, rec, client, scratch)
-                    await agent_and_tasks(api, rec)
-                    await swarm(api, rec, client)
-                    await swarm_continue_as_new(api, rec, client, settings.task_queue)
-                    await memory_sweep(api, rec, client, settings.task_queue)
+                    if "pipelines" in chosen:
+                        await pipelines(api, rec)
+                    if "automation" in chosen:
+                        await automation(api, rec, client, scratch)
+                    if "agent_and_tasks" in chosen:
+                        await agent_and_tasks(api, rec)
+                    if "swarm" in chosen:
+                        await swarm(api, rec, client)
+                    if "swarm_continue_as_new" in chosen:
+                        await swarm_continue_as_new(api, rec, client, settings.task_queue)
+                    if "memory_sweep" in chosen:
+                        await memory_sweep(api, rec, client, settings.task_queue)
+                    if "reconcile" in chosen:
+                        await reconcile(api, rec, client, settings.task_queue)
         finally:
             await worker.shutdown()
             await asyncio.gather(worker_task, return_exceptions=True)
         # Every scenario ended and every history is written: only now replace the recorded ones.
-        for stale in HERE.glob("*.json"):
+        for stale in HERE.glob("*.json") if not only else ():
             stale.unlink()
         for fresh in sorted(staging.glob("*.json")):
             shutil.move(fresh, HERE / fresh.name)
@@ -534,7 +572,7 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(sys.argv[1:]))
     # Short-lived Temporal client processes sometimes abort at interpreter exit (sdk-python issue 300); the
     # work is done and written, so leave without the interpreter's teardown.
     sys.stdout.flush()

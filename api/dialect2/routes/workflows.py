@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Response
+from fastapi import APIRouter, Body, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from temporalio.client import Client
 
@@ -86,6 +86,7 @@ async def delete_workflow(
 @router.post("/{workflow_id}/runs", status_code=202)
 async def start_run(
     workflow_id: str,
+    request: Request,
     client: ClientDep,
     settings: SettingsDep,
     principal: Annotated[Principal, Depends(require("workflows:run"))],
@@ -95,7 +96,7 @@ async def start_run(
     `Idempotency-Key` (api/common/idempotency.py), a retry gets the same run back instead of a second one."""
     body = body or RunCreate()
     info, _ = await runs.start_run(client, settings, workflow_id, body.inputs, caller=principal.caller,
-                                   version=body.version)
+                                   version=body.version, id_seed=getattr(request.state, "idempotency_slot", None))
     payload = ok(present_run.run(info, settings), links=present_run.run_links(info.id, info.workflowId, settings))
     return JSONResponse(payload, status_code=202, headers={"Location": f"/api/v2/runs/{info.id}"})
 
