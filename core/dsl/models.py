@@ -103,6 +103,43 @@ class EnvironmentSpec(Strict):
     slots: list[str] = Field(default_factory=lambda: ["blue", "green"], min_length=2, max_length=2)
 
 
+class SandboxLimits(Strict):
+    """Limits of a sandboxed command (docs/sandbox.md). Unset ones take the operator's defaults; a value above the
+    operator's maximum is refused. They are kernel rlimits: CPU seconds and file size per process, memory as the
+    address space of each process, processes as the number the sandbox's user may run at once."""
+
+    cpu_seconds: int | None = Field(default=None, alias="cpuSeconds", ge=1, description="CPU time per process")
+    memory_mb: int | None = Field(default=None, alias="memoryMB", ge=16, description="address space per process, MiB")
+    processes: int | None = Field(default=None, ge=1, description="processes (and threads) at once")
+    file_size_mb: int | None = Field(default=None, alias="fileSizeMB", ge=1, description="largest file written, MiB")
+
+    def tightened(self, other: SandboxLimits) -> SandboxLimits:
+        """The smaller of each limit set in either."""
+        values = {}
+        for name in type(self).model_fields:
+            mine, theirs = getattr(self, name), getattr(other, name)
+            values[name] = theirs if mine is None else mine if theirs is None else min(mine, theirs)
+        return SandboxLimits.model_validate(values)
+
+
+class SandboxSpec(Strict):
+    """How a step's (or an agent's, `config.sandbox`) commands are sandboxed: `network: none` gives them no network
+    at all; `limits` tighten or loosen the operator's defaults within the operator's maxima."""
+
+    network: Literal["on", "none"] | None = Field(
+        default=None, description="`none`: no network (only a private loopback); unset: the operator's default"
+    )
+    limits: SandboxLimits = Field(default_factory=SandboxLimits)
+
+    def tightened(self, other: SandboxSpec | None) -> SandboxSpec:
+        """Both at once: no network if either says none, the smaller of each limit (a task may only narrow what its
+        agent allows)."""
+        if other is None:
+            return self
+        network = "none" if "none" in (self.network, other.network) else self.network or other.network
+        return SandboxSpec(network=network, limits=self.limits.tightened(other.limits))
+
+
 class Step(Strict):
     id: str = Field(pattern=ID_PATTERN, max_length=64)
     name: str | None = None
@@ -122,6 +159,9 @@ class Step(Strict):
         default=None, description="a list, or an expression giving one; each item runs as an instance"
     )
     matrix: dict[str, list[Any]] | None = None
+    sandbox: SandboxSpec | None = Field(
+        default=None, description="network and resource limits of the step's commands (docs/sandbox.md)"
+    )
     local: bool = Field(
         default=False,
         description="run as a Temporal local activity in the worker running the workflow: a few ms of "
