@@ -97,6 +97,11 @@ class CommandOutcome:
             except ValueError:
                 name = f"signal {-self.exit_code}"
             return f"{what} was killed by {name}"
+        if self.exit_code is not None and 128 < self.exit_code < 128 + signal.NSIG:
+            # How a shell, and bwrap, report a command killed by a signal (a CPU or file-size limit, say).
+            with contextlib.suppress(ValueError):
+                name = signal.Signals(self.exit_code - 128).name
+                return f"{what} exited with code {self.exit_code} (128 + {name}: killed by that signal)"
         return f"{what} exited with code {self.exit_code}"
 
     def outputs(self) -> dict[str, Any]:
