@@ -290,6 +290,17 @@ async def test_a_shell_task_is_limited_and_still_measured(data_dir: Path) -> Non
     assert measured.memory_peak_mb is not None and 80 < measured.memory_peak_mb < 200  # the task, not bwrap
 
 
+async def test_the_worker_reads_no_report_through_a_planted_symlink(data_dir: Path, tmp_path: Path) -> None:
+    """The worker reads the test command's reports as root: a report path the command replaced by a symlink to a
+    file only root may read must not be followed."""
+    private = tmp_path / "root-only.json"
+    private.write_text('{"totals": {"percent_covered": 42.0}}')
+    private.chmod(0o600)
+    planted = f'ln -sf {private} "$STELLARFLOW_COVERAGE_JSON"; ln -sf {private} "$STELLARFLOW_JUNIT_XML"'
+    result = await task_result("true", test_command=planted)
+    assert result.success and result.coverage is None
+
+
 # ---- without a sandbox ----------------------------------------------------------------------------------------
 
 
