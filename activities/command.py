@@ -25,6 +25,7 @@ from typing import Any
 
 from temporalio import activity
 
+from activities import child_watcher
 from activities import sandbox as sandboxing
 from activities.environment import (
     HEARTBEAT_INTERVAL_S,
@@ -318,6 +319,7 @@ async def run_process(
     else:
         argv, spawn_cwd = [*_DEATH_SIGNAL, *argv], cwd
     sandboxed = sandbox is not None
+    child_watcher.install()
     loop = asyncio.get_running_loop()
     started = time.monotonic()
     # The spawn is shielded: cancelled half-way, asyncio would kill only the direct child and then wait for
@@ -468,8 +470,9 @@ async def run_in_workspace(
         )
         raw = sandboxing.read_back(output_path, MAX_OUTPUT_FILE_BYTES + 1) or b""
     finally:
-        with contextlib.suppress(OSError):
-            os.unlink(output_path)
+        for leftover in (output_path, marker):  # the marker matters only if this worker dies mid-step
+            with contextlib.suppress(OSError):
+                os.unlink(leftover)
     if len(raw) > MAX_OUTPUT_FILE_BYTES:
         outcome.warnings.append(f"STELLARFLOW_OUTPUT is larger than {MAX_OUTPUT_FILE_BYTES} bytes; cut off")
         raw = raw[:MAX_OUTPUT_FILE_BYTES]
