@@ -109,23 +109,15 @@ class Sandbox:
             args.append("--unshare-net")
         if os.geteuid() != 0:
             args += ["--unshare-user", "--disable-userns"]  # an unprivileged bwrap needs a user namespace
-        roots = [Path("/tmp"), Path("/dev/shm")]
-        closed, reopened = _out_of_reach() if self.uid is not None else ((), ())
-        for path in _outermost((*self.hidden, *closed), roots):
-            if path.is_dir():
-                args += ["--tmpfs", str(path)]
-                roots.append(path)
-            elif path.exists():
-                args += ["--ro-bind", "/dev/null", str(path)]
-        made: set[Path] = set()
-        binds = [("--ro-bind", path) for path in reopened]
-        binds += [("--bind", path) for path in (self.workspace, *self.writable)]
-        for kind, path in binds:
-            for parent in _parents_below(path, roots):
+        masks, roots, made = _masks(self.hidden, self.uid is not None)
+        args += masks
+        made = set(made)
+        for path in (self.workspace, *self.writable):
+            for parent in _parents_below(str(path), roots):
                 if parent not in made:
                     made.add(parent)
-                    args += ["--perms", "0755", "--dir", str(parent)]
-            args += [kind, str(path), str(path)]
+                    args += ["--perms", "0755", "--dir", parent]
+            args += ["--bind", str(path), str(path)]
         args += ["--chdir", "/"]  # bwrap has given up its capabilities by then; the uid we drop to changes into cwd
         if self.uid is not None:
             args += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
@@ -185,14 +177,45 @@ def _outermost(paths: Iterable[Path], roots: list[Path]) -> list[Path]:
     return kept
 
 
-def _parents_below(path: Path, roots: list[Path]) -> list[Path]:
+def _parents_below(path: str, roots: tuple[str, ...]) -> list[str]:
     """The directories between the deepest tmpfs above `path` and `path`: bwrap would create them 0700 (so the
-    sandbox's uid could not reach its own workspace by its absolute path); they are made 0755 instead."""
-    above = [root for root in roots if path != root and path.is_relative_to(root)]
+    sandbox's uid could not reach its own workspace by its absolute path); they are made 0755 instead. Plain
+    strings: this runs for every command."""
+    above = [root for root in roots if path.startswith(root + "/")]
     if not above:
         return []
-    base = max(above, key=lambda root: len(root.parts))
-    return [parent for parent in reversed(path.parents) if parent != base and parent.is_relative_to(base)]
+    base = max(above, key=len)
+    parents = []
+    parent = os.path.dirname(path)
+    while len(parent) > len(base):
+        parents.append(parent)
+        parent = os.path.dirname(parent)
+    return parents[::-1]
+
+
+@functools.lru_cache(maxsize=32)
+def _masks(hidden: tuple[Path, ...], other_uid: bool) -> tuple[list[str], tuple[str, ...], tuple[str, ...]]:
+    """The part of the command line that is the same for every command of this worker: what is masked and what
+    of the worker's own installation is bound back (`_out_of_reach`). Returns (arguments, tmpfs mount points,
+    directories already created), cached: the paths are fixed by the settings."""
+    args: list[str] = []
+    roots = [Path("/tmp"), Path("/dev/shm")]
+    closed, reopened = _out_of_reach() if other_uid else ((), ())
+    for path in _outermost((*hidden, *closed), roots):
+        if path.is_dir():
+            args += ["--tmpfs", str(path)]
+            roots.append(path)
+        elif path.exists():
+            args += ["--ro-bind", "/dev/null", str(path)]
+    root_names = tuple(str(root) for root in roots)
+    made: list[str] = []
+    for path in reopened:
+        for parent in _parents_below(str(path), root_names):
+            if parent not in made:
+                made.append(parent)
+                args += ["--perms", "0755", "--dir", parent]
+        args += ["--ro-bind", str(path), str(path)]
+    return args, root_names, tuple(made)
 
 
 @functools.lru_cache(maxsize=1)
@@ -238,9 +261,21 @@ def hidden_paths(settings: Settings) -> tuple[Path, ...]:
     """What no sandbox may see: the data dir (server secret, CLI key, database, Temporal's history), every
     workspace (each sandbox gets its own bound back), the `.env` the settings were read from, and the operator's
     `STELLARFLOW_SANDBOX_HIDE`."""
-    paths = [settings.data_dir.resolve(), settings.workspaces_dir, Path(".env").resolve()]
-    paths += [Path(path).resolve() for path in settings.sandbox_hide]
-    return tuple(paths)
+    return _hidden(settings.data_dir, settings.workspaces_dir, tuple(settings.sandbox_hide), os.getcwd())
+
+
+@functools.lru_cache(maxsize=32)
+def _hidden(data_dir: Path, workspaces: Path, extra: tuple[Path, ...], cwd: str) -> tuple[Path, ...]:
+    return tuple([data_dir.resolve(), workspaces, Path(cwd, ".env").resolve(), *(p.resolve() for p in extra)])
+
+
+def bwrap_path() -> str | None:
+    return _which("bwrap", os.environ.get("PATH", os.defpath))
+
+
+@functools.lru_cache(maxsize=8)
+def _which(program: str, path: str) -> str | None:
+    return shutil.which(program, path=path)
 
 
 def effective_limits(spec: SandboxSpec, settings: Settings, where: str) -> Limits:
@@ -297,7 +332,7 @@ def for_workspace(
             "was turned off) and the operator has not allowed unsandboxed execution "
             "(STELLARFLOW_ALLOW_UNSANDBOXED=true); install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap)"
         )
-    bwrap = shutil.which("bwrap")
+    bwrap = bwrap_path()
     if bwrap is None:
         raise unavailable("STELLARFLOW_SANDBOX is bwrap but `bwrap` is not on PATH: install bubblewrap "
                           "(Debian/Ubuntu: apt-get install bubblewrap) or set STELLARFLOW_SANDBOX=none")  # fmt: skip
@@ -366,7 +401,7 @@ def preflight(settings: Settings | None = None) -> str:
         if settings.allow_unsandboxed:
             return "sandbox: none — commands and executors run UNSANDBOXED (STELLARFLOW_ALLOW_UNSANDBOXED=true)"
         return "sandbox: none — this worker refuses commands and executors (install bubblewrap)"
-    if shutil.which("bwrap") is None:
+    if bwrap_path() is None:
         raise RuntimeError("STELLARFLOW_SANDBOX=bwrap but `bwrap` is not on PATH: install bubblewrap "
                            "(Debian/Ubuntu: apt-get install bubblewrap) or set STELLARFLOW_SANDBOX=none")  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="stellarflow-preflight-") as scratch:

@@ -7,6 +7,7 @@ wherever it is read.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from functools import lru_cache
 from pathlib import Path
@@ -208,12 +209,17 @@ class Settings(BaseSettings):
         """`STELLARFLOW_SANDBOX`, or when unset: `bwrap` if it is on PATH, else `none`."""
         if self.sandbox is not None:
             return self.sandbox
-        return "bwrap" if shutil.which("bwrap") else "none"
+        return "bwrap" if _on_path("bwrap", os.environ.get("PATH", os.defpath)) else "none"
 
     @property
     def cli_key_file(self) -> Path:
         """The local CLI's API key, written by the first `stellarflow up`."""
         return self.data_dir / "cli.key"
+
+
+@lru_cache(maxsize=8)
+def _on_path(program: str, path: str) -> bool:
+    return shutil.which(program, path=path) is not None
 
 
 @lru_cache
