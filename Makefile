@@ -24,9 +24,12 @@ bubblewrap:
 	    { apt-get update -qq >/dev/null 2>&1 && \
 	      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null 2>&1; }; }; } || true
 
-# Built when a C compiler is there; a static binary when the C library allows it (one less thing to load).
+# Built when a C compiler is there: on x86-64 without the C library (its start-up costs ~0.5 ms per exec on our
+# VMs, see the file's header), else static, else plain.
+NOLIBC_FLAGS := -DSANDBOX_EXEC_NOLIBC -static -no-pie -nostdlib -ffreestanding -fno-stack-protector -fno-builtin
 $(SANDBOX_EXEC): activities/sandbox_exec.c $(STAMP)
-	@$(CC) -O2 -Wall -static -o $@ $< 2>/dev/null || $(CC) -O2 -Wall -o $@ $< 2>/dev/null || \
+	@$(CC) -O2 -Wall $(NOLIBC_FLAGS) -o $@ $< 2>/dev/null || $(CC) -O2 -Wall -static -o $@ $< 2>/dev/null || \
+	  $(CC) -O2 -Wall -o $@ $< 2>/dev/null || \
 	  echo "note: no C compiler; the sandbox uses setpriv + prlimit instead of $(SANDBOX_EXEC)"
 
 up: bubblewrap $(STAMP) $(SANDBOX_EXEC)
