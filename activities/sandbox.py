@@ -281,19 +281,14 @@ def _which(program: str, path: str) -> str | None:
 def effective_limits(spec: SandboxSpec, settings: Settings, where: str) -> Limits:
     """The spec's limits over the operator's defaults. A value above the operator's maximum is refused (not
     clamped): a step that needs more should fail at once with a message saying so, not later and obscurely."""
-    values: dict[str, int] = {}
-    for name in ("cpu_s", "memory_mb", "processes", "file_size_mb"):
-        field_name = "cpu_seconds" if name == "cpu_s" else name
-        requested = getattr(spec.limits, field_name)
-        maximum = getattr(settings, f"sandbox_max_{name}")
-        if requested is not None and requested > maximum:
-            alias = SandboxLimits.model_fields[field_name].alias or field_name
-            raise invalid_parameters(
-                f"{where}.limits.{alias}: {requested} is above the maximum of {maximum} this server allows "
-                f"(STELLARFLOW_SANDBOX_MAX_{name.upper()})"
-            )
-        values[name] = requested if requested is not None else getattr(settings, f"sandbox_{name}")
-    return Limits(**values)
+    for key, value, name in spec.limits.above(settings.sandbox_maxima):
+        raise invalid_parameters(
+            f"{where}.limits.{key}: {value} is above the maximum of {settings.sandbox_maxima[name]} this server "
+            f"allows (STELLARFLOW_SANDBOX_MAX_{name.upper()})"
+        )
+    values = {name: getattr(spec.limits, field) for field, name in SandboxLimits.SETTINGS.items()}
+    return Limits(**{name: getattr(settings, f"sandbox_{name}") if value is None else value
+                     for name, value in values.items()})  # fmt: skip
 
 
 def parse_spec(value: Any, where: str) -> SandboxSpec:

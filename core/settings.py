@@ -205,6 +205,11 @@ class Settings(BaseSettings):
         return data_dir.with_name(f"{data_dir.name}-workspaces")
 
     @property
+    def sandbox_maxima(self) -> dict[str, int]:
+        """The operator's maxima by limit name (`sandbox_max_<name>`), for checking what a step or agent asks."""
+        return {name: getattr(self, f"sandbox_max_{name}") for name in SANDBOX_LIMITS}
+
+    @property
     def sandbox_mode(self) -> Literal["bwrap", "none"]:
         """`STELLARFLOW_SANDBOX`, or when unset: `bwrap` if it is on PATH, else `none`."""
         if self.sandbox is not None:

@@ -28,6 +28,7 @@ from core.agents.contracts import ExecuteTaskInput
 from core.agents.models import TaskResult
 from core.auth.bootstrap import bootstrap
 from core.datadir import secure
+from core.dsl.validate import DefinitionError, parse_definition
 from core.pipelines.contracts import ActionRequest
 from core.settings import get_settings, reset_settings
 
@@ -266,6 +267,30 @@ async def test_limits_above_the_operators_maximum_are_refused(data_dir: Path, mo
     with pytest.raises(ApplicationError) as info:
         await run_command(step("true", sandbox={"network": "on"}))
     assert "STELLARFLOW_SANDBOX_NETWORK=none" in info.value.message
+
+
+def test_a_definition_asking_more_than_the_server_allows_is_refused_when_saved(monkeypatch: pytest.MonkeyPatch
+                                                                                ) -> None:  # fmt: skip
+    def definition(sandbox: dict[str, Any]) -> dict[str, Any]:
+        return {"name": "greedy", "steps": [{"id": "build", "action": "execute-command",
+                                             "parameters": {"command": "make"}, "sandbox": sandbox}]}  # fmt: skip
+
+    parsed = parse_definition(definition({"network": "none", "limits": {"cpuSeconds": 60, "memoryMB": 512}}))
+    assert parsed.steps[0].sandbox is not None and parsed.steps[0].sandbox.limits.memory_mb == 512
+    with pytest.raises(DefinitionError) as info:
+        parse_definition(definition({"limits": {"memoryMB": 10_000_000, "processes": 4}}))
+    [issue] = info.value.issues
+    assert issue.field == "steps[0].sandbox.limits.memoryMB" and "65536" in issue.message
+    with pytest.raises(DefinitionError):
+        parse_definition(definition({"limits": {"threads": 4}}))  # a typo is not silently ignored
+    monkeypatch.setenv("STELLARFLOW_SANDBOX_NETWORK", "none")
+    reset_settings()
+    try:
+        with pytest.raises(DefinitionError, match="STELLARFLOW_SANDBOX_NETWORK=none"):
+            parse_definition(definition({"network": "on"}))
+    finally:
+        monkeypatch.delenv("STELLARFLOW_SANDBOX_NETWORK")
+        reset_settings()
 
 
 # ---- escapes from a shell-executor task -----------------------------------------------------------------------

@@ -3,7 +3,8 @@ extends it; unknown keys are rejected (`extra="forbid"`) so a typo never silentl
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -108,10 +109,25 @@ class SandboxLimits(Strict):
     operator's maximum is refused. They are kernel rlimits: CPU seconds and file size per process, memory as the
     address space of each process, processes as the number the sandbox's user may run at once."""
 
+    # Each field's setting name: STELLARFLOW_SANDBOX_<NAME> is its default, STELLARFLOW_SANDBOX_MAX_<NAME> its maximum.
+    SETTINGS: ClassVar[dict[str, str]] = {
+        "cpu_seconds": "cpu_s", "memory_mb": "memory_mb", "processes": "processes", "file_size_mb": "file_size_mb",
+    }  # fmt: skip
+
     cpu_seconds: int | None = Field(default=None, alias="cpuSeconds", ge=1, description="CPU time per process")
     memory_mb: int | None = Field(default=None, alias="memoryMB", ge=16, description="address space per process, MiB")
     processes: int | None = Field(default=None, ge=1, description="processes (and threads) at once")
     file_size_mb: int | None = Field(default=None, alias="fileSizeMB", ge=1, description="largest file written, MiB")
+
+    def above(self, maxima: Mapping[str, int]) -> list[tuple[str, int, str]]:
+        """(key as written in the DSL, value, setting name) of every limit above its maximum; `maxima` is keyed by
+        setting name (`Settings.sandbox_max_<name>`)."""
+        found = []
+        for name, setting in self.SETTINGS.items():
+            value = getattr(self, name)
+            if value is not None and value > maxima[setting]:
+                found.append((type(self).model_fields[name].alias or name, value, setting))
+        return found
 
     def tightened(self, other: SandboxLimits) -> SandboxLimits:
         """The smaller of each limit set in either."""
