@@ -235,7 +235,7 @@ async def execute(inp: ExecuteTaskInput) -> TaskResult:
 
 @activity.defn(name=names.PROVISION_WORKSPACE)
 async def provision_workspace(agent_id: str) -> str:
-    """Create the agent's directory (`<data dir>/workspaces/<agent_id>`) and return its absolute path."""
+    """Create the agent's directory (`<workspaces dir>/<agent_id>`) and return its absolute path."""
     return str(await asyncio.to_thread(ws.provision, agent_id))
 
 
