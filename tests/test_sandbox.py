@@ -370,6 +370,27 @@ async def test_without_the_helper_setpriv_and_prlimit_do_the_same(data_dir: Path
     assert "bubblewrap" in preflight() and "setpriv" in preflight()
 
 
+def test_stellarflow_up_says_how_user_code_runs(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+                                                tmp_path: Path) -> None:  # fmt: skip
+    from cli.supervisor import _sandbox_line
+
+    for name in ("SANDBOX", "ALLOW_UNSANDBOXED"):
+        monkeypatch.delenv(f"STELLARFLOW_{name}", raising=False)
+    reset_settings()
+    assert _sandbox_line(get_settings()) and "sandboxed (bubblewrap)" in capsys.readouterr().out
+    monkeypatch.setenv("STELLARFLOW_SANDBOX", "none")
+    reset_settings()
+    assert _sandbox_line(get_settings()) and "will refuse commands" in capsys.readouterr().err
+    monkeypatch.setenv("STELLARFLOW_ALLOW_UNSANDBOXED", "true")
+    reset_settings()
+    assert _sandbox_line(get_settings()) and "warning: no sandbox" in capsys.readouterr().err
+    monkeypatch.setenv("STELLARFLOW_SANDBOX", "bwrap")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    reset_settings()
+    assert not _sandbox_line(get_settings()) and "bwrap` is not on PATH" in capsys.readouterr().err
+    reset_settings()
+
+
 # ---- the data dir ---------------------------------------------------------------------------------------------
 
 
