@@ -4,7 +4,7 @@ Every process a user can choose — `execute-command` steps, deploy and rollback
 python executors, `test_command`, and the analyzers of later issues — is started through `Sandbox.argv`, which
 wraps it like this (docs/sandbox.md explains each part):
 
-    bwrap --ro-bind / / --dev /dev --proc /proc --unshare-pid --unshare-ipc --die-with-parent
+    bwrap --ro-bind / / --dev-bind /dev /dev --tmpfs /dev/pts --proc /proc --unshare-pid --unshare-ipc --die-with-parent
           --perms 1777 --size <memory> --tmpfs /tmp   --perms 1777 --size <memory> --tmpfs /dev/shm
           [--unshare-net]
           --tmpfs <data dir> --tmpfs <workspaces dir> [--tmpfs <hidden> | --ro-bind /dev/null <hidden file>]...
@@ -93,6 +93,7 @@ class Sandbox:
     uid: int | None = None  # None: keep the worker's uid (it is not root)
     hidden: tuple[Path, ...] = ()  # masked: directories become empty, files read as empty
     helper: str | None = None  # stellarflow-sandbox-exec, when built
+    private_dev: bool = False  # bwrap's minimal /dev rather than the host's (see `_dev`)
 
     def argv(self, command: list[str], cwd: Path | None = None) -> list[str]:
         """The full command line. `cwd` (default: the workspace) must lie inside the workspace; it is created
@@ -100,7 +101,7 @@ class Sandbox:
         cwd = cwd or self.workspace
         size = str(self.limits.memory_mb * MiB)
         args = [
-            self.bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+            self.bwrap, "--ro-bind", "/", "/", *self._dev(), "--proc", "/proc",
             "--unshare-pid", "--unshare-ipc", "--die-with-parent",
             "--perms", "1777", "--size", size, "--tmpfs", "/tmp",
             "--perms", "1777", "--size", size, "--tmpfs", "/dev/shm",
@@ -122,6 +123,16 @@ class Sandbox:
         if self.uid is not None:
             args += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
         return [*args, "--", *self._drop(cwd), *command]
+
+    def _dev(self) -> list[str]:
+        """/dev. With a uid of its own, the host's device nodes serve as they are — the command may open only what
+        any unprivileged user may (null, zero, random, tty...; /dev/kmsg stays closed under dmesg_restrict) — with
+        pseudo-terminals taken away (an empty /dev/pts: no host ptys to exhaust) and a private /dev/shm (below):
+        0.3 ms cheaper per command than bwrap's own minimal /dev (`--dev`, a tmpfs and a bind per node), which a
+        worker without a uid of its own always gets, and an operator can ask for (`sandbox_private_dev`)."""
+        if self.uid is None or self.private_dev:
+            return ["--dev", "/dev"]
+        return ["--dev-bind", "/dev", "/dev", "--tmpfs", "/dev/pts", *_host_dev_masks()]
 
     def _drop(self, cwd: Path) -> list[str]:
         """Limits, uid and working directory, applied inside the sandbox right before the command."""
@@ -216,6 +227,13 @@ def _masks(hidden: tuple[Path, ...], other_uid: bool) -> tuple[list[str], tuple[
                 args += ["--perms", "0755", "--dir", parent]
         args += ["--ro-bind", str(path), str(path)]
     return args, root_names, tuple(made)
+
+
+@functools.lru_cache(maxsize=1)
+def _host_dev_masks() -> tuple[str, ...]:
+    """Writable shared filesystems under the host's /dev besides /dev/shm: a POSIX message-queue filesystem is
+    world-writable (1777) and shared with the host, so it gets an empty tmpfs too."""
+    return tuple(arg for path in ("/dev/mqueue",) if os.path.ismount(path) for arg in ("--tmpfs", path))
 
 
 @functools.lru_cache(maxsize=1)
@@ -345,6 +363,7 @@ def for_workspace(
         uid=uid_for(workspace, settings),
         hidden=hidden_paths(settings),
         helper=helper_path(),
+        private_dev=settings.sandbox_private_dev,
     )
 
 

@@ -141,6 +141,25 @@ async def test_a_step_runs_unprivileged_alone_and_sees_only_its_workspace(data_d
     assert stat.S_IMODE(workspace.stat().st_mode) == 0o700
 
 
+async def test_dev_offers_only_what_any_unprivileged_user_may_use(data_dir: Path, monkeypatch: pytest.MonkeyPatch
+                                                                  ) -> None:  # fmt: skip
+    host_shm = Path("/dev/shm") / f"host-only-{uuid.uuid4().hex}"
+    host_shm.touch()
+    script = ("echo x > /dev/null && echo null-ok; head -c 4 /dev/urandom | wc -c; touch /dev/planted 2>/dev/null "
+              "|| echo no-create; ls -A /dev/pts | wc -l; ls -A /dev/shm; touch /dev/shm/mine && echo shm-ok; "
+              f"{PY} -c \"import os; os.open('/dev/ptmx', os.O_RDWR)\" 2>/dev/null || echo no-pty; ls /dev | wc -l")
+    try:
+        lines = (await run_command(step(script))).outputs["stdout"].splitlines()
+        assert lines[:7] == ["null-ok", "4", "no-create", "0", "shm-ok", "no-pty", lines[6]], lines
+        assert not Path("/dev/planted").exists() and not Path("/dev/shm/mine").exists()
+        monkeypatch.setenv("STELLARFLOW_SANDBOX_PRIVATE_DEV", "true")  # bwrap's own minimal /dev
+        reset_settings()
+        private = (await run_command(step(script))).outputs["stdout"].splitlines()
+        assert private[:2] == ["null-ok", "4"] and int(private[-1]) < 20 < int(lines[-1]), (private, lines)
+    finally:
+        host_shm.unlink()
+
+
 async def test_a_missing_working_directory_belongs_to_the_step(data_dir: Path) -> None:
     result = await run_command(step("pwd; touch here", workingDirectory="build/out"))
     workspace = get_settings().workspaces_dir / "run-sandbox"
