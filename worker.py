@@ -58,18 +58,27 @@ def build_worker(client: Client, settings: Settings) -> Worker:
 
 
 async def run_worker(settings: Settings | None = None) -> None:
+    from activities.sandbox import preflight
+    from core.datadir import secure
     from core.db import get_engine
     from core.temporal import connect
 
     settings = settings or get_settings()
+    log = logging.getLogger("stellarflow.worker")
+    # User code must run as configured before this worker takes any: fail here, with what to do, rather than
+    # fail every step later (docs/sandbox.md).
+    try:
+        how = preflight(settings)
+    except RuntimeError as error:
+        raise SystemExit(f"stellarflow worker: {error}") from None
+    (log.warning if settings.sandbox_mode == "none" else log.info)(how)
+    secure(settings)  # the data dir 0700 and its files 0600, also for an install made before that was enforced
     get_engine()  # create tables before the first activity needs them
     client = await connect(settings)
     if settings.manage_schedules:
         await _ensure_schedules(client, settings)
     worker = build_worker(client, settings)
-    logging.getLogger("stellarflow.worker").info(
-        "worker polling %s on %s", settings.task_queue, settings.temporal_target
-    )
+    log.info("worker polling %s on %s", settings.task_queue, settings.temporal_target)
     await worker.run()
 
 

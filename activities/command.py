@@ -1,9 +1,10 @@
 """The `execute-command` action: run a shell string or an argv list in the run's workspace.
 
-The process runs in its own session (process group) so a timeout or a cancellation can stop everything it
-started, not only the shell. It sees an allowlisted environment, never the worker's secrets. Output is
-kept as a bounded tail per stream, so a chatty command cannot exhaust the worker's memory or Temporal's
-payload limits. `deploy` reuses `run_in_workspace` for its deploy and rollback commands.
+The process runs inside the sandbox (activities/sandbox.py: bubblewrap, its own uid, limits) and in its own
+session (process group), so a timeout or a cancellation can stop everything it started, not only the shell. It
+sees an allowlisted environment, never the worker's secrets. Output is kept as a bounded tail per stream, so a
+chatty command cannot exhaust the worker's memory or Temporal's payload limits. `deploy` reuses
+`run_in_workspace` for its deploy and rollback commands.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
@@ -25,11 +25,14 @@ from typing import Any
 
 from temporalio import activity
 
+from activities import child_watcher
+from activities import sandbox as sandboxing
 from activities.environment import (
     HEARTBEAT_INTERVAL_S,
     base_environment,
     check_env,
     current_attempt,
+    group_marker,
     heartbeat,
     invalid_parameters,
     parse_params,
@@ -37,6 +40,7 @@ from activities.environment import (
     step_failed,
     workspace_for,
 )
+from activities.sandbox import Sandbox
 from core import names
 from core.dsl.actions import ExecuteCommandParams
 from core.pipelines.contracts import ActionRequest, ActionResult
@@ -50,10 +54,11 @@ _OUTPUT_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
 
 def _death_signal_prefix() -> list[str]:
-    """Make the command die with the worker (Linux): `setpriv --pdeathsig KILL` sets the signal and execs
-    the command in the same process. Not `preexec_fn`: forking a threaded interpreter to run Python in the
-    child can deadlock it (seen here) and costs a full fork. Grandchildren are not covered; a retried
-    attempt reaps them (`reap_previous_attempt`)."""
+    """Unsandboxed only (a sandbox dies with the worker through bwrap's --die-with-parent, all of it): make the
+    command die with the worker (Linux): `setpriv --pdeathsig KILL` sets the signal and execs the command in the
+    same process. Not `preexec_fn`: forking a threaded interpreter to run Python in the child can deadlock it (seen
+    here) and costs a full fork. Grandchildren are not covered; a retried attempt reaps them
+    (`reap_previous_attempt`)."""
     setpriv = shutil.which("setpriv") if sys.platform.startswith("linux") else None
     return [setpriv, "--pdeathsig", "KILL", "--"] if setpriv else []
 
@@ -93,6 +98,11 @@ class CommandOutcome:
             except ValueError:
                 name = f"signal {-self.exit_code}"
             return f"{what} was killed by {name}"
+        if self.exit_code is not None and 128 < self.exit_code < 128 + signal.NSIG:
+            # How a shell, and bwrap, report a command killed by a signal (a CPU or file-size limit, say).
+            with contextlib.suppress(ValueError):
+                name = signal.Signals(self.exit_code - 128).name
+                return f"{what} exited with code {self.exit_code} (128 + {name}: killed by that signal)"
         return f"{what} exited with code {self.exit_code}"
 
     def outputs(self) -> dict[str, Any]:
@@ -175,8 +185,8 @@ def _resolvable(program: str, cwd: Path, env: Mapping[str, str]) -> bool:
     return shutil.which(program, path=env.get("PATH", os.defpath)) is not None
 
 
-def _group_members(pgid: int) -> list[int]:
-    """Live (non-zombie) processes of a process group, read from /proc."""
+def _group_processes(pgid: int) -> list[tuple[int, str]]:
+    """Live (non-zombie) processes of a process group with their command names, read from /proc."""
     members = []
     for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else []:
         if not entry.name.isdigit():
@@ -187,8 +197,12 @@ def _group_members(pgid: int) -> list[int]:
             continue
         fields = stat[stat.rfind(")") + 2 :].split()
         if len(fields) > 2 and fields[2] == str(pgid) and fields[0] not in {"Z", "X"}:
-            members.append(int(entry.name))
+            members.append((int(entry.name), stat[stat.find("(") + 1 : stat.rfind(")")]))
     return members
+
+
+def _group_members(pgid: int) -> list[int]:
+    return [pid for pid, _name in _group_processes(pgid)]
 
 
 def _started_by(pid: int, run_id: str, step_id: str) -> bool:
@@ -218,9 +232,24 @@ def _signal_group(pgid: int, sig: int) -> None:
         os.killpg(pgid, sig)
 
 
-async def terminate_group(pgid: int, exited: asyncio.Future[None], grace_s: float | None = None) -> None:
+def _ask_to_stop(pgid: int, sandboxed: bool) -> None:
+    """SIGTERM the group. In a sandbox, not bwrap itself: it would die at once and take the whole sandbox with it
+    (SIGKILL), leaving the command no grace period; the command's processes get the signal, and bwrap ends when
+    they do. SIGKILL after the grace period goes to the whole group, bwrap included, and so to all of the sandbox."""
+    if not sandboxed:
+        _signal_group(pgid, signal.SIGTERM)
+        return
+    for pid, name in _group_processes(pgid):
+        if name not in sandboxing.HELPER_NAMES:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGTERM)
+
+
+async def terminate_group(
+    pgid: int, exited: asyncio.Future[None], grace_s: float | None = None, *, sandboxed: bool = False
+) -> None:
     """SIGTERM the whole process group, SIGKILL whatever is left after `grace_s` (KILL_GRACE_S)."""
-    _signal_group(pgid, signal.SIGTERM)
+    _ask_to_stop(pgid, sandboxed)
     deadline = time.monotonic() + (KILL_GRACE_S if grace_s is None else grace_s)
     while time.monotonic() < deadline:
         if exited.done() and not _group_alive(pgid):
@@ -240,14 +269,16 @@ async def _uncancellable(coro: Coroutine[Any, Any, None]) -> None:
         raise
 
 
-async def _stop_spawned(spawn: asyncio.Future[tuple[asyncio.SubprocessTransport, _Capture]]) -> None:
+async def _stop_spawned(
+    spawn: asyncio.Future[tuple[asyncio.SubprocessTransport, _Capture]], sandboxed: bool
+) -> None:
     """Cancelled while spawning: let the spawn finish, then stop the whole group it started."""
     await asyncio.wait([spawn])
     if spawn.cancelled() or spawn.exception() is not None:
         return
     transport, proto = spawn.result()
     try:
-        await terminate_group(transport.get_pid(), proto.exited)
+        await terminate_group(transport.get_pid(), proto.exited, sandboxed=sandboxed)
     finally:
         transport.close()
 
@@ -259,6 +290,7 @@ async def run_process(
     env: Mapping[str, str],
     timeout_s: float,
     tail_bytes: int,
+    sandbox: Sandbox | None,
     on_start: Callable[[int], None] | None = None,
     on_output: Callable[[int, bytes], None] | None = None,
     heartbeat_details: Callable[[], Any] | None = None,
@@ -267,19 +299,27 @@ async def run_process(
     exec'd as is, so its items are never shell syntax. On timeout or cancellation the process group is
     stopped (SIGTERM, then SIGKILL); cancellation is re-raised once the group is gone.
 
+    `sandbox` is required on purpose: every caller decides, and None (the operator's explicit opt-out, see
+    `sandbox.for_workspace`) is the only way to run without one. Inside it, `cwd` is created if missing.
+
     `on_output(fd, chunk)` sees every chunk as it arrives (the executors parse progress lines from it) and
     `heartbeat_details()` replaces the default `{"elapsedMs": ...}` heartbeat payload, so a caller that
     reports its own progress is not overwritten by this loop's heartbeats."""
     argv = ["/bin/sh", "-c", command] if isinstance(command, str) else list(command)
     program = argv[0]
-    if _DEATH_SIGNAL and not _resolvable(program, cwd, env):
-        # Checked here so the message names the program, not the `setpriv` wrapper that would exec it.
+    if (sandbox is not None or _DEATH_SIGNAL) and not _resolvable(program, cwd, env):
+        # Checked here so the message names the program, not the wrapper (bwrap, setpriv) that would exec it.
         reason = f"{program!r}: No such file or directory"
         return CommandOutcome(
             exit_code=127, stdout="", stderr=reason, stdout_bytes=0, stderr_bytes=0, truncated=False,
             duration_ms=0, spawn_error=reason, timeout_s=timeout_s,
         )  # fmt: skip
-    argv = [*_DEATH_SIGNAL, *argv]
+    if sandbox is not None:
+        argv, env, spawn_cwd = sandbox.argv(argv, cwd), sandbox.environment(env), sandbox.workspace
+    else:
+        argv, spawn_cwd = [*_DEATH_SIGNAL, *argv], cwd
+    sandboxed = sandbox is not None
+    child_watcher.install()
     loop = asyncio.get_running_loop()
     started = time.monotonic()
     # The spawn is shielded: cancelled half-way, asyncio would kill only the direct child and then wait for
@@ -291,7 +331,7 @@ async def run_process(
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            cwd=str(cwd),
+            cwd=str(spawn_cwd),
             env=dict(env),
             start_new_session=True,
         )
@@ -299,7 +339,7 @@ async def run_process(
     try:
         transport, proto = await asyncio.shield(spawn)
     except asyncio.CancelledError:
-        await _uncancellable(_stop_spawned(spawn))
+        await _uncancellable(_stop_spawned(spawn, sandboxed))
         raise
     except (OSError, subprocess.SubprocessError) as err:
         code = 127 if isinstance(err, FileNotFoundError) else 126
@@ -327,14 +367,14 @@ async def run_process(
                 else {"elapsedMs": int((time.monotonic() - started) * 1000)}
             )
         if timed_out:
-            await _uncancellable(terminate_group(pgid, proto.exited))
+            await _uncancellable(terminate_group(pgid, proto.exited, sandboxed=sandboxed))
         # The command is done; give its pipes a moment to drain. Background processes it left running may
         # hold them open: their later output is not captured (and they are not killed).
         _, pending = await asyncio.wait(list(proto.closed.values()), timeout=PIPE_GRACE_S)
         if pending and not timed_out:
             warnings.append("processes left running in the background kept the output open; it was cut off")
     except asyncio.CancelledError:
-        await _uncancellable(terminate_group(pgid, proto.exited))
+        await _uncancellable(terminate_group(pgid, proto.exited, sandboxed=sandboxed))
         raise
     finally:
         transport.close()
@@ -399,40 +439,42 @@ async def run_in_workspace(
     params_env: Mapping[str, str] | None = None,
     extra_env: Mapping[str, str] | None = None,
 ) -> CommandOutcome:
-    """Run `command` for a step: in the run's workspace, with the allowlisted environment, then the
-    definition/step env, then the parameters' env, then the templated values of a shell command (`SF_<n>`, see
-    core/dsl/templating.render_shell), then `extra_env`, then the STELLARFLOW_* variables. Lines the command
-    writes to `$STELLARFLOW_OUTPUT` come back as `vars`."""
+    """Run `command` for a step: in the run's workspace, sandboxed as the step's `sandbox:` says, with the
+    allowlisted environment, then the definition/step env, then the parameters' env, then the templated values of a
+    shell command (`SF_<n>`, see core/dsl/templating.render_shell), then `extra_env`, then the STELLARFLOW_*
+    variables. Lines the command writes to `$STELLARFLOW_OUTPUT` come back as `vars`."""
     if isinstance(command, list) and not command:
         raise invalid_parameters(f"invalid parameters for {req.action}: command: the argv list is empty")
     workspace = workspace_for(req.run_id)
-    cwd = resolve_working_dir(workspace, working_directory)
+    sandbox = sandboxing.for_workspace(workspace, spec=req.sandbox)
+    cwd = resolve_working_dir(workspace, working_directory, create=sandbox is None)
     env = base_environment()
     env.update(check_env(req.env, "env"))
     env.update(check_env(params_env or {}, "parameters.env"))
     env.update(check_env(req.template_env, "a templated value of the command"))
     env.update(extra_env or {})
-    fd, output_path = tempfile.mkstemp(prefix="stellarflow-output-", suffix=".env")
-    os.close(fd)
+    output_path = sandboxing.output_file(sandbox)
+    if sandbox is not None:
+        sandbox.hand_over(workspace)
+        sandbox = sandbox.with_writable(output_path)
     env.update(
         STELLARFLOW_RUN_ID=req.run_id,
         STELLARFLOW_STEP_ID=req.step_id,
         STELLARFLOW_WORKSPACE=str(workspace),
-        STELLARFLOW_OUTPUT=output_path,
+        STELLARFLOW_OUTPUT=str(output_path),
     )
-    marker = workspace / ".stellarflow" / "groups" / f"{req.step_id}{req.instance or ''}.pgid"
-    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker = group_marker(req.run_id, f"{req.step_id}{req.instance or ''}")
     reap_previous_attempt(marker, req.run_id, req.step_id)
     try:
         outcome = await run_process(
             command, cwd=cwd, env=env, timeout_s=timeout_s, tail_bytes=get_settings().output_tail_bytes,
-            on_start=lambda pgid: marker.write_text(str(pgid)),
+            sandbox=sandbox, on_start=lambda pgid: marker.write_text(str(pgid)),
         )
-        with open(output_path, "rb") as handle:
-            raw = handle.read(MAX_OUTPUT_FILE_BYTES + 1)
+        raw = sandboxing.read_back(output_path, MAX_OUTPUT_FILE_BYTES + 1) or b""
     finally:
-        with contextlib.suppress(OSError):
-            os.unlink(output_path)
+        for leftover in (output_path, marker):  # the marker matters only if this worker dies mid-step
+            with contextlib.suppress(OSError):
+                os.unlink(leftover)
     if len(raw) > MAX_OUTPUT_FILE_BYTES:
         outcome.warnings.append(f"STELLARFLOW_OUTPUT is larger than {MAX_OUTPUT_FILE_BYTES} bytes; cut off")
         raw = raw[:MAX_OUTPUT_FILE_BYTES]

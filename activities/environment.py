@@ -109,19 +109,37 @@ async def with_heartbeats(awaitable: Awaitable[T], interval_s: float = HEARTBEAT
 # ---- workspace and process environment -------------------------------------------------------------------
 
 
-def workspace_for(run_id: str) -> Path:
-    """The run's workspace, shared by all its steps and created on first use. The run id is one path
-    component: an id that could name another directory is refused rather than sanitised."""
-    if not run_id or run_id in {".", ".."} or "/" in run_id or "\\" in run_id or "\0" in run_id:
+GROUPS_DIR = ".groups"  # under the workspaces dir: `<run id>/<step>.pgid`, out of reach of the run's commands
+
+
+def _run_component(run_id: str) -> str:
+    """The run id is one path component: an id that could name another directory (or, with a leading dot, one of
+    ours next to the workspaces) is refused rather than sanitised."""
+    if not run_id or run_id.startswith(".") or "/" in run_id or "\\" in run_id or "\0" in run_id:
         raise invalid_parameters(f"run id {run_id!r} cannot name a workspace directory")
-    workspace = get_settings().workspaces_dir / run_id
-    workspace.mkdir(parents=True, exist_ok=True)
+    return run_id
+
+
+def workspace_for(run_id: str) -> Path:
+    """The run's workspace, shared by all its steps and created on first use (0700: it will belong to the
+    sandbox's uid, and no other local user needs to list it)."""
+    workspace = get_settings().workspaces_dir / _run_component(run_id)
+    workspace.mkdir(mode=0o700, parents=True, exist_ok=True)
     return workspace.resolve()
 
 
-def resolve_working_dir(workspace: Path, relative: str | None) -> Path:
+def group_marker(run_id: str, name: str) -> Path:
+    """Where a step's process group id is noted while it runs (`command.reap_previous_attempt`). Not in the
+    workspace: the worker writes it as root, and a command could have planted a symlink there."""
+    directory = get_settings().workspaces_dir / GROUPS_DIR / _run_component(run_id)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return directory / f"{name}.pgid"
+
+
+def resolve_working_dir(workspace: Path, relative: str | None, *, create: bool = True) -> Path:
     """`workingDirectory` is relative to the workspace and must stay inside it, symlinks included (the path
-    is resolved before the check). A missing directory is created, like the workspace itself."""
+    is resolved before the check). A missing directory is created, like the workspace itself — by the worker
+    with `create`, else (sandboxed) inside the sandbox by the command's own uid, so it can write there."""
     if not relative:
         return workspace
     if "\0" in relative or Path(relative).is_absolute():
@@ -129,7 +147,8 @@ def resolve_working_dir(workspace: Path, relative: str | None) -> Path:
     target = (workspace / relative).resolve()
     if not target.is_relative_to(workspace):
         raise invalid_parameters(f"workingDirectory {relative!r} leaves the run's workspace")
-    target.mkdir(parents=True, exist_ok=True)
+    if create:
+        target.mkdir(parents=True, exist_ok=True)
     return target
 
 

@@ -137,6 +137,9 @@ def _main() -> int:
     parser.add_argument("--run-timeout", type=float, default=60.0, help="seconds before one run counts as hung")
     parser.add_argument("--stall-timeout", type=float, default=30.0,
                         help="seconds the event loop may be blocked before the watchdog aborts")
+    parser.add_argument("--sandbox-off", action="store_true",
+                        help="also time `ours` with the worker's sandbox off (STELLARFLOW_SANDBOX=none, opted in), "
+                             "interleaved: what the sandbox costs, measured in one run")
     parser.add_argument("--json", type=Path, help="also write samples and summary here")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (server db, logs)")
     args = parser.parse_args()
@@ -450,7 +453,22 @@ def _main() -> int:
                     raise RuntimeError(f"baseline {inp.run_id} returned {done}")
                 return {"ms": wall_ms, "run_id": inp.run_id, "server_ms": await server_ms(inp.run_id)}
 
+            async def unsandboxed(shape: str) -> dict:
+                # The in-process worker reads its settings per activity: switch the sandbox off for this run only.
+                from core.settings import reset_settings
+
+                os.environ.update(STELLARFLOW_SANDBOX="none", STELLARFLOW_ALLOW_UNSANDBOXED="true")
+                reset_settings()
+                try:
+                    return await ours(shape)
+                finally:
+                    for name in ("STELLARFLOW_SANDBOX", "STELLARFLOW_ALLOW_UNSANDBOXED"):
+                        os.environ.pop(name, None)
+                    reset_settings()
+
             variants = {"ours": ours, "direct": direct, "baseline": baseline}
+            if args.sandbox_off:
+                variants["unsandboxed"] = unsandboxed
             samples: dict[str, dict[str, list[dict]]] = {s: {v: [] for v in variants} for s in workflows}
             total = args.warmup + args.runs
             for i in range(total):
@@ -486,6 +504,8 @@ def _main() -> int:
                         "run_ended_to_seen_ms"):
                 row["ours"][f"{key}_median"] = statistics.median(r[key] for r in by_variant["ours"])
             row["ratio_ours_baseline"] = row["ours"]["median_ms"] / row["baseline"]["median_ms"]
+            if "unsandboxed" in row:
+                row["ratio_ours_unsandboxed"] = row["ours"]["median_ms"] / row["unsandboxed"]["median_ms"]
             row["ratio_direct_baseline"] = row["direct"]["median_ms"] / row["baseline"]["median_ms"]
             row["target_ratio"] = TARGET_RATIO
             row["target_met"] = row["ratio_ours_baseline"] <= TARGET_RATIO
@@ -549,6 +569,13 @@ def _main() -> int:
             f"{o['run_ended_to_seen_ms_median']:>9.0f} {o['server_median_ms']:>8.0f} {d['server_median_ms']:>7.0f} "
             f"{b['server_median_ms']:>8.0f}"
         )
+    if args.sandbox_off:
+        out += ["", "the sandbox (ours with the worker's sandbox on, the default, against off; medians, ms):"]
+        for shape, row in summary.items():
+            on, off = row["ours"]["median_ms"], row["unsandboxed"]["median_ms"]
+            per_step = f"   {(on - off) / n:+.2f} ms per step" if shape == "chain" else ""
+            out.append(f"{labels[shape]:<16} on {on:>6.0f}   off {off:>6.0f}   "
+                       f"on/off {row['ratio_ours_unsandboxed']:.3f}x{per_step}")
     chain_med = summary["chain"]["ours"]["median_ms"]
     verdict = "met" if chain_med <= GOAL_CHAIN_MS else f"{chain_med / GOAL_CHAIN_MS:.1f}x over"
     out += [

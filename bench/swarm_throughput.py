@@ -267,7 +267,7 @@ def _main() -> int:
             def raw_input(task_id: str) -> RawTaskInput:
                 return RawTaskInput(
                     task=ExecuteTaskInput(task_id=task_id, agent_id="bench-baseline", executor="shell",
-                                          workspace=str(settings.data_dir / "workspaces" / "bench-baseline" / task_id),
+                                          workspace=str(settings.workspaces_dir / "bench-baseline" / task_id),
                                           description="bench task", requirements={"command": "true"},
                                           config={"executor": "shell"}),
                     heartbeat_timeout_s=settings.heartbeat_timeout_s, timeout_s=settings.default_step_timeout_s,

@@ -44,7 +44,7 @@ def _wait_for_port(host: str, port: int, timeout: float, proc: subprocess.Popen 
 
 
 def up(
-    data_dir: Annotated[Path | None, typer.Option(help="where databases and workspaces live")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="databases and secrets (workspaces: beside it)")] = None,
     api_port: Annotated[int | None, typer.Option(help="API port")] = None,
     temporal_port: Annotated[int | None, typer.Option(help="Temporal frontend port")] = None,
     ui_port: Annotated[int | None, typer.Option(help="Temporal UI port")] = None,
@@ -55,11 +55,14 @@ def up(
     apply_overrides(data_dir=data_dir, api_port=api_port, temporal_port=temporal_port, ui_port=ui_port)
     from core.auth.bootstrap import bootstrap
     from core.auth.secret import SecretError
+    from core.datadir import secure
     from core.settings import get_settings
     from core.temporal import dev_server_command
 
     settings = get_settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    secure(settings)  # 0700, before the first secret or database file lands in it
+    if not _sandbox_line(settings):
+        raise typer.Exit(1)
     supervisor = Supervisor(say=lambda line: console.print(f"[yellow]![/] {line}", markup=True, highlight=False))
     stopping = False
 
@@ -121,6 +124,27 @@ def up(
     if code:
         raise typer.Exit(code)
     console.print("stopped.")
+
+
+def _sandbox_line(settings: Any) -> bool:
+    """Say how user code will run, before anything starts; False when it cannot run as configured."""
+    import shutil
+
+    if settings.sandbox_mode == "bwrap":
+        if shutil.which("bwrap") is None:
+            _fail("STELLARFLOW_SANDBOX=bwrap but `bwrap` is not on PATH: install bubblewrap "
+                  "(Debian/Ubuntu: apt-get install bubblewrap) or set STELLARFLOW_SANDBOX=none")  # fmt: skip
+            return False
+        console.print("[green]✓[/] commands and executors run sandboxed (bubblewrap)")
+    elif settings.allow_unsandboxed:
+        err_console.print("[yellow]![/] warning: no sandbox (STELLARFLOW_SANDBOX=none) and "
+                          "STELLARFLOW_ALLOW_UNSANDBOXED=true: commands and executors run directly on this machine "
+                          "as the worker's user, with access to its secrets")  # fmt: skip
+    else:
+        err_console.print("[yellow]![/] warning: no sandbox (STELLARFLOW_SANDBOX=none, or bubblewrap is not "
+                          "installed): the worker will refuse commands and executors; install bubblewrap "
+                          "(apt-get install bubblewrap) or set STELLARFLOW_ALLOW_UNSANDBOXED=true")  # fmt: skip
+    return True
 
 
 def _print_access(settings: Any, first_start: Any) -> None:

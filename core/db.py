@@ -34,12 +34,23 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _private_sqlite_file(path: Path) -> None:
+    """The database (and SQLite's -wal/-shm files, which take its mode) is for the server's user only: created
+    0600 before SQLite opens it, in a 0700 directory when we create that directory; an existing one is tightened."""
+    from core.datadir import PRIVATE_DIR, create_private_file, private_file
+
+    path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    create_private_file(path)
+    for suffix in ("-wal", "-shm"):
+        private_file(path.with_name(path.name + suffix))
+
+
 def configure_engine(url: str) -> Engine:
     """A new engine for `url` with our settings (SQLite: WAL, busy timeout, foreign keys), not yet migrated."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _private_sqlite_file(Path(path))
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 10})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine

@@ -7,11 +7,13 @@ wherever it is read.
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from core.agents.types import AgentType
@@ -19,6 +21,7 @@ from core.limits.quotas import TierQuotaMap, default_quotas
 from core.limits.ratelimit import AuthBudget, RateTiers, RedisUrl, default_auth_budget, default_tiers
 
 TASK_QUEUE = "stellarflow"
+SANDBOX_LIMITS = ("cpu_s", "memory_mb", "processes", "file_size_mb")  # sandbox_<name> and sandbox_max_<name>
 
 # Custom search attributes registered on the dev server and set on every run we start.
 SEARCH_ATTRIBUTES: dict[str, str] = {
@@ -34,6 +37,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="STELLARFLOW_", env_file=".env", extra="ignore")
 
     data_dir: Path = Path(".stellarflow")
+    # Where run and task workspaces live: outside the data dir, so nothing a command can be pointed at is next to
+    # the server's secrets. Unset: `<data dir>-workspaces`, a sibling (`.stellarflow-workspaces/` by default).
+    workspaces_path: Path | None = Field(
+        default=None, validation_alias=AliasChoices("STELLARFLOW_WORKSPACES_DIR", "workspaces_path")
+    )
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     temporal_port: int = 7233
@@ -122,6 +130,32 @@ class Settings(BaseSettings):
     artifact_sweep_interval_s: float = Field(default=3600.0, gt=0)
     source_sync_interval_s: float = Field(default=300.0, ge=0)  # default interval of git sources (0 = push only)
 
+
+    # The sandbox user-supplied code runs in (activities/sandbox.py, docs/sandbox.md). `bwrap` (bubblewrap) is the
+    # default when it is on PATH; with `none` the worker refuses commands and executors unless the operator opts in
+    # with `allow_unsandboxed`. Limits are per sandboxed process tree: a step or agent may ask for other values up to
+    # the maxima (above them it is refused); `network` is the default a step or agent may override with
+    # `network: none` (or `on`, unless the operator set `none`, which then holds for everyone).
+    sandbox: Literal["bwrap", "none"] | None = None
+    allow_unsandboxed: bool = False
+    sandbox_network: Literal["on", "none"] = "on"
+    sandbox_cpu_s: int = Field(default=3600, ge=1)
+    sandbox_max_cpu_s: int = Field(default=86_400, ge=1)
+    sandbox_memory_mb: int = Field(default=8192, ge=16)
+    sandbox_max_memory_mb: int = Field(default=65_536, ge=16)
+    sandbox_processes: int = Field(default=512, ge=1)
+    sandbox_max_processes: int = Field(default=4096, ge=1)
+    sandbox_file_size_mb: int = Field(default=4096, ge=1)
+    sandbox_max_file_size_mb: int = Field(default=65_536, ge=1)
+    # When the worker runs as root, each workspace's commands run as a uid of this range (chosen from the workspace
+    # path), never as root; keep it clear of real accounts. Extra host paths to hide inside the sandbox:
+    # bwrap's own minimal /dev (null, zero, random...) instead of the host's /dev as the sandbox's uid may use it
+    # (docs/sandbox.md#dev): 0.3 ms more per command; for hosts with world-accessible device nodes (kvm, dri...).
+    sandbox_private_dev: bool = False
+    sandbox_uid_base: int = Field(default=0x7000_0000, ge=1000, le=0x7FFF_0000)
+    sandbox_uid_count: int = Field(default=65_536, ge=1, le=0x10_0000)
+    sandbox_hide: Annotated[list[Path], NoDecode] = Field(default_factory=list)
+
     # Deploy environments known to the server, merged under a definition's own `environments:` map.
     environments: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
@@ -169,7 +203,7 @@ class Settings(BaseSettings):
     cors_allow_credentials: bool = False
     cors_max_age_s: int = 600
 
-    @field_validator("cors_origins", "egress_allow", "llm_allowed_urls", mode="before")
+    @field_validator("cors_origins", "egress_allow", "llm_allowed_urls", "sandbox_hide", mode="before")
     @classmethod
     def _split_origins(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -178,6 +212,15 @@ class Settings(BaseSettings):
                 return json.loads(text)
             return [part.strip().rstrip("/") for part in text.split(",") if part.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _sandbox_defaults_within_maxima(self) -> Settings:
+        for name in SANDBOX_LIMITS:
+            default, maximum = getattr(self, f"sandbox_{name}"), getattr(self, f"sandbox_max_{name}")
+            if default > maximum:
+                raise ValueError(f"STELLARFLOW_SANDBOX_{name.upper()} ({default}) is above "
+                                 f"STELLARFLOW_SANDBOX_MAX_{name.upper()} ({maximum})")
+        return self
 
     @property
     def db_url(self) -> str:
@@ -197,7 +240,24 @@ class Settings(BaseSettings):
 
     @property
     def workspaces_dir(self) -> Path:
-        return (self.data_dir / "workspaces").resolve()
+        """The one place that says where workspaces live (`STELLARFLOW_WORKSPACES_DIR`, else a sibling of the data
+        dir named `<data dir>-workspaces`), always absolute."""
+        if self.workspaces_path is not None:
+            return self.workspaces_path.resolve()
+        data_dir = self.data_dir.resolve()
+        return data_dir.with_name(f"{data_dir.name}-workspaces")
+
+    @property
+    def sandbox_maxima(self) -> dict[str, int]:
+        """The operator's maxima by limit name (`sandbox_max_<name>`), for checking what a step or agent asks."""
+        return {name: getattr(self, f"sandbox_max_{name}") for name in SANDBOX_LIMITS}
+
+    @property
+    def sandbox_mode(self) -> Literal["bwrap", "none"]:
+        """`STELLARFLOW_SANDBOX`, or when unset: `bwrap` if it is on PATH, else `none`."""
+        if self.sandbox is not None:
+            return self.sandbox
+        return "bwrap" if _on_path("bwrap", os.environ.get("PATH", os.defpath)) else "none"
 
     @property
     def artifacts_dir(self) -> Path:
@@ -217,6 +277,11 @@ class Settings(BaseSettings):
 def _sqlite_url(data_dir: Path) -> str:
     """The default database's URL (resolving the path costs file-system calls; every request asks for it)."""
     return f"sqlite:///{(data_dir / 'stellarflow.db').resolve()}"
+
+
+@lru_cache(maxsize=8)
+def _on_path(program: str, path: str) -> bool:
+    return shutil.which(program, path=path) is not None
 
 
 @lru_cache

@@ -73,3 +73,29 @@ async def wait_for(predicate, what: str, timeout: float, workers: list[WorkerPro
             logs = "\n---\n".join(w.output() for w in workers)
             pytest.fail(f"timed out after {timeout}s waiting for {what}; worker output:\n{logs}")
         await asyncio.sleep(0.05)
+
+
+def pids_running(cmdline: str) -> list[int]:
+    """Host pids of the live processes running exactly `cmdline` (arguments joined by spaces). A sandboxed command
+    sees only its own PID namespace — its `$$` and `$!` are not host pids — so tests find processes by unique
+    arguments (`sleep 60.123`)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                args = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+            except OSError:
+                continue
+            if args == cmdline and running(int(entry.name)):
+                found.append(int(entry.name))
+    return found
+
+
+async def wait_running(cmdline: str, timeout: float = 5.0) -> list[int]:
+    """`pids_running(cmdline)` once there are some; fails after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if found := pids_running(cmdline):
+            return found
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"no process {cmdline!r} appeared within {timeout}s")

@@ -3,10 +3,9 @@ a healthy deploy, failures roll back, and a retried step never deploys twice."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-import os
 import shlex
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from activities.deploy import run_deploy
 from core.db import session_scope
 from core.pipelines.contracts import ActionRequest
 from core.pipelines.tables import DeploymentRow
-from core.settings import reset_settings
+from core.settings import get_settings, reset_settings
 from tests.fakes.http_server import FakeHTTPServer, Reply
 
 
@@ -38,12 +37,13 @@ def server(settings_env: Path) -> Iterator[FakeHTTPServer]:
         yield fake
 
 
-def logging_command(log: Path, text: str = "$DEPLOY_SLOT $DEPLOY_VERSION $DEPLOY_PREVIOUS_SLOT") -> str:
-    """A deploy command that appends one line per run to `log`: the counter the tests read."""
-    return f'echo "{text}" >> {shlex.quote(str(log))}'
+def logging_command(log: str, text: str = "$DEPLOY_SLOT $DEPLOY_VERSION $DEPLOY_PREVIOUS_SLOT") -> str:
+    """A deploy command that appends one line per run to the file `log` in its run's workspace (the only place
+    a sandboxed command can write): the counter the tests read."""
+    return f'echo "{text}" >> {shlex.quote(log)}'
 
 
-def environment(log: Path, **overrides: Any) -> dict[str, Any]:
+def environment(log: str, **overrides: Any) -> dict[str, Any]:
     return {"deployCommand": logging_command(log), **overrides}
 
 
@@ -61,8 +61,10 @@ def row(environment: str) -> DeploymentRow | None:
         return session.get(DeploymentRow, environment)
 
 
-def lines(log: Path) -> list[str]:
-    return log.read_text().splitlines() if log.exists() else []
+def lines(log: str) -> list[str]:
+    """The lines of `log` in every run's workspace, runs in order (run-1, run-2...)."""
+    found = sorted(get_settings().workspaces_dir.glob(f"run-*/{log}"))
+    return [line for path in found for line in path.read_text().splitlines()]
 
 
 async def failure_of(req: ActionRequest) -> ApplicationError:
@@ -72,7 +74,7 @@ async def failure_of(req: ActionRequest) -> ApplicationError:
 
 
 async def test_rolling_deploy_in_place(settings_env: Path, server: FakeHTTPServer) -> None:
-    log = settings_env / "deploys.log"
+    log = "deploys.log"
     envs = {
         "staging": environment(
             log,
@@ -96,7 +98,7 @@ async def test_rolling_deploy_in_place(settings_env: Path, server: FakeHTTPServe
 
 
 async def test_health_check_polls_until_healthy(settings_env: Path, server: FakeHTTPServer) -> None:
-    log = settings_env / "deploys.log"
+    log = "deploys.log"
     server.route("/health", Reply(503), Reply(503), Reply(200))
     envs = {"staging": environment(log, healthCheckUrl=server.url("/health"), healthCheckTimeout="5s")}
     result = await run_deploy(make_request({"environment": "staging"}, envs))
@@ -105,7 +107,7 @@ async def test_health_check_polls_until_healthy(settings_env: Path, server: Fake
 
 
 async def test_blue_green_flips_slots(settings_env: Path, server: FakeHTTPServer) -> None:
-    log = settings_env / "deploys.log"
+    log = "deploys.log"
     envs = {"prod": environment(log, healthCheckUrl=server.base_url + "/{{ slot }}/health?env={{ environment }}")}
     params = {"environment": "prod", "strategy": "blue-green"}
 
@@ -125,7 +127,7 @@ async def test_blue_green_flips_slots(settings_env: Path, server: FakeHTTPServer
 
 
 async def test_failed_health_check_rolls_back_and_keeps_live_slot(settings_env: Path, server: FakeHTTPServer) -> None:
-    log, rollback_log = settings_env / "deploys.log", settings_env / "rollback.log"
+    log, rollback_log = "deploys.log", "rollback.log"
     envs = {
         "prod": environment(
             log,
@@ -172,7 +174,7 @@ async def test_unconfigured_environment(settings_env: Path) -> None:
 
 
 async def test_environment_from_server_settings(settings_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    log = settings_env / "deploys.log"
+    log = "deploys.log"
     monkeypatch.setenv("STELLARFLOW_ENVIRONMENTS", json.dumps({"qa": {"deployCommand": logging_command(log)}}))
     reset_settings()
     result = await run_deploy(make_request({"environment": "qa", "version": "9"}, {}))
@@ -186,7 +188,7 @@ async def test_misconfigured_environment_is_invalid(settings_env: Path) -> None:
 
 
 async def test_retried_step_returns_the_recorded_deploy(settings_env: Path, server: FakeHTTPServer) -> None:
-    log = settings_env / "deploys.log"
+    log = "deploys.log"
     envs = {"prod": environment(log, healthCheckUrl=server.base_url + "/{{ slot }}")}
     req = make_request({"environment": "prod", "strategy": "blue-green", "version": "3"}, envs)
     first = await run_deploy(req)
@@ -199,27 +201,26 @@ async def test_retried_step_returns_the_recorded_deploy(settings_env: Path, serv
 
 
 async def test_concurrent_deploy_is_detected_and_not_overwritten(settings_env: Path) -> None:
-    """Another worker records a blue-green deploy of the same environment while ours runs (here: from inside
-    our deploy command, a separate process on the same database). Ours must not flip the slot back."""
-    rollback_log = settings_env / "rollback.log"
-    other = (
-        "from core.db import session_scope\n"
-        "from core.pipelines.tables import DeploymentRow\n"
-        "with session_scope() as s:\n"
-        "    s.merge(DeploymentRow(environment='prod', live_slot='blue', version='other', run_id='run-x/deploy'))\n"
-    )
+    """Another worker records a blue-green deploy of the same environment while ours runs (here: the test, while
+    our deploy command waits for it; the command itself cannot reach the database from its sandbox). Ours must
+    not flip the slot back."""
+    rollback_log = "rollback.log"
     envs = {
         "prod": {
-            "deployCommand": [sys.executable, "-c", other],
+            "deployCommand": "touch waiting; while [ ! -e go ]; do sleep 0.02; done",
             "rollbackCommand": logging_command(rollback_log, "rollback"),
         }
     }
-    req = make_request(
-        {"environment": "prod", "strategy": "blue-green", "version": "mine"},
-        envs,
-        env={"STELLARFLOW_DATA_DIR": str(settings_env / "data"), "DATABASE_URL": os.environ["DATABASE_URL"]},
-    )
-    err = await failure_of(req)
+    req = make_request({"environment": "prod", "strategy": "blue-green", "version": "mine"}, envs)
+    deploying = asyncio.ensure_future(failure_of(req))
+    workspace = get_settings().workspaces_dir / "run-1"
+    while not (workspace / "waiting").exists():
+        assert not deploying.done(), deploying.result()
+        await asyncio.sleep(0.02)
+    with session_scope() as session:
+        session.merge(DeploymentRow(environment="prod", live_slot="blue", version="other", run_id="run-x/deploy"))
+    (workspace / "go").touch()
+    err = await deploying
     assert err.type == "StepFailed"
     assert "another deploy" in err.message
     assert err.details[0]["rolledBack"] is False

@@ -21,6 +21,7 @@ from activities.command import run_command
 from core.dsl.templating import render
 from core.pipelines.contracts import ActionRequest
 from core.settings import get_settings, reset_settings
+from tests.processes import pids_running, wait_running
 
 pytestmark = pytest.mark.database("sqlite", reason="the command activity on its own: no database")
 
@@ -227,42 +228,52 @@ async def test_invalid_parameters_do_not_echo_values(data_dir: Path) -> None:
 
 
 async def test_timeout_kills_the_whole_process_group(data_dir: Path) -> None:
-    script = "sleep 30 & echo $! > grandchild.pid; echo $$ > shell.pid; echo started; wait"
+    script = "sleep 30.101 & echo started; wait"
     started = time.monotonic()
-    err = await failure_of(make_request({"command": script, "timeout": "700ms"}))
+    task = asyncio.create_task(failure_of(make_request({"command": script, "timeout": "700ms"})))
+    processes = [*await wait_running("sleep 30.101"), *await wait_running(f"/bin/sh -c {script}")]
+    err = await task
     assert time.monotonic() - started < 3.0
     assert err.type == "StepFailed"
     assert err.message == "command timed out after 0.7s"
     assert err.details[0]["timedOut"] is True
     assert err.details[0]["stdout"] == "started\n"
-    workspace = get_settings().workspaces_dir / "run-1"
-    for name in ("grandchild.pid", "shell.pid"):
-        pid = int((workspace / name).read_text())
-        assert await wait_gone(pid), f"{name} {pid} survived the timeout"
+    for pid in processes:
+        assert await wait_gone(pid), f"{pid} survived the timeout"
 
 
 async def test_timeout_escalates_to_sigkill(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A group that ignores SIGTERM is SIGKILLed after the grace period (shortened here)."""
     monkeypatch.setattr(command_module, "KILL_GRACE_S", 0.3)
-    script = "trap '' TERM; sleep 30 & echo $! > grandchild.pid; wait"
-    err = await failure_of(make_request({"command": script, "timeout": "300ms"}))
+    script = "trap '' TERM; sleep 30.102 & wait"
+    task = asyncio.create_task(failure_of(make_request({"command": script, "timeout": "300ms"})))
+    processes = await wait_running("sleep 30.102")
+    err = await task
     assert err.details[0]["timedOut"] is True
-    pid = int((get_settings().workspaces_dir / "run-1" / "grandchild.pid").read_text())
-    assert await wait_gone(pid)
+    for pid in processes:
+        assert await wait_gone(pid)
+
+
+async def test_sigterm_comes_first_and_the_command_may_clean_up(data_dir: Path) -> None:
+    """The grace period is real inside the sandbox too: the command gets SIGTERM (bwrap, which would take the
+    whole sandbox down at once, does not) and its trap runs before the step ends."""
+    script = "trap 'echo cleaned > cleanup.txt; exit 0' TERM; echo ready; sleep 30.103 & wait"
+    err = await failure_of(make_request({"command": script, "timeout": "500ms"}))
+    assert err.details[0]["timedOut"] is True
+    assert (get_settings().workspaces_dir / "run-1" / "cleanup.txt").read_text() == "cleaned\n"
+    assert not pids_running("sleep 30.103")
 
 
 async def test_cancellation_kills_the_whole_process_group(data_dir: Path) -> None:
-    workspace = get_settings().workspaces_dir / "run-1"
-    script = "sleep 30 & echo $! > grandchild.pid; echo $$ > shell.pid; wait"
+    script = "sleep 30.104 & wait"
     task = asyncio.create_task(run_command(make_request({"command": script})))
-    grandchild = int(await wait_for_file(workspace / "grandchild.pid"))
-    shell = int(await wait_for_file(workspace / "shell.pid"))
-    assert alive(grandchild) and alive(shell)
+    grandchild = await wait_running("sleep 30.104")
+    shell = await wait_running(f"/bin/sh -c {script}")
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert await wait_gone(grandchild)
-    assert await wait_gone(shell)
+    for pid in [*grandchild, *shell]:
+        assert await wait_gone(pid)
 
 
 async def test_cancellation_while_spawning_kills_the_group(data_dir: Path) -> None:
@@ -276,41 +287,28 @@ async def test_cancellation_while_spawning_kills_the_group(data_dir: Path) -> No
         await task
     assert time.monotonic() - started < 3.0
     deadline = time.monotonic() + 3.0
-    while (survivors := processes_running(f"sleep {marker}")) and time.monotonic() < deadline:
+    while (survivors := pids_running(f"sleep {marker}")) and time.monotonic() < deadline:
         await asyncio.sleep(0.02)
     assert not survivors
 
 
-def processes_running(cmdline: str) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                args = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
-            except OSError:
-                continue
-            if args == cmdline and alive(int(entry.name)):
-                found.append(int(entry.name))
-    return found
-
-
-async def test_command_dies_with_its_worker(data_dir: Path, tmp_path: Path) -> None:
-    """PR_SET_PDEATHSIG: a worker killed with SIGKILL (no cleanup possible) takes its command with it."""
-    pid_file = tmp_path / "child.pid"
+async def test_command_dies_with_its_worker(data_dir: Path) -> None:
+    """A worker killed with SIGKILL (no cleanup possible) takes its command with it: bwrap dies with its parent
+    (PR_SET_PDEATHSIG), and with it the sandbox's PID namespace, background processes included."""
     script = (
         "import asyncio\n"
         "from activities.command import run_command\n"
         "from core.pipelines.contracts import ActionRequest\n"
         "asyncio.run(run_command(ActionRequest(run_id='r', step_id='s', action='execute-command',\n"
-        f"    parameters={{'command': 'echo $$ > {pid_file}; exec sleep 30'}})))\n"
+        "    parameters={'command': 'sleep 30.105 & exec sleep 30.106'})))\n"
     )
     worker = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, env=dict(os.environ))
     try:
-        child = int(await wait_for_file(pid_file, timeout=15))
-        assert alive(child)
+        children = [*await wait_running("sleep 30.105", 15), *await wait_running("sleep 30.106", 15)]
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=5)
-        assert await wait_gone(child)
+        for child in children:
+            assert await wait_gone(child)
     finally:
         if worker.poll() is None:
             worker.kill()

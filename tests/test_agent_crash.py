@@ -2,8 +2,9 @@
 agent returns to idle, and the swarm's counts are right.
 
 The swarm, its agent and the task run on a task queue of their own, served only by worker processes this test
-starts and SIGKILLs (the session's in-process worker polls `stellarflow`). The command writes marker files: one
-line per attempt that started, one line only from the attempt that finished."""
+starts and SIGKILLs (the session's in-process worker polls `stellarflow`). The command runs sandboxed, so the test
+tells its attempts apart by their processes on the host (their arguments are unique) and by what the finished
+attempt left in the task's workspace."""
 
 from __future__ import annotations
 
@@ -19,10 +20,11 @@ from core.agents import agents, swarms, tasks
 from core.agents.models import AgentStatus, TaskStatus
 from core.events.store import list_events
 from core.settings import get_settings
-from tests.processes import WorkerProcess, lines, running, wait_for
+from tests.processes import WorkerProcess, lines, pids_running, running, wait_for
 from tests.support import SERVICE
 from tests.swarm_support import SHELL, eventually
 
+SLEEP = "sleep 2.017"
 TEST_BUDGET_S = 60  # a hang guard: the run takes ~10 s (heartbeat timeout, retry, sticky-queue timeout)
 
 
@@ -30,8 +32,6 @@ async def test_killed_worker_resumes_the_agents_task(temporal_env: WorkflowEnvir
     began = time.monotonic()
     client = temporal_env.client
     queue = f"agent-crash-{uuid.uuid4().hex[:10]}"
-    mark = tmp_path / "marks"
-    mark.mkdir()
     env = {
         **os.environ,
         "STELLARFLOW_TASK_QUEUE": queue,
@@ -46,17 +46,16 @@ async def test_killed_worker_resumes_the_agents_task(temporal_env: WorkflowEnvir
         body = swarms.SwarmCreate(name="crash", topology="star", agent_config=SHELL,
                                   initial_agents=[{"type": "coder", "count": 1}])
         swarm = await swarms.create_swarm(client, settings, body, caller=SERVICE, tier="enterprise")
-        command = f'echo $$ >> "{mark}/started"; sleep 2; echo ran >> "{mark}/done"; echo finished'
+        command = f"{SLEEP}; echo ran >> done; echo finished"
         task = await tasks.create_task(client, settings, tasks.TaskCreate(
             description="survive a crash", requirements={"command": command}, swarm_id=swarm.spec.id),
             caller=SERVICE, tier="enterprise")
-        await wait_for(lambda: len(lines(mark / "started")) == 1, "the task to start", 20, workers)
-        first_shell = int(lines(mark / "started")[0])
+        await wait_for(lambda: len(pids_running(SLEEP)) == 1, "the task to start", 20, workers)
+        [first_attempt] = pids_running(SLEEP)
 
         workers[0].kill()
         assert workers[0].proc.returncode == -signal.SIGKILL
-        await wait_for(lambda: not running(first_shell), "the orphaned shell to die with its worker", 10, [])
-        assert not (mark / "done").exists()
+        await wait_for(lambda: not running(first_attempt), "the orphaned command to die with its worker", 10, [])
         workers.append(WorkerProcess(env, tmp_path / "worker-2.log"))
 
         remaining = TEST_BUDGET_S - (time.monotonic() - began)
@@ -64,9 +63,10 @@ async def test_killed_worker_resumes_the_agents_task(temporal_env: WorkflowEnvir
                                 lambda t: t.status in (TaskStatus.completed, TaskStatus.failed, TaskStatus.cancelled),
                                 "the task to finish after the crash", remaining)
         assert done.status == TaskStatus.completed, (done, workers[-1].output())
-        assert lines(mark / "done") == ["ran"]  # the work finished once …
-        assert len(lines(mark / "started")) == 2  # … on the second attempt, after the first died
+        [workspace] = get_settings().workspaces_dir.glob(f"*/{task.spec.id}")
+        assert lines(workspace / "done") == ["ran"]  # the work finished once …
         assert "finished" in done.result.output
+        assert "started from the workspace snapshot" in done.result.output  # … on a second attempt
 
         task_events = [e.type for e in list_events(task.spec.id)]
         assert task_events.count("task.completed") == 1, task_events

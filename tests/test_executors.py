@@ -34,6 +34,7 @@ from core.agents.models import TaskResult
 from core.settings import get_settings, reset_settings
 from tests.fakes.http_server import free_port
 from tests.fakes.openai_server import FakeOpenAIServer
+from tests.processes import wait_running
 
 FAKE_CLI = Path(__file__).resolve().parent / "fakes" / "fake_agent_cli.py"
 PY = shlex.quote(sys.executable)
@@ -127,7 +128,7 @@ async def test_seed_paths_must_stay_inside_the_workspace(data_dir: Path) -> None
         with pytest.raises(ApplicationError) as info:
             await execute(task(requirements={"command": "true", "files": {bad: "x"}}))
         assert info.value.type == "InvalidParameters" and info.value.non_retryable
-    assert not (data_dir / "workspaces" / "outside.txt").exists()
+    assert not any(get_settings().workspaces_dir.rglob("outside.txt"))
 
 
 async def test_a_failing_command_is_a_failed_result_not_an_exception(data_dir: Path) -> None:
@@ -190,7 +191,7 @@ async def test_test_command_reports_junit_and_coverage(data_dir: Path) -> None:
     assert (result.tests_passed, result.tests_failed) == (2, 1)
     # calc.py has 7 statements, 5 run (the body of `unused` does not); coverage.py counts the test files too
     assert result.coverage is not None and 0.5 < result.coverage < 1.0
-    report = json.loads(next(data_dir.rglob("coverage.json")).read_text())
+    report = json.loads(next(get_settings().workspaces_dir.rglob("coverage.json")).read_text())
     assert result.coverage == pytest.approx(report["totals"]["percent_covered"] / 100)
     assert "tests: test command succeeded; 2 passed, 1 failed; coverage" in result.output
 
@@ -303,13 +304,14 @@ async def test_cancel_kills_the_process_tree_and_rollback_restores_the_seed(data
     seed = {"a.txt": "alpha\n", "dir/b.txt": "beta\n"}
     inp = task(requirements={
         "command": "echo changed > a.txt; rm dir/b.txt; echo new > c.txt; "
-                   "sleep 60 & echo $! > bg.pid; sleep 60",
+                   "sleep 60.201 & echo started > bg.txt; sleep 60.202",
         "files": seed,
     })  # fmt: skip
     workspace = workspace_of(inp)
     env = ActivityEnvironment()
     running = asyncio.ensure_future(env.run(execute_task, inp))
-    bg = int(await wait_for_file(workspace / "bg.pid"))
+    await wait_for_file(workspace / "bg.txt")
+    [bg] = await wait_running("sleep 60.201")  # a host pid: `$!` inside the sandbox is not one
     pgid = os.getpgid(bg)
     assert alive(bg)
     env.cancel()
@@ -367,7 +369,8 @@ async def test_unconfigured_executors_fail_clearly(data_dir: Path) -> None:
     assert "word-count" in str(await not_configured(task("python", config={"callable": "nope"})))
     assert "one of: shell, llm, agent-cli, python" in str(await not_configured(task("quantum")))
     # nothing was created for them
-    assert not (data_dir / "workspaces").exists() or not any((data_dir / "workspaces").rglob("task-*"))
+    workspaces = get_settings().workspaces_dir
+    assert not workspaces.exists() or not any(workspaces.rglob("task-*"))
 
 
 # ---- llm -----------------------------------------------------------------------------------------------------

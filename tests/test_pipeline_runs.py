@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 
+from core.settings import get_settings
 from tests.support import cmd, run_to_end, step_of
 
 
@@ -16,8 +17,13 @@ def _wait_for_file(name: str) -> str:
     return f'for i in $(seq 100); do [ -f "$M/{name}" ] && exit 0; sleep 0.05; done; exit 1'
 
 
-async def test_ready_steps_run_in_parallel(api: httpx.AsyncClient, tmp_path: Path) -> None:
-    env = {"M": str(tmp_path)}
+def _workspace(run: dict) -> Path:
+    """The run's workspace: where its (sandboxed) commands can write, so where the tests' marker files are."""
+    return get_settings().workspaces_dir / run["id"]
+
+
+async def test_ready_steps_run_in_parallel(api: httpx.AsyncClient) -> None:
+    env = {"M": "."}  # the run's workspace, shared by its steps
     run = await run_to_end(api, {
         "name": "parallel",
         "steps": [
@@ -88,29 +94,27 @@ async def test_only_tolerated_failures_means_success(api: httpx.AsyncClient) -> 
     assert step_of(run, "optional")["status"] == "failed"
 
 
-async def test_retry_policy_retries_until_success(api: httpx.AsyncClient, tmp_path: Path) -> None:
-    counter = tmp_path / "count"
-    script = f'echo x >> "{counter}"; [ "$(wc -l < "{counter}")" -ge 3 ]'
+async def test_retry_policy_retries_until_success(api: httpx.AsyncClient) -> None:
+    script = 'echo x >> count; [ "$(wc -l < count)" -ge 3 ]'
     run = await run_to_end(api, {
         "name": "retry",
         "steps": [cmd("flaky", script, retry={"maxAttempts": 4, "backoff": {"initial": 100, "factor": 1.5}})],
     })
     assert run["status"] == "succeeded", run
     assert step_of(run, "flaky")["attempts"] == 3
-    assert counter.read_text().count("x") == 3
+    assert (_workspace(run) / "count").read_text().count("x") == 3
 
 
-async def test_retry_policy_gives_up_after_max_attempts(api: httpx.AsyncClient, tmp_path: Path) -> None:
-    counter = tmp_path / "count"
+async def test_retry_policy_gives_up_after_max_attempts(api: httpx.AsyncClient) -> None:
     run = await run_to_end(api, {
         "name": "retry-exhausted",
-        "steps": [cmd("broken", f'echo x >> "{counter}"; exit 2',
+        "steps": [cmd("broken", "echo x >> count; exit 2",
                       retry={"maxAttempts": 2, "backoff": {"initial": "100ms"}})],
     })
     broken = step_of(run, "broken")
     assert run["status"] == "failed"
     assert broken["attempts"] == 2
-    assert counter.read_text().count("x") == 2
+    assert (_workspace(run) / "count").read_text().count("x") == 2
     assert broken["outputs"]["exitCode"] == 2
 
 
@@ -162,9 +166,8 @@ async def test_inputs_env_and_run_context(api: httpx.AsyncClient) -> None:
     assert lines[1] == lines[2] == run["id"]
 
 
-async def test_templated_values_never_become_shell_syntax(api: httpx.AsyncClient, tmp_path: Path) -> None:
-    pwned = tmp_path / "pwned"
-    hostile = f'x"; touch {pwned}; echo "$(touch {pwned})'
+async def test_templated_values_never_become_shell_syntax(api: httpx.AsyncClient) -> None:
+    hostile = 'x"; touch pwned; echo "$(touch pwned2)'  # relative: the run's workspace is where it could write
     run = await run_to_end(api, {
         "name": "quoting",
         "inputs": {"title": {"type": "string"}},
@@ -172,7 +175,7 @@ async def test_templated_values_never_become_shell_syntax(api: httpx.AsyncClient
     }, {"title": hostile})
     assert run["status"] == "succeeded", run
     assert step_of(run, "echo")["outputs"]["stdout"] == hostile + "\n"
-    assert not pwned.exists()
+    assert not list(_workspace(run).glob("pwned*"))
 
 
 async def test_for_each_and_matrix_fan_out(api: httpx.AsyncClient) -> None:
@@ -263,7 +266,7 @@ async def test_blue_green_deploy_alternates_slots(api: httpx.AsyncClient, tmp_pa
     environment = f"bg-{tmp_path.name}"
     definition = {
         "name": "blue-green",
-        "environments": {environment: {"deployCommand": f'echo "$DEPLOY_SLOT" >> "{tmp_path}/deploys"'}},
+        "environments": {environment: {"deployCommand": 'echo "$DEPLOY_SLOT" >> deploys'}},
         "steps": [{"id": "deploy", "action": "deploy",
                    "parameters": {"environment": environment, "strategy": "blue-green", "version": "1"}}],
     }
@@ -272,7 +275,7 @@ async def test_blue_green_deploy_alternates_slots(api: httpx.AsyncClient, tmp_pa
     assert step_of(first, "deploy")["outputs"]["slot"] == "blue"
     assert step_of(second, "deploy")["outputs"]["slot"] == "green"
     assert step_of(second, "deploy")["outputs"]["previousSlot"] == "blue"
-    assert (tmp_path / "deploys").read_text().split() == ["blue", "green"]
+    assert [(_workspace(run) / "deploys").read_text() for run in (first, second)] == ["blue\n", "green\n"]
 
 
 async def test_unconfigured_notification_channels_are_warnings(api: httpx.AsyncClient) -> None:
@@ -289,13 +292,12 @@ async def test_unconfigured_notification_channels_are_warnings(api: httpx.AsyncC
     assert all("not configured" in w["data"]["detail"] for w in warnings)
 
 
-async def test_local_steps_run_in_the_worker_with_the_same_semantics(api: httpx.AsyncClient, tmp_path: Path) -> None:
-    counter = tmp_path / "count"
+async def test_local_steps_run_in_the_worker_with_the_same_semantics(api: httpx.AsyncClient) -> None:
     run = await run_to_end(api, {
         "name": "local steps",
         "steps": [
             {**cmd("first", 'echo "v=7" >> "$STELLARFLOW_OUTPUT"; echo one'), "local": True},
-            {**cmd("flaky", f'echo x >> "{counter}"; [ "$(wc -l < "{counter}")" -ge 2 ]'), "local": True,
+            {**cmd("flaky", 'echo x >> count; [ "$(wc -l < count)" -ge 2 ]'), "local": True,
              "dependsOn": ["first"], "retry": {"maxAttempts": 3, "backoff": {"initial": 50}}},
             {**cmd("use", "echo {{ steps.first.outputs.v }}"), "local": True, "dependsOn": ["flaky"]},
             {**cmd("slow", "sleep 5"), "local": True, "timeout": "500ms"},

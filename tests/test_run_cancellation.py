@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-from pathlib import Path
 
 import httpx
 
+from tests.processes import wait_running
 from tests.support import cmd, start, step_of, wait_for_run, wait_for_step
 
 
@@ -19,21 +19,16 @@ def _alive(pid: int) -> bool:
     return True
 
 
-async def test_cancel_kills_running_steps_and_cancels_pending(api: httpx.AsyncClient, tmp_path: Path) -> None:
-    pid_file = tmp_path / "sleep.pid"
+async def test_cancel_kills_running_steps_and_cancels_pending(api: httpx.AsyncClient) -> None:
     run_id = await start(api, {
         "name": "cancellable",
         "steps": [
-            cmd("long", f'sleep 60 & echo $! > "{pid_file}"; wait'),
+            cmd("long", "sleep 60.401 & wait"),
             cmd("next", "echo never", dependsOn=["long"]),
         ],
     })
     await wait_for_step(api, run_id, "long", lambda s: s["status"] == "running")
-    for _ in range(100):
-        if pid_file.exists() and pid_file.read_text().strip():
-            break
-        await asyncio.sleep(0.05)
-    sleeper = int(pid_file.read_text())
+    [sleeper] = await wait_running("sleep 60.401")  # a host pid (`$!` in the sandbox is not one)
     assert _alive(sleeper)
 
     response = await api.post(f"/api/v2/runs/{run_id}/cancel")

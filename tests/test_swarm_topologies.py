@@ -111,9 +111,11 @@ async def test_specialized_prefers_the_matching_agent_balanced_spreads_the_load(
 
 
 async def test_adaptive_learns_to_avoid_an_agent_that_fails(temporal_client: Client) -> None:
-    """One agent's executor is not configured (its tasks fail, for real); adaptive stops choosing it after the
-    first failure, balanced keeps alternating."""
-    agents = [{"type": "coder", "count": 1, "config": {"executor": "agent-cli"}},
+    """One agent's tasks fail, for real (its test command fails and it requires passing tests); adaptive stops
+    choosing it after the first failure, balanced keeps alternating. The failure costs as much time as a success
+    (both run in the sandbox): adaptive scores success per second, and an instant failure would look cheap."""
+    failing = {**SHELL, "test_command": "false", "require_tests_pass": True}
+    agents = [{"type": "coder", "count": 1, "config": failing},
               {"type": "coder", "count": 1, "config": SHELL}]
 
     async def sequence(strategy: str) -> list[str]:

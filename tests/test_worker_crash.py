@@ -2,7 +2,8 @@
 
 The worker runs as a separate process on a dedicated task queue (the session's in-process worker polls
 `stellarflow`, so it never sees this run). It is SIGKILLed while step 3 of a 5-step chain is running; a new
-worker process takes over. Marker files written by the commands prove what ran how often.
+worker process takes over. Marker files the commands write in the run's workspace (the only place a sandboxed
+command can write) prove what ran how often.
 
 Where the ~17 s go (measured): the heartbeat timeout (2 s) and the retry backoff (1 s) before attempt 2 of
 step 3 starts on the new worker, the step itself (STEP3_SLEEP_S), then the SDK's sticky-queue
@@ -26,7 +27,7 @@ from core.pipelines.definitions import put_workflow
 from core.pipelines.models import RunStatus, StepStatus
 from core.pipelines.runs import get_run_row, start_run
 from core.settings import get_settings
-from tests.processes import WorkerProcess
+from tests.processes import WorkerProcess, pids_running
 from tests.processes import lines as _lines
 from tests.processes import running as _running
 from tests.processes import wait_for as _wait_for
@@ -38,11 +39,13 @@ STEP3_SLEEP_S = 2  # long enough to kill the worker while step 3 runs, short eno
 TEST_BUDGET_S = 45  # a hang guard, not a benchmark: the test takes 17-22 s here, even next to other suites
 
 
-def _definition(mark: Path) -> dict:
-    env = {"MARK": str(mark)}
+BACKGROUND = "sleep 60.301"  # step 3's background job, found on the host by its arguments
+FOREGROUND = f"sleep {STEP3_SLEEP_S}.001"
 
+
+def _definition() -> dict:
     def step(index: int, command: str) -> dict:
-        body: dict = {"id": f"step{index}", "action": "execute-command", "parameters": {"command": command, "env": env}}
+        body: dict = {"id": f"step{index}", "action": "execute-command", "parameters": {"command": command}}
         if index > 1:
             body["dependsOn"] = [f"step{index - 1}"]
         return body
@@ -50,14 +53,11 @@ def _definition(mark: Path) -> dict:
     return {
         "name": "Worker crash",
         "steps": [
-            step(1, 'echo ran >> "$MARK/step1"'),
-            step(2, 'echo ran >> "$MARK/step2"'),
-            # $$ is the shell's pid, and also its process group (the runner starts each command in its
-            # own session), so the test can tell whether the first attempt died with its worker.
-            step(3, f'echo $$ >> "$MARK/step3.started"; sleep 60 & echo $! >> "$MARK/step3.background"; '
-                    f'sleep {STEP3_SLEEP_S}; echo ran >> "$MARK/step3"'),
-            step(4, 'echo ran >> "$MARK/step4"'),
-            step(5, 'echo ran >> "$MARK/step5"'),
+            step(1, "echo ran >> step1"),
+            step(2, "echo ran >> step2"),
+            step(3, f"echo started >> step3.started; {BACKGROUND} & {FOREGROUND}; echo ran >> step3"),
+            step(4, "echo ran >> step4"),
+            step(5, "echo ran >> step5"),
         ],
     }
 
@@ -65,8 +65,6 @@ def _definition(mark: Path) -> dict:
 async def test_killed_worker_resumes_run(temporal_env: WorkflowEnvironment, tmp_path: Path) -> None:
     began = time.monotonic()
     queue = f"crash-{uuid.uuid4().hex[:10]}"
-    mark = tmp_path / "marks"
-    mark.mkdir()
     worker_env = {
         **os.environ,
         "STELLARFLOW_TASK_QUEUE": queue,
@@ -78,27 +76,30 @@ async def test_killed_worker_resumes_run(temporal_env: WorkflowEnvironment, tmp_
     }
     settings = get_settings().model_copy(update={"task_queue": queue, "heartbeat_timeout_s": 2})
     workflow_id = f"worker-crash-{uuid.uuid4().hex[:8]}"
-    put_workflow(workflow_id, _definition(mark), caller=SERVICE)
+    put_workflow(workflow_id, _definition(), caller=SERVICE)
 
     workers: list[WorkerProcess] = []
-    first_shell: int | None = None
+    first_attempt: list[int] = []
     try:
         workers.append(WorkerProcess(worker_env, tmp_path / "worker-1.log"))
         run, created = await start_run(temporal_env.client, settings, workflow_id, caller=SERVICE)
         assert created
+        mark = get_settings().workspaces_dir / run.id
 
         started = mark / "step3.started"
-        await _wait_for(lambda: len(_lines(started)) >= 1, "step 3 to start", 20, workers)
-        first_shell = int(_lines(started)[0])
-        assert _running(first_shell)
+        both = lambda: [*pids_running(BACKGROUND), *pids_running(FOREGROUND)]  # noqa: E731 - host pids, not `$$`
+        await _wait_for(lambda: len(_lines(started)) >= 1 and len(both()) == 2, "step 3 to start", 20, workers)
+        first_attempt = both()
         assert _lines(mark / "step1") == ["ran"] and _lines(mark / "step2") == ["ran"]
         assert not (mark / "step3").exists()
 
         workers[0].kill()
         assert workers[0].proc.returncode == -signal.SIGKILL
-        # The command runs in its own session, so killing the worker's group does not reach it; the
-        # runner's PR_SET_PDEATHSIG does: the first attempt's shell dies with the worker.
-        await _wait_for(lambda: not _running(first_shell), "the orphaned step-3 shell to die", 3, [])
+        # The command runs in its own session, so killing the worker's group does not reach it; bwrap's death
+        # signal does, and with bwrap the sandbox's PID namespace goes: the first attempt's foreground and
+        # background processes die with the worker.
+        await _wait_for(lambda: not any(_running(pid) for pid in first_attempt),
+                        "the orphaned step-3 processes to die", 3, [])  # fmt: skip
 
         workers.append(WorkerProcess(worker_env, tmp_path / "worker-2.log"))
         remaining = TEST_BUDGET_S - (time.monotonic() - began)
@@ -111,11 +112,8 @@ async def test_killed_worker_resumes_run(temporal_env: WorkflowEnvironment, tmp_
         final = get_run_row(run.id)
         assert final.status == RunStatus.succeeded, final
         assert final.error is None
-        # The crashed attempt's grandchild (its shell's death signal does not reach it) was killed by the
-        # retry before it ran the command again; the successful attempt's own background job is left alone.
-        first_background, second_background = (int(pid) for pid in _lines(mark / "step3.background"))
-        assert not _running(first_background)
-        assert _running(second_background)
+        # A sandbox ends with its command: the successful attempt's background job did not outlive its step.
+        assert pids_running(BACKGROUND) == []
 
         # Completed steps are not run again after a crash; the interrupted one is, exactly once more.
         for index in (1, 2, 4, 5):
@@ -147,9 +145,7 @@ async def test_killed_worker_resumes_run(temporal_env: WorkflowEnvironment, tmp_
     finally:
         for worker in workers:
             worker.stop()
-        if first_shell is not None:  # the first attempt's `sleep`, orphaned when its shell died
+        for pid in [*first_attempt, *pids_running(BACKGROUND)]:
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(first_shell, signal.SIGKILL)
-        for pid in _lines(mark / "step3.background"):
-            with contextlib.suppress(ProcessLookupError, PermissionError, ValueError):
-                os.kill(int(pid), signal.SIGKILL)
+                os.kill(pid, signal.SIGKILL)
+

@@ -589,6 +589,7 @@ class PipelineWorkflow:
             timeout_s=timeout_s,
             retry_failures=step.retry is not None,
             environments={k: v.model_dump(mode="json") for k, v in self.defn.environments.items()},
+            sandbox=step.sandbox.model_dump(mode="json", by_alias=True, exclude_none=True) if step.sandbox else None,
         )
         if step.retry is not None:
             backoff = step.retry.backoff

@@ -2,7 +2,8 @@
 release an agent's directory. Each is idempotent, so Temporal may retry any of them.
 
 `execute_task` is one pipeline for every executor:
-1. check the executor is configured (ExecutorNotConfigured otherwise — before anything touches the disk);
+1. check the executor is configured (ExecutorNotConfigured otherwise) and that this worker may run it
+   (SandboxUnavailable otherwise, activities/sandbox.py) — before anything touches the disk;
 2. prepare the workspace: seed `requirements.files`, take the "before" snapshot (a retry resets the
    workspace to that snapshot instead, and first kills processes a dead attempt left behind);
 3. run the executor, heartbeating `{"progress", "message"}`;
@@ -27,6 +28,7 @@ from typing import Any
 
 from temporalio import activity
 
+from activities import sandbox as sandboxing
 from activities.environment import invalid_parameters
 from activities.executors import agent_cli, llm, python_exec, shell
 from activities.executors import workspace as ws
@@ -38,10 +40,12 @@ from activities.executors.base import (
     reap_orphans,
     redact,
     run_measured,
+    setting,
 )
 from activities.executors.models import not_configured
 from activities.executors.progress import Progress
 from activities.executors.results import RunFigures, count_tests_written, read_test_run
+from activities.sandbox import Sandbox
 from core import names
 from core.agents.contracts import ExecuteTaskInput, RollbackRequest
 from core.agents.models import EXECUTORS, TaskResult
@@ -52,11 +56,14 @@ MAX_LISTED_FILES = 1000  # per list; keeps a result far below Temporal's payload
 MAX_NOTES = 10
 
 
-def _prepare(workspace: Path, reports: Path, task_id: str, files: Any) -> bool:
+def _prepare(workspace: Path, reports: Path, task_id: str, files: Any, sandbox: Sandbox | None) -> bool:
     reap_orphans(workspace, task_id)
     retried = ws.prepare(workspace, files or {})
     ws.force_rmtree(reports)
     reports.mkdir(parents=True)
+    if sandbox is not None:
+        workspace.chmod(0o700)
+        sandbox.hand_over(reports)
     return retried
 
 
@@ -73,6 +80,17 @@ def _store_artifacts(task_id: str, owner: str | None, workspace: Path, artifacts
     return [a.model_copy(update={"id": stored[a.path].id, "sha256": stored[a.path].sha256,
                                  "url": f"/api/v2/artifacts/{stored[a.path].id}"}) if a.path in stored else a
             for a in artifacts]
+
+
+def _sandbox(inp: ExecuteTaskInput, workspace: Path, reports: Path) -> Sandbox | None:
+    """The task's sandbox: the agent's `config.sandbox`, narrowed by the task's `requirements.sandbox` (a task
+    may take the network away or lower a limit, never give more than its agent has). The reports directory is
+    writable too: the rusage shim, the python runner and test reports write there."""
+    agent = sandboxing.parse_spec(setting(inp.config, "sandbox"), "config.sandbox")
+    requested = setting(inp.requirements, "sandbox")
+    spec = agent.tightened(sandboxing.parse_spec(requested, "requirements.sandbox") if requested else None)
+    where = "requirements.sandbox" if requested else "config.sandbox"
+    return sandboxing.for_workspace(workspace, spec=spec, writable=(reports,), where=where)
 
 
 def _measure(workspace: Path, snapshot: Path) -> tuple[ws.Diff, list[Any], int, int]:
@@ -160,11 +178,14 @@ async def execute(inp: ExecuteTaskInput) -> TaskResult:
     workspace = ws.task_workspace(inp.workspace, inp.agent_id, inp.task_id)
     snapshot = ws.sibling(workspace, ws.SNAPSHOT_SUFFIX)
     reports = ws.sibling(workspace, ws.REPORTS_SUFFIX)
+    runs_code = module is not llm or test_command is not None
+    sandbox = _sandbox(inp, workspace, reports) if runs_code else None
 
     async with Progress(inp.task_id, "preparing the workspace", agent_id=inp.agent_id) as progress:
         ctx = TaskContext(inp=inp, workspace=workspace, reports=reports, progress=progress, settings=settings,
-                          timeout_s=timeout_s)  # fmt: skip
-        retried = await asyncio.to_thread(_prepare, workspace, reports, inp.task_id, inp.requirements.get("files"))
+                          timeout_s=timeout_s, sandbox=sandbox)  # fmt: skip
+        retried = await asyncio.to_thread(_prepare, workspace, reports, inp.task_id, inp.requirements.get("files"),
+                                          sandbox)  # fmt: skip
         progress.set(0.0, f"running ({inp.executor})")
         if module is llm:
             try:
@@ -231,7 +252,7 @@ async def execute(inp: ExecuteTaskInput) -> TaskResult:
 
 @activity.defn(name=names.PROVISION_WORKSPACE)
 async def provision_workspace(agent_id: str) -> str:
-    """Create the agent's directory (`<data dir>/workspaces/<agent_id>`) and return its absolute path."""
+    """Create the agent's directory (`<workspaces dir>/<agent_id>`) and return its absolute path."""
     return str(await asyncio.to_thread(ws.provision, agent_id))
 
 

@@ -1,6 +1,6 @@
 """What every executor shares: the task's context, the outcome an executor reports, and running a measured
-process in the workspace (command.py's `run_process`: own process group, death signal, bounded output,
-killed on timeout or cancellation)."""
+process in the workspace (command.py's `run_process`: inside the task's sandbox, own process group, bounded
+output, killed on timeout or cancellation)."""
 
 from __future__ import annotations
 
@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from activities import sandbox as sandboxing
 from activities.command import _DEATH_SIGNAL, CommandOutcome, _resolvable, reap_previous_attempt, run_process
 from activities.environment import base_environment, check_env, invalid_parameters
 from activities.executors.progress import Progress
 from activities.executors.resources import ResourceMonitor, Usage
 from activities.executors.workspace import GROUP_SUFFIX, sibling
+from activities.sandbox import Sandbox
 from core.agents.contracts import ExecuteTaskInput
 from core.agents.models import TokenUsage
 from core.settings import Settings
@@ -34,6 +36,7 @@ class TaskContext:
     progress: Progress
     settings: Settings
     timeout_s: float
+    sandbox: Sandbox | None  # None only when the operator runs executors unsandboxed (sandbox.for_workspace)
     secrets: list[str] = field(default_factory=list)  # values to blank out of anything we return
 
 
@@ -107,6 +110,8 @@ async def run_measured(
     """Run a command in the workspace, feeding its output to the progress parser, heartbeating progress and
     measuring CPU and memory: the command runs under `rusage_shim.py` (exact kernel figures for everything
     it waited for) while its process group is sampled (the sum of RSS, and processes left running)."""
+    if ctx.sandbox is None and not (ctx.settings.sandbox_mode == "none" and ctx.settings.allow_unsandboxed):
+        raise sandboxing.unavailable("refusing to run a task's command without a sandbox")  # a bug if ever seen
     env = task_env(ctx, label, extra_env)
     marker = sibling(ctx.workspace, GROUP_SUFFIX)
     argv = ["/bin/sh", "-c", command] if isinstance(command, str) else list(command)
@@ -114,10 +119,15 @@ async def run_measured(
     usage_file.unlink(missing_ok=True)
     shimmed = bool(argv) and _resolvable(argv[0], ctx.workspace, env)
     if shimmed:
-        # The shim re-applies the death signal to the command itself, which is its child now.
-        argv = [sys.executable, "-I", "-S", str(SHIM), str(usage_file), "--", *_DEATH_SIGNAL, *argv]
-    monitor = ResourceMonitor(skip_leader=shimmed)
+        # Unsandboxed, the shim re-applies the death signal to the command itself, which is its child now; in a
+        # sandbox the whole sandbox dies with the worker already.
+        death = _DEATH_SIGNAL if ctx.sandbox is None else []
+        argv = [sys.executable, "-I", "-S", str(SHIM), str(usage_file), "--", *death, *argv]
+    monitor = ResourceMonitor(skip_leader=shimmed, shim_marker=str(SHIM))
     # else: run_process reports the missing program by its name
+    if ctx.sandbox is not None:
+        # The worker wrote the seed, the snapshot's copy or an LLM's files as root: the sandbox's uid must own them.
+        ctx.sandbox.hand_over(ctx.workspace, recursive=True)
 
     def started(pgid: int) -> None:
         marker.write_text(str(pgid))
@@ -130,6 +140,7 @@ async def run_measured(
             env=env,
             timeout_s=timeout_s or ctx.timeout_s,
             tail_bytes=ctx.settings.output_tail_bytes,
+            sandbox=ctx.sandbox,
             on_start=started,
             on_output=ctx.progress.feed,
             heartbeat_details=ctx.progress.details,
@@ -139,8 +150,8 @@ async def run_measured(
         with contextlib.suppress(OSError):
             os.unlink(marker)
     try:
-        exact = json.loads(usage_file.read_text())
-    except (OSError, ValueError):
+        exact = json.loads(sandboxing.read_back(usage_file, 1 << 16) or b"")
+    except ValueError:
         exact = None  # killed (timeout) or never started: the samples are all there is
     if isinstance(exact, dict):
         peak_kb = int(exact.get("maxrss_kb") or 0)

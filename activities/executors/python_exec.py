@@ -18,6 +18,7 @@ from pathlib import Path
 
 from activities.executors.base import ExecOutcome, TaskContext, cap, process_outcome, run_measured
 from activities.executors.models import not_configured
+from activities.sandbox import read_back
 from core.agents.contracts import ExecuteTaskInput
 from core.settings import Settings
 
@@ -64,8 +65,8 @@ async def run(ctx: TaskContext, name: str) -> ExecOutcome:
     )
     result = process_outcome(outcome, usage, what=f"callable {name!r}", limit=ctx.settings.output_tail_bytes)
     try:
-        returned = json.loads(result_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        returned = json.loads(read_back(result_file, 8 * ctx.settings.output_tail_bytes + 4096) or b"")
+    except ValueError:
         returned = None
     if isinstance(returned, dict):
         if returned.get("output"):

@@ -14,6 +14,10 @@ time of the children it has already reaped, its parent and its RSS:
   left the group (`setsid`).
 
 Both stay None when no sample could be taken (a command that ended within a few milliseconds).
+
+Our own processes in the group are not the task's: bubblewrap's two (the group leader outside the sandbox and the
+sandbox's init; `sandbox.HELPER_NAMES`) count for nothing, and the rusage shim counts only for the children it
+reaped (the task's command), never for its own CPU and memory.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ from dataclasses import dataclass, field
 
 import psutil
 
+from activities.sandbox import HELPER_NAMES
+
 FIRST_INTERVALS_S = (0.0, 0.05, 0.05, 0.1, 0.1)
 INTERVAL_S = 0.2
 
@@ -36,6 +42,7 @@ class _Seen:
     children: float = 0.0
     ppid: int = 0
     round: int = 0
+    shim: bool = False
 
 
 @dataclass
@@ -56,10 +63,14 @@ class Usage:
 
 @dataclass
 class ResourceMonitor:
-    """`skip_leader`: the group leader is `rusage_shim.py`, a helper of ours, whose own CPU and memory are not
-    the task's (the children time it reports is: that is the task's command)."""
+    """`skip_leader`: the command runs under `rusage_shim.py`, a helper of ours, whose own CPU and memory are not
+    the task's (the children time it reports is: that is the task's command). The shim is the group leader, or
+    in a sandbox the first process below bubblewrap's."""
 
     skip_leader: bool = False
+    shim_marker: str | None = None  # an argument only the shim's command line has (its script's path)
+    helper_names: frozenset[str] = HELPER_NAMES
+    shim_pid: int | None = None
     pgid: int | None = None
     rounds: int = 0
     peak_rss: int = 0
@@ -90,28 +101,42 @@ class ResourceMonitor:
         self.rounds += 1
         rss = 0
         sampled = False
+        found = []
         for pid in self._members():
             try:
                 proc = psutil.Process(pid)
                 with proc.oneshot():
                     if proc.status() == psutil.STATUS_ZOMBIE:
                         continue
-                    times = proc.cpu_times()
-                    memory = proc.memory_info().rss
-                    ppid = proc.ppid()
+                    found.append((proc, proc.name(), proc.ppid(), proc.cpu_times(), proc.memory_info().rss))
             except (psutil.Error, OSError):
                 continue
-            leader = self.skip_leader and pid == self.pgid
-            sampled = sampled or not leader
-            rss += 0 if leader else memory
+        helpers = {proc.pid for proc, name, *_ in found if name in self.helper_names}
+        for proc, _name, ppid, times, memory in found:
+            pid = proc.pid
+            if pid in helpers:
+                continue
+            shim = self.skip_leader and (pid == self.pgid or self._is_shim(proc, ppid in helpers))
+            sampled = sampled or not shim
+            rss += 0 if shim else memory
             self.seen[pid] = _Seen(
-                own=0.0 if leader else times.user + times.system,
+                own=0.0 if shim else times.user + times.system,
                 children=getattr(times, "children_user", 0.0) + getattr(times, "children_system", 0.0),
                 ppid=ppid,
                 round=self.rounds,
+                shim=shim,
             )
         if sampled:
             self.peak_rss = max(self.peak_rss, rss)
+
+    def _is_shim(self, proc: psutil.Process, below_helper: bool) -> bool:
+        """In a sandbox the shim is bubblewrap's child; so are orphans the sandbox's init adopted, which are the
+        task's: told apart by the shim's command line, once."""
+        if self.shim_pid is None and below_helper and self.shim_marker is not None:
+            with contextlib.suppress(psutil.Error, OSError):
+                if self.shim_marker in proc.cmdline():
+                    self.shim_pid = proc.pid
+        return proc.pid == self.shim_pid
 
     async def _run(self) -> None:
         intervals = iter(FIRST_INTERVALS_S)
@@ -124,7 +149,7 @@ class ResourceMonitor:
             return self._usage()
 
     def _usage(self) -> Usage:
-        if not self.seen or (self.skip_leader and set(self.seen) == {self.pgid}):
+        if not self.seen or (self.skip_leader and all(info.shim for info in self.seen.values())):
             return Usage()  # nothing but our shim was ever seen
         total = 0.0
         for pid, info in self.seen.items():

@@ -134,7 +134,8 @@ def find_report(workspace: Path, explicit: str | None, env_path: Path, names: tu
     candidates = [workspace / explicit] if explicit else [env_path, *(workspace / name for name in names)]
     for candidate in candidates:
         resolved = candidate.resolve()
-        inside = resolved.is_relative_to(workspace.resolve()) or resolved == env_path.resolve()
+        # The reports path is one the (sandboxed) test command could replace by a symlink: only the file itself.
+        inside = resolved.is_relative_to(workspace.resolve()) or (candidate == env_path and not env_path.is_symlink())
         if inside and _fresh(resolved, since):
             return resolved
     return None

@@ -1,6 +1,6 @@
 """Per-task workspaces: where a task runs, what it started from, what it changed, and how to undo it.
 
-Layout under `<data dir>/workspaces/<agent_id>/` (the agent's directory, `provision_workspace`):
+Layout under `<workspaces dir>/<agent_id>/` (the agent's directory, `provision_workspace`; `Settings.workspaces_dir`):
 
     <task_id>/           the task's workspace: the process's cwd, where an LLM's files are written
     <task_id>.before/    an exact copy taken after seeding, before any work: the diff's "before" and the

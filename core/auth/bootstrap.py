@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core.auth import api_keys, passwords, users
 from core.auth.secret import server_secret
+from core.datadir import private_dir, secure
 from core.db import get_engine
 from core.errors import Conflict
 from core.settings import Settings
@@ -32,6 +33,7 @@ class BootstrapResult:
 
 
 def bootstrap(settings: Settings) -> BootstrapResult:
+    secure(settings)  # 0700 data dir, 0600 files, also for an install made before that was enforced
     server_secret(settings)  # generate it here, before the API and the CLI race for it
     get_engine()
     result = BootstrapResult()
@@ -50,7 +52,7 @@ def bootstrap(settings: Settings) -> BootstrapResult:
 
 
 def write_secret_file(path: Path, value: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         os.fchmod(fd, 0o600)

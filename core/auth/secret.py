@@ -14,6 +14,7 @@ import secrets
 import threading
 from pathlib import Path
 
+from core.datadir import private_dir, private_file
 from core.settings import Settings
 
 SECRET_FILE = "jwt.secret"
@@ -52,8 +53,8 @@ def _resolved(data_dir: Path) -> Path:
 
 
 def _load_or_create(path: Path) -> bytes:
+    private_dir(path.parent)  # 0700: the data dir (core/datadir.py)
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
         temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
@@ -67,8 +68,7 @@ def _load_or_create(path: Path) -> bytes:
             pass
         finally:
             temp.unlink(missing_ok=True)
-    if path.stat().st_mode & 0o077:
-        os.chmod(path, 0o600)
+    private_file(path)
     value = path.read_bytes().strip()
     if len(value) < MIN_SECRET_LENGTH:
         raise SecretError(f"{path} holds a secret shorter than {MIN_SECRET_LENGTH} characters")

@@ -3,7 +3,8 @@ extends it; unknown keys are rejected (`extra="forbid"`) so a typo never silentl
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -188,6 +189,58 @@ class EnvironmentSpec(Strict):
     slots: list[str] = Field(default_factory=lambda: ["blue", "green"], min_length=2, max_length=2)
 
 
+class SandboxLimits(Strict):
+    """Limits of a sandboxed command (docs/sandbox.md). Unset ones take the operator's defaults; a value above the
+    operator's maximum is refused. They are kernel rlimits: CPU seconds and file size per process, memory as the
+    address space of each process, processes as the number the sandbox's user may run at once."""
+
+    # Each field's setting name: STELLARFLOW_SANDBOX_<NAME> is its default, STELLARFLOW_SANDBOX_MAX_<NAME> its maximum.
+    SETTINGS: ClassVar[dict[str, str]] = {
+        "cpu_seconds": "cpu_s", "memory_mb": "memory_mb", "processes": "processes", "file_size_mb": "file_size_mb",
+    }  # fmt: skip
+
+    cpu_seconds: int | None = Field(default=None, alias="cpuSeconds", ge=1, description="CPU time per process")
+    memory_mb: int | None = Field(default=None, alias="memoryMB", ge=16, description="address space per process, MiB")
+    processes: int | None = Field(default=None, ge=1, description="processes (and threads) at once")
+    file_size_mb: int | None = Field(default=None, alias="fileSizeMB", ge=1, description="largest file written, MiB")
+
+    def above(self, maxima: Mapping[str, int]) -> list[tuple[str, int, str]]:
+        """(key as written in the DSL, value, setting name) of every limit above its maximum; `maxima` is keyed by
+        setting name (`Settings.sandbox_max_<name>`)."""
+        found = []
+        for name, setting in self.SETTINGS.items():
+            value = getattr(self, name)
+            if value is not None and value > maxima[setting]:
+                found.append((type(self).model_fields[name].alias or name, value, setting))
+        return found
+
+    def tightened(self, other: SandboxLimits) -> SandboxLimits:
+        """The smaller of each limit set in either."""
+        values = {}
+        for name in type(self).model_fields:
+            mine, theirs = getattr(self, name), getattr(other, name)
+            values[name] = theirs if mine is None else mine if theirs is None else min(mine, theirs)
+        return SandboxLimits.model_validate(values)
+
+
+class SandboxSpec(Strict):
+    """How a step's (or an agent's, `config.sandbox`) commands are sandboxed: `network: none` gives them no network
+    at all; `limits` tighten or loosen the operator's defaults within the operator's maxima."""
+
+    network: Literal["on", "none"] | None = Field(
+        default=None, description="`none`: no network (only a private loopback); unset: the operator's default"
+    )
+    limits: SandboxLimits = Field(default_factory=SandboxLimits)
+
+    def tightened(self, other: SandboxSpec | None) -> SandboxSpec:
+        """Both at once: no network if either says none, the smaller of each limit (a task may only narrow what its
+        agent allows)."""
+        if other is None:
+            return self
+        network = "none" if "none" in (self.network, other.network) else self.network or other.network
+        return SandboxSpec(network=network, limits=self.limits.tightened(other.limits))
+
+
 class Step(Strict):
     id: str = Field(pattern=ID_PATTERN, max_length=64)
     name: str | None = None
@@ -209,6 +262,9 @@ class Step(Strict):
     matrix: dict[str, list[Any]] | None = None
     concurrency: Concurrency | None = None
     artifacts: ArtifactSpec | None = None
+    sandbox: SandboxSpec | None = Field(
+        default=None, description="network and resource limits of the step's commands (docs/sandbox.md)"
+    )
     local: bool = Field(
         default=False,
         description="run as a Temporal local activity in the worker running the workflow: a few ms of "

@@ -37,7 +37,8 @@ from pydantic import BaseModel, ValidationError
 
 from core.dsl import templating
 from core.dsl.actions import ACTION_PARAMS
-from core.dsl.models import InputSpec, WorkflowDefinition, coerce_input
+from core.dsl.models import InputSpec, SandboxSpec, WorkflowDefinition, coerce_input
+from core.settings import get_settings
 
 __all__ = [
     "DefinitionError",
@@ -627,6 +628,7 @@ class _Checker:
             if not isinstance(step, dict):
                 continue
             self._check_action(index, step)
+            self._check_sandbox(index, step)
             self._check_step_templates(index, step)
         concurrency = self.data.get("concurrency")
         if isinstance(concurrency, dict) and isinstance(concurrency.get("group"), str):
@@ -721,6 +723,27 @@ class _Checker:
                 todo.extend(self.deps.get(dep, []))
         seen.discard(step_id)  # a cycle through itself: still not available
         return frozenset(seen)
+
+    def _check_sandbox(self, index: int, step: dict[str, Any]) -> None:
+        """What this server would refuse when the step runs (activities/sandbox.py), said when it is saved: limits
+        above the operator's maxima, network against STELLARFLOW_SANDBOX_NETWORK=none. The worker checks again
+        (its settings are the ones that count)."""
+        raw = step.get("sandbox")
+        try:
+            spec = SandboxSpec.model_validate(raw) if isinstance(raw, dict) else None
+        except ValidationError:
+            return  # reported by the model layer
+        if spec is None:
+            return
+        settings = get_settings()
+        for key, value, name in spec.limits.above(settings.sandbox_maxima):
+            maximum = settings.sandbox_maxima[name]
+            self.add(("steps", index, "sandbox", "limits", key),
+                     f"sandbox.limits.{key}: {value} is above this server's maximum of {maximum} "
+                     f"(STELLARFLOW_SANDBOX_MAX_{name.upper()})", "maximum", value=value)  # fmt: skip
+        if spec.network == "on" and settings.sandbox_network == "none":
+            self.add(("steps", index, "sandbox", "network"), "sandbox.network: on is not allowed on this server "
+                     "(STELLARFLOW_SANDBOX_NETWORK=none)", "not_allowed", value="on")  # fmt: skip
 
     def _check_action(self, index: int, step: dict[str, Any]) -> None:
         action = step.get("action")

@@ -86,6 +86,7 @@ class ActionRequest(BaseModel):
     timeout_s: float | None = None
     retry_failures: bool = Field(default=False, description="a failed outcome may be retried by policy")
     environments: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    sandbox: dict[str, Any] | None = Field(default=None, description="the step's `sandbox:` (dsl.models.SandboxSpec)")
 
 
 class ActionResult(BaseModel):
