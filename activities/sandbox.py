@@ -89,6 +89,7 @@ class Sandbox:
     workspace: Path
     limits: Limits
     writable: tuple[Path, ...] = ()  # read-write besides the workspace (reports dir, the step's output file)
+    readable: tuple[Path, ...] = ()  # read-only inside although masked or private there (e.g. a local git repo in /tmp)
     network: bool = True
     uid: int | None = None  # None: keep the worker's uid (it is not root)
     hidden: tuple[Path, ...] = ()  # masked: directories become empty, files read as empty
@@ -119,6 +120,12 @@ class Sandbox:
                     made.add(parent)
                     args += ["--perms", "0755", "--dir", parent]
             args += ["--bind", str(path), str(path)]
+        for path in self.readable:
+            for parent in _parents_below(str(path), roots):
+                if parent not in made:
+                    made.add(parent)
+                    args += ["--perms", "0755", "--dir", parent]
+            args += ["--ro-bind", str(path), str(path)]
         args += ["--chdir", "/"]  # bwrap has given up its capabilities by then; the uid we drop to changes into cwd
         if self.uid is not None:
             args += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
@@ -177,6 +184,9 @@ class Sandbox:
 
     def with_writable(self, *paths: Path) -> Sandbox:
         return replace(self, writable=(*self.writable, *paths))
+
+    def with_readable(self, *paths: Path) -> Sandbox:
+        return replace(self, readable=(*self.readable, *paths))
 
 
 def _outermost(paths: Iterable[Path], roots: list[Path]) -> list[Path]:

@@ -51,7 +51,7 @@ def clone_argv(url: str, branch: str, target: str) -> list[str]:
 
 
 def git_env(url: str, token: str | None, *, home: str, pinned_ip: str | None = None,
-            port: int | None = None) -> dict[str, str]:
+            port: int | None = None, global_config: str = "/dev/null") -> dict[str, str]:
     """The environment of every git process of a sync: config given as variables (nothing read from disk)."""
     parts = urlsplit(url)
     config: list[tuple[str, str]] = [
@@ -68,7 +68,7 @@ def git_env(url: str, token: str | None, *, home: str, pinned_ip: str | None = N
         address = f"[{pinned_ip}]" if ":" in pinned_ip else pinned_ip
         config.append(("http.curloptResolve", f"{parts.hostname}:{port}:{address}"))
     env = {
-        "HOME": home, "GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null",
+        "HOME": home, "GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": global_config,
         "GIT_ASKPASS": "/bin/false", "SSH_ASKPASS": "/bin/false", "GIT_CONFIG_COUNT": str(len(config)),
     }
     for index, (key, value) in enumerate(config):
@@ -82,3 +82,9 @@ def redact(text: str, token: str | None) -> str:
         text = text.replace(token, "***")
         text = text.replace(base64.b64encode(f"x-access-token:{token}".encode()).decode(), "***")
     return text
+
+
+# A file:// clone runs in the sandbox as a uid of its own, which owns no local repository, so git's ownership check
+# would refuse every one; `safe.directory` is honoured only in global (not command-line) config. Only admins may name
+# a file:// source, and it is bound into the sandbox read-only.
+LOCAL_SOURCE_GLOBAL_CONFIG = "[safe]\n\tdirectory = *\n"
