@@ -45,13 +45,14 @@ RUN apt-get update \
  && groupadd --system --gid 10001 stellarflow \
  && useradd --system --uid 10001 --gid stellarflow --home-dir /home/stellarflow --create-home \
         --shell /usr/sbin/nologin stellarflow \
- && install -d -o stellarflow -g stellarflow -m 0750 /var/lib/stellarflow
+ && install -d -o stellarflow -g stellarflow -m 0700 /var/lib/stellarflow /var/lib/stellarflow-workspaces
 
 COPY --from=build /opt/stellarflow /opt/stellarflow
 COPY definitions/ /app/definitions/
 
-# The data dir holds run workspaces (workers: a shared volume) and, for the bootstrap job, the CLI's key; the
-# server secret comes from STELLARFLOW_JWT_SECRET, never from the image.
+# The data dir holds local artifacts (workers: a shared volume) and, for the bootstrap job, the CLI's key; run
+# workspaces live beside it (STELLARFLOW_WORKSPACES_DIR, workers: a shared volume). The server secret comes from
+# STELLARFLOW_JWT_SECRET, never from the image.
 ENV PATH=/opt/stellarflow/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \

@@ -168,25 +168,28 @@ class Sandbox:
         """Make `path` (and with `recursive`, everything below it) belong to the sandbox's uid, so the command can
         write where the worker created or restored files. Never follows a symlink, also not in the middle of the
         walk (`os.fwalk`), so a link planted by an earlier command cannot redirect a chown of the worker's."""
-        if self.uid is None:
-            return
-        uid = self.uid
-        with contextlib.suppress(FileNotFoundError):
-            if os.lstat(path).st_uid != uid:
-                os.chown(path, uid, uid, follow_symlinks=False)
-            if not recursive or not path.is_dir() or path.is_symlink():
-                return
-            for _top, dirs, files, top_fd in os.fwalk(path, follow_symlinks=False):
-                for name in (*dirs, *files):
-                    with contextlib.suppress(FileNotFoundError):
-                        if os.stat(name, dir_fd=top_fd, follow_symlinks=False).st_uid != uid:
-                            os.chown(name, uid, uid, dir_fd=top_fd, follow_symlinks=False)
+        if self.uid is not None:
+            give(path, self.uid, recursive=recursive)
 
     def with_writable(self, *paths: Path) -> Sandbox:
         return replace(self, writable=(*self.writable, *paths))
 
     def with_readable(self, *paths: Path) -> Sandbox:
         return replace(self, readable=(*self.readable, *paths))
+
+
+def give(path: Path, uid: int, *, recursive: bool = False) -> None:
+    """chown `path` (and with `recursive`, everything below it) to `uid`, never following a symlink."""
+    with contextlib.suppress(FileNotFoundError):
+        if os.lstat(path).st_uid != uid:
+            os.chown(path, uid, uid, follow_symlinks=False)
+        if not recursive or not path.is_dir() or path.is_symlink():
+            return
+        for _top, dirs, files, top_fd in os.fwalk(path, follow_symlinks=False):
+            for name in (*dirs, *files):
+                with contextlib.suppress(FileNotFoundError):
+                    if os.stat(name, dir_fd=top_fd, follow_symlinks=False).st_uid != uid:
+                        os.chown(name, uid, uid, dir_fd=top_fd, follow_symlinks=False)
 
 
 def _outermost(paths: Iterable[Path], roots: list[Path]) -> list[Path]:

@@ -8,6 +8,7 @@ import shutil
 
 from temporalio import activity
 
+from activities import sandbox as sandboxing
 from activities.environment import invalid_parameters, workspace_for
 from core import names
 from core.dsl.validate import DefinitionError
@@ -31,12 +32,17 @@ async def prepare_rerun_workspace(original_run_id: str, run_id: str) -> bool:
     there; the runner's bookkeeping (`.stellarflow/`) is left behind. Returns whether there was one to copy."""
 
     def copy() -> bool:
-        source = get_settings().workspaces_dir / original_run_id
+        settings = get_settings()
+        source = settings.workspaces_dir / original_run_id
         if not source.is_dir():
             return False
         target = workspace_for(run_id)
         shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns(".stellarflow"))
+        # The copies are the worker's; the re-run's commands run as its own workspace's uid and must own them.
+        uid = sandboxing.uid_for(target.resolve(), settings)
+        if uid is not None and settings.sandbox_mode != "none":
+            sandboxing.give(target, uid, recursive=True)
         return True
 
     return await asyncio.to_thread(copy)

@@ -40,7 +40,7 @@ class Settings(BaseSettings):
     # Where run and task workspaces live: outside the data dir, so nothing a command can be pointed at is next to
     # the server's secrets. Unset: `<data dir>-workspaces`, a sibling (`.stellarflow-workspaces/` by default).
     workspaces_path: Path | None = Field(
-        default=None, validation_alias=AliasChoices("STELLARFLOW_WORKSPACES_DIR", "workspaces_path")
+        default=None, validation_alias="STELLARFLOW_WORKSPACES_DIR"
     )
     api_host: str = "127.0.0.1"
     api_port: int = 8000

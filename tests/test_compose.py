@@ -293,7 +293,9 @@ def test_api_and_workers_scale_out_behind_one_port() -> None:
     assert re.search(rf"server api:{port} resolve", nginx), "the proxy balances over every api replica"
     assert "X-Forwarded-For $$remote_addr" in nginx, "the client address must not be forgeable"
     assert f"127.0.0.1:{port}/api/health" in " ".join(api["healthcheck"]["test"])
-    assert worker["volumes"][0].startswith("workspaces:"), "every replica sees every run's workspace"
+    workspaces = worker["environment"]["STELLARFLOW_WORKSPACES_DIR"]
+    assert f"workspaces:{workspaces}" in worker["volumes"], "every replica sees every run's workspace"
+    assert any(v.endswith(":/var/lib/stellarflow") for v in worker["volumes"]), "and every local artifact"
 
 
 def test_only_the_proxy_is_published_beyond_this_host() -> None:

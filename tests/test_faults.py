@@ -242,6 +242,10 @@ async def test_fault_campaign(database, tmp_path: Path, fresh_database_url: str,
         # on. The worker kill costs this much before its steps run elsewhere.
         "STELLARFLOW_HEARTBEAT_TIMEOUT_S": str(HEARTBEAT_TIMEOUT_S),
         "STELLARFLOW_MANAGE_SCHEDULES": "false",
+        # The campaign is about durability, not isolation (tests/test_sandbox.py): its steps write their marks with
+        # the worker's pid ($PPID) to a shared directory, which a sandbox would hide from them.
+        "STELLARFLOW_SANDBOX": "none",
+        "STELLARFLOW_ALLOW_UNSANDBOXED": "true",
     }
     (tmp_path / "definitions").mkdir()
     apis: list[ApiProcess] = []

@@ -13,16 +13,24 @@ import httpx
 import pytest
 from temporalio.client import Client, WorkflowExecutionStatus
 
+from core.settings import get_settings
 from core.temporal import temporal_binary
 from tests.support import cmd, run_to_end, start, step_of, wait_for_run, wait_for_step
 
 
-def _counting(marker: Path, step: str, extra: str = "") -> str:
-    """A command that appends its step's name to a marker file (counting executions), then runs `extra`."""
-    return f'echo {step} >> "{marker}"{"; " + extra if extra else ""}'
+def _counting(step: str, extra: str = "") -> str:
+    """A command that appends its step's name to `count` in the run's workspace (counting executions), then runs
+    `extra`. A re-run starts from a copy of the original's workspace, so the file carries every earlier count."""
+    return f'echo {step} >> count{"; " + extra if extra else ""}'
 
 
-def _count(marker: Path, step: str) -> int:
+def _workspace(run: dict) -> Path:
+    """Where a run's sandboxed commands can write, so where the tests' marker files are."""
+    return get_settings().workspaces_dir / run["id"]
+
+
+def _count(run: dict, step: str) -> int:
+    marker = _workspace(run) / "count"
     return marker.read_text().split().count(step) if marker.exists() else 0
 
 
@@ -67,25 +75,25 @@ async def test_a_cancelled_run_shows_cancelled_and_a_good_one_completed(api: htt
         WorkflowExecutionStatus.CANCELED
 
 
-async def test_rerun_failed_only_skips_the_succeeded_steps(api: httpx.AsyncClient, tmp_path: Path) -> None:
-    marker, flag = tmp_path / "count", tmp_path / "fixed"
+async def test_rerun_failed_only_skips_the_succeeded_steps(api: httpx.AsyncClient) -> None:
     definition = {"name": "rerun", "steps": [
-        cmd("build", _counting(marker, "build", 'echo built > out.txt; echo "version=1.2" >> "$STELLARFLOW_OUTPUT"')),
-        cmd("lint", _counting(marker, "lint")),
-        cmd("test", _counting(marker, "test", f'cat out.txt && test -f "{flag}"'), dependsOn=["build"]),
-        cmd("ship", _counting(marker, "ship", 'echo "{{ steps.build.outputs.version }}"'), dependsOn=["test"]),
+        cmd("build", _counting("build", 'echo built > out.txt; echo "version=1.2" >> "$STELLARFLOW_OUTPUT"')),
+        cmd("lint", _counting("lint")),
+        cmd("test", _counting("test", "cat out.txt && test -f fixed && echo tested >> out.txt"), dependsOn=["build"]),
+        cmd("ship", _counting("ship", 'echo "{{ steps.build.outputs.version }}"'), dependsOn=["test"]),
     ]}
     first = await run_to_end(api, definition)
     assert first["status"] == "failed"
     assert step_of(first, "ship")["status"] == "skipped"
-    flag.write_text("yes")
+    (_workspace(first) / "fixed").write_text("yes")  # the fix, in the workspace the re-run starts from
     response = await api.post(f"/api/v2/runs/{first['id']}/rerun", json={"failedOnly": True})
     assert response.status_code == 202, response.text
     second = await wait_for_run(api, response.json()["data"]["id"])
     assert second["status"] == "succeeded", second
     assert second["rerunOf"] == first["id"]
-    assert _count(marker, "build") == 1 and _count(marker, "lint") == 1  # not executed again
-    assert _count(marker, "test") == 2 and _count(marker, "ship") == 1
+    assert _count(second, "build") == 1 and _count(second, "lint") == 1  # not executed again
+    assert _count(second, "test") == 2 and _count(second, "ship") == 1
+    assert "tested" in (_workspace(second) / "out.txt").read_text()  # the copied files are the re-run's to change
     assert step_of(second, "build")["reusedFrom"] == first["id"]
     assert step_of(second, "build")["outputs"]["version"] == "1.2"
     assert step_of(second, "ship")["outputs"]["stdout"].strip() == "1.2"
@@ -97,7 +105,7 @@ async def test_rerun_failed_only_skips_the_succeeded_steps(api: httpx.AsyncClien
     third = await api.post(f"/api/v2/runs/{second['id']}/rerun", json={"fromStep": "test"})
     done = await wait_for_run(api, third.json()["data"]["id"])
     assert done["status"] == "succeeded"
-    assert _count(marker, "build") == 1 and _count(marker, "test") == 3 and _count(marker, "ship") == 2
+    assert _count(done, "build") == 1 and _count(done, "test") == 3 and _count(done, "ship") == 2
     assert step_of(done, "build")["reusedFrom"] == first["id"]  # still the run that really executed it
 
 
@@ -164,10 +172,8 @@ async def test_sub_workflow_recursion_is_limited(api: httpx.AsyncClient) -> None
 
 
 @pytest.mark.parametrize("level", ["workflow", "step"])
-async def test_runs_in_one_concurrency_group_never_overlap(api: httpx.AsyncClient, tmp_path: Path,
-                                                           level: str) -> None:
-    log = tmp_path / "spans"
-    step = cmd("deploy", f'echo "start $(date +%s.%N)" >> "{log}"; sleep 0.4; echo "end $(date +%s.%N)" >> "{log}"')
+async def test_runs_in_one_concurrency_group_never_overlap(api: httpx.AsyncClient, level: str) -> None:
+    step = cmd("deploy", 'echo "start $(date +%s.%N)" >> spans; sleep 0.4; echo "end $(date +%s.%N)" >> spans')
     group = {"group": "deploy-{{ inputs.env }}"}
     definition = {"name": f"grouped {level}", "inputs": {"env": {"type": "string", "default": "prod"}},
                   "steps": [cmd("prepare", "true"), {**step, "dependsOn": ["prepare"]}]}
@@ -178,7 +184,7 @@ async def test_runs_in_one_concurrency_group_never_overlap(api: httpx.AsyncClien
     ids = [await start(api, definition) for _ in range(3)]
     queued = await asyncio.gather(*(wait_for_run(api, i, timeout=60) for i in ids))
     assert all(r["status"] == "succeeded" for r in queued), queued
-    spans = log.read_text().split("\n")
+    spans = [line for run in queued for line in (_workspace(run) / "spans").read_text().split("\n")]
     events = [(float(line.split()[1]), line.split()[0]) for line in spans if line]
     events.sort()
     depth = 0

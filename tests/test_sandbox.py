@@ -41,17 +41,22 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not get_settings().sandbox_
 
 @pytest.fixture
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A fresh, fully bootstrapped data dir: server secret, CLI key and database all really there."""
+    """A fresh, fully bootstrapped data dir: server secret, CLI key and database all really there (a SQLite file
+    on both halves of the suite: what is tested is that its bytes stay out of reach, not the database's kind)."""
     monkeypatch.setenv("STELLARFLOW_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.setenv("STELLARFLOW_WORKER_SECRET_FOR_TEST", WORKER_SECRET)
     for name in ("SANDBOX", "ALLOW_UNSANDBOXED", "SANDBOX_NETWORK", "AGENT_CLI_COMMAND"):
         monkeypatch.delenv(f"STELLARFLOW_{name}", raising=False)
     reset_settings()
-    bootstrap(get_settings())
-    data = tmp_path / "data"
-    assert {"jwt.secret", "cli.key", "stellarflow.db"} <= {p.name for p in data.iterdir()}
-    yield data
-    reset_settings()
+    try:
+        bootstrap(get_settings())
+        data = tmp_path / "data"
+        assert {"jwt.secret", "cli.key", "stellarflow.db"} <= {p.name for p in data.iterdir()}
+        yield data
+    finally:
+        monkeypatch.undo()
+        reset_settings()
 
 
 def secrets_of(data_dir: Path) -> list[str]:

@@ -108,10 +108,12 @@ STEP_SLEEP_S = 3
 WORKERS_LINE = re.compile(r"2 workers on task queue \S+ \(pid (\d+), (\d+)\)")
 
 
-def _definition(mark: Path) -> dict:
+def _definition() -> dict:
+    """Steps that leave marks in the run's workspace (the one place a sandboxed command can write)."""
+
     def step(index: int, command: str) -> dict:
         body = {"id": f"s{index}", "action": "execute-command",
-                "parameters": {"command": command, "env": {"MARK": str(mark)}}}
+                "parameters": {"command": command, "env": {"MARK": "."}}}
         return body | ({"dependsOn": [f"s{index - 1}"]} if index > 1 else {})
 
     return {"name": "survives its workers", "steps": [
@@ -168,13 +170,12 @@ def test_up_restarts_killed_workers_and_api_and_stops_when_temporal_dies(stack, 
     worker_pids = [int(pid) for pid in WORKERS_LINE.search(log.read_text()).groups()]
     assert all(running(pid) for pid in worker_pids)
 
-    mark = tmp_path / "marks"
-    mark.mkdir()
-    created = http.post("/api/v2/workflows", json=_definition(mark))
+    created = http.post("/api/v2/workflows", json=_definition())
     assert created.status_code == 201, created.text
     started = http.post(f"/api/v2/workflows/{created.json()['data']['id']}/runs", json={})
     assert started.status_code == 202, started.text
     run_id = started.json()["data"]["id"]
+    mark = tmp_path / "data-workspaces" / run_id  # beside `--data-dir`
 
     # Both workers die while step 3 runs: whichever held the run, its step is interrupted.
     _wait(lambda: len(lines(mark / "s3.started")) == 1, "step 3 to start", 30, log)
