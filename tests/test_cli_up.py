@@ -228,6 +228,29 @@ def test_first_up_creates_an_admin_and_prints_how_to_get_a_token_once(stack: Sta
             assert password.encode() not in path.read_bytes(), path
 
 
+def test_the_printed_token_line_works_when_pasted(stack: Stack) -> None:
+    line = next(line for line in stack.output().splitlines() if "paste this line" in line)
+    command = line.split("paste this line): ", 1)[1]
+    pasted = subprocess.run(["bash", "-c", f'{command}\nprintf %s "$TOKEN"'], capture_output=True, text=True,
+                            timeout=30)
+    assert pasted.returncode == 0 and pasted.stdout, pasted.stderr
+    assert stack.status_with("/api/v2/workflows", pasted.stdout) == 200
+
+
+def test_a_second_up_on_taken_ports_fails_and_names_them(stack: Stack, tmp_path: Path) -> None:
+    second = subprocess.run(
+        [*STELLARFLOW, "up", "--data-dir", str(tmp_path / "data"), "--api-port", str(stack.api_port),
+         "--temporal-port", str(stack.temporal_port), "--ui-port", str(stack.ui_port)],
+        cwd=ROOT, env=_clean_env(), capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    said = second.stdout + second.stderr
+    assert second.returncode == 1, said
+    assert f"port {stack.temporal_port} (Temporal) on 127.0.0.1 is already in use" in said, said
+    assert f"port {stack.api_port} (API)" in said and "--api-port" in said and "--temporal-port" in said, said
+    assert "✓" not in said  # nothing claimed, nothing started
+    assert not (tmp_path / "data" / "temporal.db").exists()
+
+
 def test_run_watch_succeeds_and_is_durable_in_temporal(stack: Stack) -> None:
     result = stack.cli("run", "definitions/fan-out.yaml", "--watch")
     assert result.returncode == 0, result.stdout + result.stderr
