@@ -294,6 +294,10 @@ def test_run_watch_of_a_failing_definition_exits_non_zero(stack: Stack, tmp_path
     assert "failed" in result.stdout
     assert "step(s) failed: boom" in result.stderr
     assert "exited with code 3" in result.stdout  # the step's detail column
+    # The worker says it in one line; a step failing is expected, so no traceback fills the terminal of `up`.
+    worker_lines = [line for line in stack.output().splitlines() if match.group(1) in line and "boom" in line]
+    assert any("failed on attempt 1: command exited with code 3" in line for line in worker_lines), stack.output()
+    assert "Traceback" not in stack.output() and "Completing activity as failed" not in stack.output()
 
 
 def test_runs_rerun_failed_through_the_cli(stack: Stack) -> None:
