@@ -199,8 +199,13 @@ def _print_access(settings: Any, first_start: Any) -> None:
     console.print('  then send it: curl -H "Authorization: Bearer $TOKEN" ...   more users: stellarflow users create',
                   **plain)
     if settings.cli_key_file.exists():
+        from cli import profile
+
         written = " (new)" if first_start.cli_key_file else ""
         console.print(f"  the stellarflow CLI signs in with the API key in {settings.cli_key_file}{written}", **plain)
+        remembered = profile.remember(settings.api_url, settings.cli_key_file)
+        if remembered is not None:
+            console.print(f"  from any folder: this stack is remembered in {remembered}", **plain)
 
 
 def _fail(message: str) -> int:

@@ -8,6 +8,7 @@ Everything runs as real processes, the way a user starts them; every wait is bou
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import signal
@@ -160,7 +161,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         proc = subprocess.Popen(
             [*STELLARFLOW, "up", "--data-dir", str(base / "data"), "--api-port", str(api_port),
              "--temporal-port", str(temporal_port), "--ui-port", str(ui_port)],
-            cwd=ROOT, env=_clean_env(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=ROOT, env=_clean_env(STELLARFLOW_CONFIG=str(base / "config.json")), stdout=out,
+            stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     running = Stack(proc, log, base / "data", api_port, temporal_port, ui_port)
     try:
@@ -235,6 +237,27 @@ def test_the_printed_token_line_works_when_pasted(stack: Stack) -> None:
                             timeout=30)
     assert pasted.returncode == 0 and pasted.stdout, pasted.stderr
     assert stack.status_with("/api/v2/workflows", pasted.stdout) == 200
+
+
+def test_the_cli_finds_the_stack_from_any_folder_and_says_where_it_looked(stack: Stack, tmp_path: Path) -> None:
+    config = stack.data_dir.parent / "config.json"
+    assert f"remembered in {config}" in stack.output()
+    assert config.stat().st_mode & 0o777 == 0o600
+    assert json.loads(config.read_text()) == {"url": f"http://127.0.0.1:{stack.api_port}",
+                                              "keyFile": str((stack.data_dir / "cli.key").resolve())}
+    elsewhere = subprocess.run([*STELLARFLOW, "runs", "list", "--limit", "1"], cwd=tmp_path,
+                               env=_clean_env(STELLARFLOW_CONFIG=str(config)), capture_output=True, text=True,
+                               timeout=CLI_TIMEOUT_S)  # fmt: skip
+    assert elsewhere.returncode == 0, elsewhere.stdout + elsewhere.stderr
+    # With nothing to go on, the 401 says where it looked.
+    lost = subprocess.run([*STELLARFLOW, "runs", "list"], cwd=tmp_path,
+                          env=_clean_env(STELLARFLOW_CONFIG=str(tmp_path / "none.json"),
+                                         STELLARFLOW_API_PORT=str(stack.api_port)),
+                          capture_output=True, text=True, timeout=CLI_TIMEOUT_S)  # fmt: skip
+    assert lost.returncode == 2, lost.stdout + lost.stderr
+    assert "looked for a credential in: STELLARFLOW_TOKEN (unset)" in lost.stderr, lost.stderr
+    assert str((tmp_path / ".stellarflow" / "cli.key").resolve()) in lost.stderr, lost.stderr
+    assert f"{tmp_path / 'none.json'} (no stack remembered" in lost.stderr, lost.stderr
 
 
 def test_a_second_up_on_taken_ports_fails_and_names_them(stack: Stack, tmp_path: Path) -> None:
