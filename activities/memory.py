@@ -80,5 +80,9 @@ async def memory_read(req: ActionRequest) -> ActionResult:
 
 @activity.defn(name=names.SWEEP_EXPIRED_MEMORY)
 async def sweep_expired_memory() -> int:
-    """Delete expired entries and write a `memory.expired` event for each; returns how many."""
+    """Delete expired entries and write a `memory.expired` event for each; returns how many. Events older than
+    the event retention are swept here too (core/events/retention.py), so they need no schedule of their own."""
+    from core.events.retention import sweep_old_events
+
+    await asyncio.to_thread(sweep_old_events)
     return len(await asyncio.to_thread(service_for().sweep_expired))

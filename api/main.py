@@ -20,6 +20,7 @@ from api.common.bodylimit import install as install_body_limit
 from api.common.idempotency import install as install_idempotency
 from api.common.middleware import RequestContextMiddleware, install_cors
 from api.common.ratelimit import install as install_rate_limits
+from api.common.ws import stop_hub
 from core.auth.authenticate import TierResolver
 from core.auth.secret import server_secret
 from core.pipelines.definitions import load_directory
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         schedules_task = asyncio.create_task(_reconcile_schedules(app))
         yield
         schedules_task.cancel()
+        await stop_hub(app)  # the event stream's reader and its LISTEN/Redis connection (api/common/ws.py)
         await app.state.rate_limiter.aclose()
         # The client is shared with whoever passed it in; nothing to close for a lazily made one either.
 

@@ -191,6 +191,14 @@ class Settings(BaseSettings):
     # expired entries (reads never return them, swept or not); the read cache is per process.
     memory_max_entry_bytes: int = Field(default=1024 * 1024, ge=1)
     memory_sweep_interval_s: float = Field(default=300.0, gt=0)
+    # The event stream (core/events/, docs/events.md): how long events are kept (unset: forever; swept with memory),
+    # how often an API replica polls the events table (SQLite; with LISTEN/NOTIFY or Redis it is only a safety net,
+    # polled every `event_safety_poll_s`), and each WebSocket client's send queue (overflow disconnects the client).
+    event_retention_days: float | None = Field(default=None, gt=0)
+    event_poll_interval_s: float = Field(default=0.1, gt=0)
+    event_safety_poll_s: float = Field(default=2.0, gt=0)
+    event_client_queue: int = Field(default=1000, ge=1)
+    event_auth_timeout_s: float = Field(default=5.0, gt=0)
     # Whether this worker creates/updates the maintenance schedules on start. Turn it off for workers on a task
     # queue of their own (a schedule names one task queue: the last worker to start would move it to its own).
     manage_schedules: bool = True

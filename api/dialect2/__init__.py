@@ -18,8 +18,9 @@ from api.dialect2.routes import (
     tasks,
     webhooks,
     workflows,
+    ws,
 )
 
 ROUTERS: list[APIRouter] = [health.router, auth.router, workflows.router, runs.router, swarms.router, agents.router,
                             tasks.router, operations.router, memory.router, webhooks.router, sources.router,
-                            artifacts.router]
+                            artifacts.router, ws.router]

@@ -16,3 +16,11 @@ class Event(BaseModel):
     type: str
     at: datetime
     data: dict[str, Any] = Field(default_factory=dict)
+
+
+class StoredEvent(Event):
+    """An event as the stream delivers it: with its global, commit-ordered `id` and the resource it belongs to
+    (a run's log lines belong to `<run id>/<step id>/log`)."""
+
+    id: int
+    resource_id: str

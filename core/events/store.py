@@ -8,6 +8,12 @@ path was a quarter of the worker's CPU time in the swarm benchmark (docs/benchma
 
 Each kind of resource brings its own `ProjectionWriter` (which table, which columns from the snapshot); the
 writers live with their capability (`core.pipelines.projection`, `core.agents.projection`).
+
+Event ids are commit-ordered, so a reader that catches up with `id > since` never misses a row that commits later
+with a smaller id (docs/events.md): on PostgreSQL every transaction that inserts events first takes one
+transaction-scoped advisory lock (`core.events.ordering`), so ids are drawn and committed one writer at a time; on
+SQLite writes are serialised anyway. After inserting, a write announces its highest id (`pg_notify` on PostgreSQL,
+delivered at commit; Redis pub/sub after commit when REDIS_URL is set), which wakes the API replicas' stream hubs.
 """
 
 from __future__ import annotations
@@ -20,7 +26,8 @@ from sqlmodel import select
 
 from core.db import get_engine, session_scope
 from core.events.contracts import EntityRecord
-from core.events.models import Event
+from core.events.models import Event, StoredEvent
+from core.events.ordering import announce, lock_events, published
 from core.events.tables import EventRow
 from core.operations.tables import OperationRow
 
@@ -49,12 +56,16 @@ def record(request: EntityRecord, writer: ProjectionWriter | None) -> int:
     insert = upsert(engine.dialect.name)
     events = EventRow.__table__  # type: ignore[attr-defined]
     fresh = 0
+    newest: int | None = None
     with engine.begin() as conn:
         if request.events:
+            lock_events(conn)
             rows = [{"resource_id": request.id, "seq": e.seq, "type": e.type, "at": e.at, "data": e.data}
                     for e in request.events]
             result = conn.execute(insert(events).on_conflict_do_nothing(index_elements=["resource_id", "seq"]), rows)
             fresh = max(result.rowcount or 0, 0)
+            if fresh:
+                newest = announce(conn)
         if request.snapshot and writer is not None:
             table, values = writer.row(request)
             statement = insert(table).values(**values)
@@ -68,6 +79,7 @@ def record(request: EntityRecord, writer: ProjectionWriter | None) -> int:
                              .where(operations.c.id == op["id"], operations.c.status == "running")
                              .values(status=op.get("status", "succeeded"), result=op.get("result") or {},
                                      error=op.get("error"), completed_at=datetime.now(UTC)))
+    published(newest)
     return fresh
 
 
@@ -108,9 +120,13 @@ def record_many(requests: list[EntityRecord], writer: ProjectionWriter) -> None:
     rows = [{"resource_id": r.id, "seq": e.seq, "type": e.type, "at": e.at, "data": e.data}
             for r in requests for e in r.events]
     projected = [writer.row(request) for request in requests if request.snapshot]
+    newest: int | None = None
     with engine.begin() as conn:
         if rows:
-            conn.execute(insert(events).on_conflict_do_nothing(index_elements=["resource_id", "seq"]), rows)
+            lock_events(conn)
+            result = conn.execute(insert(events).on_conflict_do_nothing(index_elements=["resource_id", "seq"]), rows)
+            if result.rowcount is None or result.rowcount != 0:
+                newest = announce(conn)
         if projected:
             table = projected[0][0]
             values = [row for _, row in projected]
@@ -118,3 +134,28 @@ def record_many(requests: list[EntityRecord], writer: ProjectionWriter) -> None:
             changes = {name: statement.excluded[name] for name in values[0] if name not in ("id", "created_at")}
             conn.execute(statement.on_conflict_do_update(index_elements=["id"], set_=changes,
                                                          where=table.c.seq < statement.excluded.seq), values)
+    published(newest)
+
+
+def events_after(since: int, *, limit: int = 500, resource: str | None = None) -> list[StoredEvent]:
+    """The next page of the log after id `since`, in id (= commit) order: what the stream hubs read. `resource`
+    narrows it to one resource and its sub-resources (`run-1` and `run-1/build/log`), through the resource index."""
+    from sqlalchemy import or_
+
+    query = select(EventRow).where(EventRow.id > since)  # type: ignore[operator]
+    if resource is not None:
+        query = query.where(or_(EventRow.resource_id == resource,
+                                EventRow.resource_id.startswith(f"{resource}/", autoescape=True)))  # type: ignore[attr-defined]
+    with session_scope() as session:
+        rows = session.exec(query.order_by(EventRow.id).limit(limit)).all()  # type: ignore[arg-type]
+        return [StoredEvent(id=row.id, resource_id=row.resource_id, seq=row.seq, type=row.type, at=row.at,
+                            data=row.data) for row in rows if row.id is not None]
+
+
+def id_range() -> tuple[int | None, int | None]:
+    """(oldest, newest) event id kept, or (None, None) when the log is empty."""
+    from sqlalchemy import func
+
+    with session_scope() as session:
+        low, high = session.exec(select(func.min(EventRow.id), func.max(EventRow.id))).one()
+        return low, high
