@@ -51,7 +51,17 @@ async def _swarm_opening(websocket: WebSocket, principal: Principal, swarm_id: s
 
 
 async def _run_opening(websocket: WebSocket, principal: Principal, run_id: str) -> dict[str, Any] | None:
-    info = await runs.view_run(await get_client(websocket), run_id, caller=principal.caller)  # type: ignore[arg-type]
+    """The run's state now. A run started a moment ago (`stellarflow run --watch` connects at once) may not be
+    readable yet: a few tries before it counts as not found."""
+    client = await get_client(websocket)  # type: ignore[arg-type]
+    for attempt in range(15):
+        try:
+            info = await runs.view_run(client, run_id, caller=principal.caller)
+            break
+        except NotFound:
+            if attempt == 14:
+                raise
+            await asyncio.sleep(0.2)
     return {"type": "run.state", "timestamp": None,
             "data": runs_present.run(info, websocket.app.state.settings)}
 
@@ -123,7 +133,11 @@ async def _serve(websocket: WebSocket, stream: Stream, resource_id: str) -> None
                    resource=resource_id if stream.scoped else None)
     try:
         try:
-            checked(stream.id_kind, resource_id)
+            if stream.id_kind == "run":
+                if not resource_id.startswith("run-") or len(resource_id) > 100:
+                    raise NotFound("run", resource_id[:100])
+            else:
+                checked(stream.id_kind, resource_id)
             since = _since(message.get("since", websocket.query_params.get("since")))
             opening = await stream.opening(websocket, principal, resource_id)
         except DomainError as err:
