@@ -7,12 +7,10 @@ touch the database or Temporal themselves.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.live import Live
 from rich.table import Table
 
 from cli.http_client import check, client
@@ -28,7 +26,10 @@ sources_app = typer.Typer(pretty_exceptions_enable=False, no_args_is_help=True,
 
 def register(app: typer.Typer) -> None:
     """Add `run` and the `runs` and `keys` groups to the app, in the order `--help` lists them."""
+    from cli.events import events
+
     app.command()(run)
+    app.command("events")(events)
     app.add_typer(runs_app, name="runs")
     app.add_typer(schedules_app, name="schedules")
     app.add_typer(sources_app, name="sources")
@@ -97,12 +98,9 @@ def run(
         console.print(f"run [bold]{started['id']}[/] started — Temporal UI: {started['links']['temporalUi']}")
         if not watch:
             return
-        current = started
-        with Live(_steps_table(current), console=console, refresh_per_second=8) as live:
-            while current["status"] not in ("succeeded", "failed", "cancelled"):
-                time.sleep(0.25)
-                current = check(http.get(f"/api/v2/runs/{started['id']}"))["data"]
-                live.update(_steps_table(current))
+        from cli.events import follow_run
+
+        current = follow_run(http, started["id"], _steps_table)  # the run's stream, with live log lines
         if current.get("error"):
             err_console.print(f"[red]{current['error']}[/]")
         raise typer.Exit(0 if current["status"] == "succeeded" else 1)
@@ -132,10 +130,18 @@ def runs_list(
 
 
 @runs_app.command("show")
-def runs_show(run_id: str) -> None:
+def runs_show(
+    run_id: str,
+    watch: Annotated[bool, typer.Option("--watch", "-w", help="follow the run live, with its log lines")] = False,
+) -> None:
     with client() as http:
-        body = check(http.get(f"/api/v2/runs/{run_id}"))["data"]
-    console.print(_steps_table(body))
+        if watch:
+            from cli.events import follow_run
+
+            body = follow_run(http, run_id, _steps_table)
+        else:
+            body = check(http.get(f"/api/v2/runs/{run_id}"))["data"]
+            console.print(_steps_table(body))
     console.print(f"Temporal UI: {body['links']['temporalUi']}")
 
 

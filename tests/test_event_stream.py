@@ -158,3 +158,32 @@ async def test_a_workers_event_reaches_clients_of_either_api_process(api, admin_
             process.terminate()
         for process in processes:
             process.wait(10)
+
+
+def _cli(url: str, token: str, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "STELLARFLOW_PUBLIC_URL": url.replace("ws://", "http://"), "STELLARFLOW_TOKEN": token,
+           "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "cli", *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=60)
+
+
+async def test_the_cli_tails_from_an_id_and_watches_a_run_with_its_log_lines(ws_url: str, admin_token: str,
+                                                                               api) -> None:
+    run_id = fake_run()
+    client = await subscribed(ws_url, admin_token, run_id)
+    await write_events(run_id, [("step.started", {"stepId": f"s{i}"}) for i in range(3)])
+    first = await receive(client)
+    await client.close()
+    tail = await asyncio.to_thread(_cli, ws_url, admin_token, "events", "-c", "runs", "--limit", "2", "--since",
+                                   str(first["id"]))
+    assert tail.returncode == 0, tail.stderr
+    shown = [json.loads(line) for line in tail.stdout.splitlines()]
+    assert [m["data"]["step_id"] for m in shown if m["data"].get("run_id") == run_id][:2] == ["s1", "s2"]
+
+    real = await start(api, {"name": f"cli-watch-{ULID()}", "steps": [cmd("hello", "sleep 4")]})
+    watching = asyncio.create_task(asyncio.to_thread(_cli, ws_url, admin_token, "runs", "show", real, "--watch"))
+    await write_events(f"{real}/hello/log", [("step.log", {"step": "hello", "stream": "stdout", "line": "hi there",
+                                                           "attempt": 1})])
+    watched = await watching
+    assert watched.returncode == 0, watched.stderr
+    assert "hello | hi there" in watched.stdout and "succeeded" in watched.stdout
