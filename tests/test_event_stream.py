@@ -187,3 +187,39 @@ async def test_the_cli_tails_from_an_id_and_watches_a_run_with_its_log_lines(ws_
     watched = await watching
     assert watched.returncode == 0, watched.stderr
     assert "hello | hi there" in watched.stdout and "succeeded" in watched.stdout
+
+
+async def test_a_since_older_than_retention_is_told_so(fresh_database_url: str, temporal_client,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Events swept by retention: resuming from before them gets an explicit `gap`, then everything kept."""
+    from datetime import UTC, datetime, timedelta
+
+    from api.main import create_app
+    from core.auth import sessions
+    from core.events.contracts import EntityRecord
+    from core.events.models import Event
+    from core.events.retention import sweep_old_events
+    from core.events.store import record
+    from core.settings import reset_settings
+    from tests.support import new_user
+
+    monkeypatch.setenv("DATABASE_URL", fresh_database_url)  # an empty log of its own: ids start at 1
+    reset_settings()
+    try:
+        run_id = fake_run()
+        old = datetime.now(UTC) - timedelta(days=30)
+        events = [Event(seq=i + 1, type="step.started", at=old if i < 3 else datetime.now(UTC),
+                        data={"stepId": f"s{i}"}) for i in range(5)]
+        await asyncio.to_thread(record, EntityRecord(kind="none", id=run_id, seq=5, snapshot={}, events=events), None)
+        assert await asyncio.to_thread(sweep_old_events, 7) == 3
+        token = sessions.start_session(get_settings(), new_user("admin")).access_token
+        async with served(create_app(get_settings(), client=temporal_client)) as url:
+            client = await subscribed(url, token, run_id, since=1)
+            gap = await receive(client)
+            assert gap["type"] == "gap" and gap["data"]["reason"] == "expired" and gap["data"]["oldest_id"] == 4
+            rest = [await receive(client), await receive(client)]
+            assert [m["data"]["step_id"] for m in rest] == ["s3", "s4"]
+            await client.close()
+    finally:
+        monkeypatch.undo()
+        reset_settings()
