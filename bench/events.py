@@ -65,6 +65,7 @@ class Subscribers:
         self.url, self.token, self.n = url, token, n
         self.sockets: list[Any] = []
         self.received: list[list[tuple[int, dict, float]]] = []
+        self.keys: list[set[tuple]] = []  # (type, run id, step id) of what each client got, for `wait_for`
         self.tasks: list[asyncio.Task] = []
 
     async def __aenter__(self) -> Subscribers:
@@ -78,17 +79,20 @@ class Subscribers:
             await sock.recv()
             self.sockets.append(sock)
             self.received.append([])
-            self.tasks.append(asyncio.create_task(self._read(sock, self.received[i])))
+            self.keys.append(set())
+            self.tasks.append(asyncio.create_task(self._read(sock, self.received[i], self.keys[i])))
         return self
 
     @staticmethod
-    async def _read(sock: Any, into: list) -> None:
+    async def _read(sock: Any, into: list, keys: set) -> None:
         with contextlib.suppress(Exception):
             async for raw in sock:
                 now = time.time()
                 message = json.loads(raw)
-                if isinstance(message.get("id"), int) and "data" in message and message.get("type") != "subscribed":
+                data = message.get("data")
+                if isinstance(message.get("id"), int) and isinstance(data, dict):
                     into.append((message["id"], message, now))
+                    keys.add((message["type"], data.get("run_id"), data.get("step_id")))
 
     async def __aexit__(self, *exc: object) -> None:
         for task in self.tasks:
@@ -97,10 +101,10 @@ class Subscribers:
             with contextlib.suppress(Exception):
                 await sock.close()
 
-    async def wait_for(self, predicate, timeout: float = 60) -> None:
+    async def wait_for(self, key: tuple, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if all(any(predicate(m) for _, m, _ in got) for got in self.received):
+            if all(key in keys for keys in self.keys):
                 return
             await asyncio.sleep(0.02)
         raise TimeoutError("not every subscriber got the event")
@@ -124,7 +128,7 @@ async def measure_commit_latency(url: str, token: str, subscribers: int, writes:
             await asyncio.to_thread(record, request, None)
             committed[marker] = time.time()
             await asyncio.sleep(0.02)
-        await subs.wait_for(lambda m: m["data"].get("step_id") == f"m{writes - 1}")
+        await subs.wait_for(("step.started", run_id, f"m{writes - 1}"))
         samples = [(at - committed[m["data"]["step_id"]]) * 1000 for got in subs.received for _, m, at in got
                    if m["data"].get("run_id") == run_id and m["data"].get("step_id") in committed]
     return _summary(samples, subscribers, writes)
@@ -146,7 +150,7 @@ async def measure_workflow_latency(http: Any, url: str, token: str, subscribers:
             run_ids.append(run_id)
             waited = await http.get(f"/api/v2/runs/{run_id}", params={"wait": 60})
             assert waited.json()["data"]["status"] == "succeeded", waited.text
-            await subs.wait_for(lambda m, r=run_id: m["type"] == "run.succeeded" and m["data"].get("run_id") == r)
+            await subs.wait_for(("run.succeeded", run_id, None))
         samples = []
         for got in subs.received:
             for _, m, at in got:

@@ -30,7 +30,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 from api.common.deps import Principal, current_principal
 from core.auth.permissions import allows, scope_allows
 from core.errors import DomainError, QuotaExceeded
-from core.events.audience import Audience, AudienceCache, lookup
+from core.events.audience import Audience, AudienceCache, base_id, lookup
 from core.events.models import StoredEvent
 from core.events.stream import EventHub, SlowConsumer, Subscription
 from core.limits.quotas import check_quota
@@ -54,6 +54,8 @@ async def hub(app: FastAPI) -> EventHub:
     if getattr(state, "event_hub", None) is None:
         state.event_hub = EventHub(state.settings)
         state.event_audiences = AudienceCache()
+        state.event_lookups = {}
+        state.event_texts = Encoded()
     await state.event_hub.start()
     return state.event_hub
 
@@ -65,8 +67,45 @@ async def stop_hub(app: FastAPI) -> None:
 
 
 async def audience(app: FastAPI, resource_id: str) -> Audience:
+    """Who may see the resource's events, looked up once however many clients ask at the same moment."""
     cache: AudienceCache = app.state.event_audiences
-    return cache.cached(resource_id) or cache.remember(resource_id, await asyncio.to_thread(lookup, resource_id))
+    hit = cache.cached(resource_id)
+    if hit is not None:
+        return hit
+    key = base_id(resource_id)
+    pending: dict[str, asyncio.Future[Audience]] = app.state.event_lookups
+    if key in pending:
+        return await asyncio.shield(pending[key])
+    future: asyncio.Future[Audience] = asyncio.get_running_loop().create_future()
+    pending[key] = future
+    try:
+        found = cache.remember(resource_id, await asyncio.to_thread(lookup, resource_id))
+        future.set_result(found)
+        return found
+    except BaseException as err:
+        future.set_exception(err)
+        future.exception()  # retrieved: no "never retrieved" warning when nobody else waited
+        raise
+    finally:
+        pending.pop(key, None)
+
+
+class Encoded:
+    """The wire text of each event per dialect, made once for all its subscribers (the shapes do not depend on
+    the reader; who may see an event is decided before). A small map of the latest events."""
+
+    def __init__(self, max_entries: int = 5000) -> None:
+        self.max_entries = max_entries
+        self.texts: dict[tuple[str, int], str] = {}
+
+    def get(self, shape: str, event_id: int) -> str | None:
+        return self.texts.get((shape, event_id))
+
+    def put(self, shape: str, event_id: int, text: str) -> str:
+        if len(self.texts) >= self.max_entries:
+            self.texts.clear()
+        self.texts[shape, event_id] = text
+        return text
 
 
 async def close(websocket: WebSocket, code: int, reason: str, timeout: float | None = 2.0) -> None:
@@ -162,7 +201,7 @@ class Pump:
 
     def __init__(self, websocket: WebSocket, principal: Principal, present: Present, wants: Wants,
                  cheap: Callable[[StoredEvent], bool], gap: Callable[[int, int], dict[str, Any]],
-                 resource: str | None = None) -> None:
+                 resource: str | None = None, shape: str = "") -> None:
         self.websocket = websocket
         self.principal = principal
         self.present = present
@@ -170,6 +209,7 @@ class Pump:
         self.cheap = cheap
         self.gap = gap
         self.resource = resource
+        self.shape = shape  # the dialect's event shape: encoded once per event for all its subscribers
         self.task: asyncio.Task[None] | None = None
         self.subscription: Subscription | None = None
         self.last: int | None = None
@@ -220,9 +260,15 @@ class Pump:
                 self.last = event.id
                 if not who.may_see(caller, event.type) or not self.wants(event, who):
                     continue
-                message = await self.present(event, who)
-                if message is not None:
-                    await self.write(message)
+                texts: Encoded = self.websocket.app.state.event_texts
+                text = texts.get(self.shape, event.id)
+                if text is None:
+                    message = await self.present(event, who)
+                    if message is None:
+                        continue
+                    text = texts.put(self.shape, event.id, json.dumps(message, default=str))
+                async with self.lock:
+                    await self.websocket.send_text(text)
         except SlowConsumer as err:
             self.failure = str(err)
             await close(self.websocket, SLOW_CONSUMER, f"slow consumer: {err}")

@@ -180,7 +180,8 @@ async def events_socket(websocket: WebSocket) -> None:
     async def present_event(event: StoredEvent, who: Audience) -> dict[str, Any]:
         return present.event(event, who)
 
-    pump = ws.Pump(websocket, principal, present_event, subscriptions.wants, subscriptions.cheap, present.gap)
+    pump = ws.Pump(websocket, principal, present_event, subscriptions.wants, subscriptions.cheap, present.gap,
+                   shape="d1")
     try:
         events = await ws.hub(websocket.app)
         await pump.write({"type": "authenticated", "user_id": principal.id, "username": principal.username,

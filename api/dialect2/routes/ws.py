@@ -130,7 +130,7 @@ async def _serve(websocket: WebSocket, stream: Stream, resource_id: str) -> None
     pump = ws.Pump(websocket, principal, present_event,
                    lambda event, who: stream.belongs(resource_id, event, who),
                    lambda event: stream.cheap(resource_id, event), present.gap,
-                   resource=resource_id if stream.scoped else None)
+                   resource=resource_id if stream.scoped else None, shape="d2")
     try:
         try:
             if stream.id_kind == "run":
