@@ -64,7 +64,7 @@ def record(request: EntityRecord, writer: ProjectionWriter | None) -> int:
                     for e in request.events]
             result = conn.execute(insert(events).on_conflict_do_nothing(index_elements=["resource_id", "seq"]), rows)
             fresh = max(result.rowcount or 0, 0)
-            if fresh:
+            if result.rowcount != 0:  # -1: the driver cannot tell (executemany), so announce anyway
                 newest = announce(conn)
         if request.snapshot and writer is not None:
             table, values = writer.row(request)
