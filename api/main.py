@@ -1,7 +1,8 @@
 """The FastAPI app: `uvicorn api.main:app`. Stateless: a Temporal client plus the database.
 
 The routers come from the packages that own them: `api.common` (OAuth 2.0, which speaks neither dialect),
-`api.dialect1` (`/api/...`) and `api.dialect2` (`/api/v2/...`)."""
+`api.dialect1` (`/api/...`, and the `/mcp/v1/*` façade) and `api.dialect2` (`/api/v2/...`); `api.mcp` mounts
+the MCP server's Streamable HTTP endpoint at `/mcp`."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 from api import common, dialect1, dialect2
+from api import mcp as mcp_mount
 from api.common import errors, openapi
 from api.common.bodylimit import install as install_body_limit
 from api.common.idempotency import install as install_idempotency
@@ -42,7 +44,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         # The loaded definitions' schedule triggers, as Temporal Schedules: in the background, since Temporal may
         # still be starting (the worker reconciles them too when it starts).
         schedules_task = asyncio.create_task(_reconcile_schedules(app))
-        yield
+        async with app.state.mcp_http.running():  # the MCP endpoint's session manager (api/mcp.py)
+            yield
         schedules_task.cancel()
         await app.state.rate_limiter.aclose()
         # The client is shared with whoever passed it in; nothing to close for a lazily made one either.
@@ -67,6 +70,7 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
     app.add_middleware(RequestContextMiddleware)
     for router in (*common.ROUTERS, *dialect1.ROUTERS, *dialect2.ROUTERS):
         app.include_router(router)
+    mcp_mount.install(app)  # Streamable HTTP at /mcp (the /mcp/v1 façade is a dialect 1 router)
     return app
 
 

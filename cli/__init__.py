@@ -6,7 +6,8 @@ One module per job, assembled here into one typer app:
 - `cli.definitions`: `validate`, `schema` — definition files, offline;
 - `cli.client`: `run`, `runs`, `keys` — talk to the API over HTTP, like any other client, with `STELLARFLOW_TOKEN`
   or else the API key `stellarflow up` wrote to `<data dir>/cli.key` (`cli.http_client`);
-- `cli.admin`: `bootstrap`, `users create` — work on the database directly (an operator's commands).
+- `cli.admin`: `bootstrap`, `users create` — work on the database directly (an operator's commands);
+- `cli.mcp`: `mcp` — the MCP server over stdio, as the user of `STELLARFLOW_API_KEY` (`mcp_server`).
 
 Commands import what they need inside themselves, so the CLI starts fast and `up` never imports the API. The
 CLI never imports `activities` or `workflows`; it may use `core`.
@@ -20,7 +21,7 @@ import sys
 import httpx
 import typer
 
-from cli import admin, client, definitions, supervisor
+from cli import admin, client, definitions, mcp, supervisor
 from cli.output import err_console
 
 app = typer.Typer(
@@ -33,6 +34,7 @@ supervisor.register(app)
 definitions.register(app)
 client.register(app)
 admin.register(app)
+mcp.register(app)
 
 
 def main() -> None:

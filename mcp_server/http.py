@@ -1,0 +1,71 @@
+"""Streamable HTTP: the ASGI endpoint the API mounts at `/mcp`.
+
+Each request must carry `Authorization: Bearer <JWT access token or API key>`, checked by `core.auth` as every REST
+request is (none, bad, expired or revoked → 401 with `WWW-Authenticate: Bearer`); the caller is left in the ASGI
+scope's state, where the MCP handlers find it (`StellarFlowMCP.identity_of`).
+
+The session manager runs **stateless** with JSON responses: the API keeps no process-local state, so any replica
+behind a load balancer can answer any request of a session. Its `run()` (a task group) must be open while requests
+arrive: the API's lifespan enters `running()`, and a request that comes outside it gets a 503. DNS-rebinding
+checks are off: they guard cookie- or origin-trusting local servers, while every request here needs a bearer
+credential a rebinding page cannot send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp.server.transport_security import TransportSecuritySettings
+
+from core.errors import DomainError, Unauthorized
+from core.settings import Settings
+from mcp_server.identity import identify
+from mcp_server.server import IDENTITY_STATE, StellarFlowMCP
+
+
+class McpHttpEndpoint:
+    def __init__(self, mcp: StellarFlowMCP, settings: Callable[[], Settings]) -> None:
+        self.mcp = mcp
+        self.settings = settings
+        self.manager: StreamableHTTPSessionManager | None = None
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[None]:
+        """A fresh session manager per lifespan (a manager runs once), open until the app stops."""
+        manager = StreamableHTTPSessionManager(
+            app=self.mcp.server, json_response=True, stateless=True,
+            security_settings=TransportSecuritySettings(enable_dns_rebinding_protection=False))
+        async with manager.run():
+            self.manager = manager
+            try:
+                yield
+            finally:
+                self.manager = None
+
+    async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001 - ASGI
+        headers = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope["headers"]}
+        scheme, _, credential = headers.get("authorization", "").partition(" ")
+        try:
+            if scheme.lower() != "bearer" or not credential.strip():
+                raise Unauthorized("Authentication required: send Authorization: Bearer <token or API key>")
+            identity = await asyncio.to_thread(identify, self.settings(), credential.strip())
+        except DomainError as err:
+            await _answer(send, err.status, err.code, err.message, getattr(err, "headers", {}))
+            return
+        if self.manager is None:
+            await _answer(send, 503, "SERVICE_UNAVAILABLE", "The MCP endpoint is not running", {})
+            return
+        scope.setdefault("state", {})[IDENTITY_STATE] = identity
+        await self.manager.handle_request(scope, receive, send)
+
+
+async def _answer(send, status: int, code: str, message: str, headers: dict[str, str]) -> None:  # noqa: ANN001
+    body = json.dumps({"error": {"code": code, "message": message}}).encode()
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    raw += [(key.lower().encode(), value.encode()) for key, value in headers.items()]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
