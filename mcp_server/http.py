@@ -35,16 +35,34 @@ class McpHttpEndpoint:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        """A fresh session manager per lifespan (a manager runs once), open until the app stops."""
+        """A fresh session manager per lifespan (a manager runs once), open until the app stops. It runs in a task
+        of its own: its task group must be left by the task that entered it, and whoever drives the lifespan (a
+        server, a test harness) may enter and leave it from different tasks."""
         manager = StreamableHTTPSessionManager(
             app=self.mcp.server, json_response=True, stateless=True,
             security_settings=TransportSecuritySettings(enable_dns_rebinding_protection=False))
-        async with manager.run():
-            self.manager = manager
-            try:
-                yield
-            finally:
-                self.manager = None
+        started, stop = asyncio.Event(), asyncio.Event()
+
+        async def hold() -> None:
+            async with manager.run():
+                self.manager = manager
+                started.set()
+                try:
+                    await stop.wait()
+                finally:
+                    self.manager = None
+
+        task = asyncio.create_task(hold(), name="mcp-session-manager")
+        waiting = asyncio.create_task(started.wait())
+        await asyncio.wait({task, waiting}, return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        if task.done():
+            task.result()  # it failed to start: raise why
+        try:
+            yield
+        finally:
+            stop.set()
+            await task
 
     async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001 - ASGI
         headers = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope["headers"]}
