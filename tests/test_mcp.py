@@ -198,7 +198,8 @@ async def walk_every_tool(session: ClientSession, api: httpx.AsyncClient, me: Us
     # prompts
     assert {p.name for p in (await session.list_prompts()).prompts} == {"plan_swarm", "write_workflow"}
     plan = await session.get_prompt("plan_swarm", {"objective": "Ship a REST API with tests"})
-    assert "Ship a REST API with tests" in plan.messages[0].content.text and "swarm_init" in plan.messages[0].content.text
+    text = plan.messages[0].content.text
+    assert "Ship a REST API with tests" in text and "swarm_init" in text
     write = await session.get_prompt("write_workflow", {"goal": "run the tests nightly"})
     assert "execute-command" in write.messages[0].content.text  # the DSL reference is embedded
 
