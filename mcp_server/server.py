@@ -119,6 +119,8 @@ class StellarFlowMCP:
                          types.TextContent(text=json.dumps({"error": error}, default=str))],
                 structured_content={"error": error}, is_error=True)
         except Exception:
+            if raise_errors:
+                raise
             log.exception("tool %s failed", name)
             error = {"code": "INTERNAL_ERROR", "message": "The tool failed unexpectedly; the server logged why"}
             return types.CallToolResult(content=[types.TextContent(text=f"INTERNAL_ERROR: {error['message']}")],
