@@ -70,6 +70,13 @@ NOT_ON_ANOTHER_USERS_OBJECT = {
     ("DELETE", "/api/v2/webhooks/secrets/{name}"): "names the caller's own secret (others' are invisible: 404)",
     ("POST", "/api/v2/webhooks/github"): "no caller: a signed delivery starts runs as each workflow's owner",
     ("POST", "/api/v2/webhooks/{workflow_id}"): "no caller: a signed delivery starts a run as the workflow's owner",
+    # /mcp/v1 (the REST façade of the MCP server) is POST throughout, as the spec has it; these only read
+    ("POST", "/mcp/v1/initialize"): "reads: the server's capabilities",
+    ("POST", "/mcp/v1/tools/list"): "reads: the tool list",
+    ("POST", "/mcp/v1/resources/list"): "reads: what the caller may read",
+    ("POST", "/mcp/v1/resources/read"): "reads, under the same read rules as REST",
+    ("POST", "/mcp/v1/prompts/list"): "reads: the prompt list",
+    ("POST", "/mcp/v1/prompts/get"): "reads: a prompt",
 }
 # A *use* of another user's object, open to anyone with the route's permission: the result is the caller's own.
 USES = {
@@ -365,6 +372,9 @@ CASES: dict[tuple[str, str], list[Case]] = {
         "/api/memory", {"json": {"key": c["key"], "namespace": c["namespace"], "value": {"by": a}}}))],
     ("POST", "/api/v2/memory"): [Case("new version of a shared key", _shared_memory, lambda w, c, a: (
         "/api/v2/memory", {"json": {"key": c["key"], "namespace": c["namespace"], "value": {"by": a}}}))],
+    # an MCP tool through the /mcp/v1 façade: the same service and rule as DELETE /api/tasks/{id}
+    ("POST", "/mcp/v1/tools/call"): [Case("task_cancel", _task_ctx, lambda w, c, a: (
+        "/mcp/v1/tools/call", {"json": {"name": "task_cancel", "arguments": {"task_id": c["task"]}}}))],
     # credentials: their existence is private (404)
     ("DELETE", "/api/auth/keys/{key_id}"): [Case("revoke", _key_ctx, lambda w, c, a: (
         f"/api/auth/keys/{c['key']}", {}), other=404)],
