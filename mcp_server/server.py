@@ -9,6 +9,7 @@ and details, and the façade calls the very same methods the MCP handlers call.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable
@@ -75,13 +76,14 @@ def _summary(name: str, result: dict[str, Any]) -> str:
 
 class StellarFlowMCP:
     """`settings` is called per request (an app's settings may change); `client` connects to Temporal on first use.
-    `identity` is the caller of a single-user transport (stdio); HTTP requests carry their own."""
+    `identify` answers the caller of a single-user transport (stdio), checking its credential on every request
+    as REST does, so a revoked key or a changed role applies at once; HTTP requests carry their own caller."""
 
     def __init__(self, settings: Callable[[], Settings], client: ClientFactory,
-                 identity: McpIdentity | None = None) -> None:
+                 identify: Callable[[], McpIdentity] | None = None) -> None:
         self.settings = settings
         self.client = client
-        self.identity = identity
+        self.identify = identify  # stdio: checks the process's credential again (revocation, role changes)
         self.server = self._build()
 
     def context(self, identity: McpIdentity) -> ToolContext:
@@ -157,15 +159,17 @@ class StellarFlowMCP:
 
     # ---- the MCP protocol handlers -------------------------------------------------------------------------
 
-    def identity_of(self, ctx: ServerRequestContext[Any, Any]) -> McpIdentity:
-        request = ctx.request
-        scope = getattr(request, "scope", None)
+    async def identity_of(self, ctx: ServerRequestContext[Any, Any]) -> McpIdentity:
+        scope = getattr(ctx.request, "scope", None)
         if scope is not None:
             found = scope.get("state", {}).get(IDENTITY_STATE)
             if found is not None:
                 return found
-        if self.identity is not None:
-            return self.identity
+        if self.identify is not None:
+            try:
+                return await asyncio.to_thread(self.identify)
+            except Unauthorized as err:
+                raise MCPError(INVALID_PARAMS, err.message, data=error_body(err)) from None
         raise MCPError(INVALID_PARAMS, "Authentication required", data={"code": Unauthorized.code})
 
     @staticmethod
@@ -180,13 +184,13 @@ class StellarFlowMCP:
         async def call_tool(ctx: ServerRequestContext[Any, Any], params: types.CallToolRequestParams) \
                 -> types.CallToolResult:
             try:
-                return await self.call_tool(self.identity_of(ctx), params.name, params.arguments)
+                return await self.call_tool(await self.identity_of(ctx), params.name, params.arguments)
             except DomainError as err:  # an unknown tool
                 raise MCPError(INVALID_PARAMS, err.message, data=error_body(err)) from None
 
         async def list_resources(ctx: ServerRequestContext[Any, Any], params: Any) -> types.ListResourcesResult:
             try:
-                return types.ListResourcesResult(resources=await self.resources(self.identity_of(ctx)))
+                return types.ListResourcesResult(resources=await self.resources(await self.identity_of(ctx)))
             except DomainError as err:
                 raise self.protocol_error(err) from None
 
@@ -197,7 +201,7 @@ class StellarFlowMCP:
         async def read_resource(ctx: ServerRequestContext[Any, Any], params: types.ReadResourceRequestParams) \
                 -> types.ReadResourceResult:
             try:
-                return await self.read_resource(self.identity_of(ctx), str(params.uri))
+                return await self.read_resource(await self.identity_of(ctx), str(params.uri))
             except DomainError as err:
                 raise self.protocol_error(err) from None
 
@@ -206,7 +210,7 @@ class StellarFlowMCP:
 
         async def get_prompt(ctx: ServerRequestContext[Any, Any], params: types.GetPromptRequestParams) \
                 -> types.GetPromptResult:
-            self.identity_of(ctx)  # signed in, like every other request
+            await self.identity_of(ctx)  # signed in, like every other request
             try:
                 return self.get_prompt(params.name, params.arguments)
             except DomainError as err:

@@ -1,7 +1,8 @@
 """stdio: `stellarflow mcp`, for MCP clients that start the server as a subprocess (Claude Code, Cursor, …).
 
-One user per process: the API key (or access token) in `STELLARFLOW_API_KEY` is checked once at start by
-`core.auth`, and every request acts for that user. The process talks to the database and Temporal directly, with
+One user per process: the API key (or access token) in `STELLARFLOW_API_KEY` is checked by `core.auth` at start and
+again on every request (so revoking the key, or changing the user's role, applies at once, as over REST), and
+every request acts for that user. The process talks to the database and Temporal directly, with
 the same settings as the API (`DATABASE_URL`, `TEMPORAL_ADDRESS`, `STELLARFLOW_DATA_DIR`, …). Nothing but protocol
 messages may go to stdout; logs go to stderr.
 """
@@ -23,7 +24,7 @@ from mcp_server.server import StellarFlowMCP
 def build(settings: Settings, credential: str) -> StellarFlowMCP:
     """Check the credential (raises Unauthorized) and build the server acting for its user."""
     open_database()
-    identity = identify(settings, credential)
+    identify(settings, credential)  # refused at start, with a clear message, rather than at the first request
     lock = asyncio.Lock()
     connected: list[Client] = []
 
@@ -38,7 +39,7 @@ def build(settings: Settings, credential: str) -> StellarFlowMCP:
                     raise Unavailable(f"Temporal is not reachable at {settings.temporal_target}") from err
         return connected[0]
 
-    return StellarFlowMCP(lambda: settings, client, identity=identity)
+    return StellarFlowMCP(lambda: settings, client, identify=lambda: identify(settings, credential))
 
 
 async def serve(mcp: StellarFlowMCP) -> None:

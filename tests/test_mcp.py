@@ -213,9 +213,13 @@ async def test_every_tool_resource_and_prompt_over_streamable_http(app: FastAPI,
 
 async def test_every_tool_resource_and_prompt_over_stdio(app: FastAPI, temporal_client: Client) -> None:
     user = shared_user("developer")
-    key = api_keys.create_key(get_settings(), user.id, "mcp stdio").key
-    async with client_for(app, token_for(user=user)) as api, stdio_session(temporal_client, key) as session:
+    created = api_keys.create_key(get_settings(), user.id, "mcp stdio")
+    async with client_for(app, token_for(user=user)) as api, stdio_session(temporal_client, created.key) as session:
         await walk_every_tool(session, api, user)
+        api_keys.revoke_key(user.id, created.info.id)  # checked on every request, as over REST: refused at once
+        with pytest.raises(MCPError) as revoked:
+            await session.call_tool("system_status", {})
+        assert revoked.value.error.data["code"] == "UNAUTHORIZED"
 
 
 async def test_a_viewer_gets_permission_errors_and_no_credential_gets_401(app: FastAPI, mcp_url: str) -> None:
