@@ -24,6 +24,7 @@ from core.errors import DomainError, NotFound, Unauthorized
 from core.settings import Settings
 from mcp_server import prompts, resources
 from mcp_server.identity import McpIdentity
+from mcp_server.outputs import OUTPUTS
 from mcp_server.tools import TOOLS, ClientFactory, ToolContext
 
 log = logging.getLogger("stellarflow.mcp")
@@ -93,6 +94,7 @@ class StellarFlowMCP:
 
     def tools(self) -> list[types.Tool]:
         return [types.Tool(name=spec.name, description=spec.description, input_schema=spec.input_schema(),
+                           output_schema=OUTPUTS[spec.name],
                            annotations=types.ToolAnnotations(read_only_hint=spec.read_only))
                 for spec in TOOLS.values()]
 

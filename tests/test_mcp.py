@@ -105,6 +105,8 @@ async def walk_every_tool(session: ClientSession, api: httpx.AsyncClient, me: Us
     """Each tool against the live stack as the developer `me` (whose REST client is `api`), checked through REST."""
     listed = (await session.list_tools()).tools
     assert {tool.name for tool in listed} == TOOLS
+    # every tool declares its output, and the SDK's client checks each result below against it
+    assert all(tool.output_schema and tool.output_schema["type"] == "object" for tool in listed)
     swarm_schema = next(tool for tool in listed if tool.name == "swarm_init").input_schema
     assert swarm_schema["required"] == ["topology"] and "maxAgents" in swarm_schema["properties"]
 
