@@ -44,8 +44,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         # The loaded definitions' schedule triggers, as Temporal Schedules: in the background, since Temporal may
         # still be starting (the worker reconciles them too when it starts).
         schedules_task = asyncio.create_task(_reconcile_schedules(app))
-        async with app.state.mcp_http.running():  # the MCP endpoint's session manager (api/mcp.py)
-            yield
+        yield
+        await app.state.mcp.aclose()  # the MCP endpoint's session manager, if a request started it (api/mcp.py)
         schedules_task.cancel()
         await app.state.rate_limiter.aclose()
         # The client is shared with whoever passed it in; nothing to close for a lazily made one either.

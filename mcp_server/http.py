@@ -6,7 +6,7 @@ scope's state, where the MCP handlers find it (`StellarFlowMCP.identity_of`).
 
 The session manager runs **stateless** with JSON responses: the API keeps no process-local state, so any replica
 behind a load balancer can answer any request of a session. Its `run()` (a task group) must be open while requests
-arrive: the API's lifespan enters `running()`, and a request that comes outside it gets a 503. DNS-rebinding
+arrive: the first request starts it, and the API's lifespan stops it (`stop()`). DNS-rebinding
 checks are off: they guard cookie- or origin-trusting local servers, while every request here needs a bearer
 credential a rebinding page cannot send.
 """
@@ -32,37 +32,52 @@ class McpHttpEndpoint:
         self.mcp = mcp
         self.settings = settings
         self.manager: StreamableHTTPSessionManager | None = None
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+        self._stop = asyncio.Event()
+
+    async def start(self) -> None:
+        """Start the session manager (once; a manager runs once) in a task of its own: its task group must be left
+        by the task that entered it, which neither a request nor a lifespan driven by a test harness guarantees."""
+        async with self._lock:
+            if self._task is not None:
+                return
+            manager = StreamableHTTPSessionManager(
+                app=self.mcp.server, json_response=True, stateless=True,
+                security_settings=TransportSecuritySettings(enable_dns_rebinding_protection=False))
+            started = asyncio.Event()
+            self._stop = asyncio.Event()
+
+            async def hold(stop: asyncio.Event) -> None:
+                async with manager.run():
+                    self.manager = manager
+                    started.set()
+                    try:
+                        await stop.wait()
+                    finally:
+                        self.manager = None
+
+            self._task = asyncio.create_task(hold(self._stop), name="mcp-session-manager")
+            waiting = asyncio.create_task(started.wait())
+            await asyncio.wait({self._task, waiting}, return_when=asyncio.FIRST_COMPLETED)
+            waiting.cancel()
+            if self._task.done():
+                task, self._task = self._task, None
+                task.result()  # it failed to start: raise why
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            self._stop.set()
+            await task
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        """A fresh session manager per lifespan (a manager runs once), open until the app stops. It runs in a task
-        of its own: its task group must be left by the task that entered it, and whoever drives the lifespan (a
-        server, a test harness) may enter and leave it from different tasks."""
-        manager = StreamableHTTPSessionManager(
-            app=self.mcp.server, json_response=True, stateless=True,
-            security_settings=TransportSecuritySettings(enable_dns_rebinding_protection=False))
-        started, stop = asyncio.Event(), asyncio.Event()
-
-        async def hold() -> None:
-            async with manager.run():
-                self.manager = manager
-                started.set()
-                try:
-                    await stop.wait()
-                finally:
-                    self.manager = None
-
-        task = asyncio.create_task(hold(), name="mcp-session-manager")
-        waiting = asyncio.create_task(started.wait())
-        await asyncio.wait({task, waiting}, return_when=asyncio.FIRST_COMPLETED)
-        waiting.cancel()
-        if task.done():
-            task.result()  # it failed to start: raise why
+        await self.start()
         try:
             yield
         finally:
-            stop.set()
-            await task
+            await self.stop()
 
     async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001 - ASGI
         headers = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope["headers"]}
@@ -75,8 +90,7 @@ class McpHttpEndpoint:
             await _answer(send, err.status, err.code, err.message, getattr(err, "headers", {}))
             return
         if self.manager is None:
-            await _answer(send, 503, "SERVICE_UNAVAILABLE", "The MCP endpoint is not running", {})
-            return
+            await self.start()
         scope.setdefault("state", {})[IDENTITY_STATE] = identity
         await self.manager.handle_request(scope, receive, send)
 

@@ -6,14 +6,16 @@ result); a failing tool answers the dialect's error body with the error's own st
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.common.deps import PrincipalDep
 from mcp_server.identity import McpIdentity
-from mcp_server.server import NAME, StellarFlowMCP
+
+if TYPE_CHECKING:
+    from mcp_server.server import StellarFlowMCP
 
 router = APIRouter(prefix="/mcp/v1", tags=["MCP (REST façade)"])
 
@@ -47,7 +49,8 @@ class PromptBody(BaseModel):
 
 
 def _server(request: Request) -> StellarFlowMCP:
-    return request.app.state.mcp
+    """The server `/mcp` serves (api/mcp.py), loaded with the MCP SDK on first use."""
+    return request.app.state.mcp.server()
 
 
 def _identity(principal: Any) -> McpIdentity:
@@ -64,7 +67,7 @@ def initialize(body: InitializeBody, request: Request, _: PrincipalDep) -> dict:
     server = _server(request)
     return {"protocolVersion": body.protocolVersion or "2025-11-25",
             "capabilities": {"tools": True, "resources": True, "prompts": True},
-            "serverInfo": {"name": NAME, "version": server.server.version},
+            "serverInfo": {"name": server.server.name, "version": server.server.version},
             "instructions": server.server.instructions}
 
 
