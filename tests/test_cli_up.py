@@ -384,6 +384,40 @@ def test_users_create_gives_a_viewer_who_can_read_but_not_run(stack: Stack) -> N
     assert again.returncode == 2 and "AUTH_USER_EXISTS" in again.stderr, again.stdout + again.stderr
 
 
+def test_users_list_set_role_disable_and_reset_password(stack: Stack) -> None:
+    created = stack.cli("users", "create", "rotating", "--role", "viewer")
+    assert created.returncode == 0, created.stdout + created.stderr
+    password = created.stdout.strip().splitlines()[-1]
+
+    def login(secret: str) -> httpx.Response:
+        return httpx.post(stack.url("/api/auth/token"), json={"username": "rotating", "password": secret}, timeout=10)
+
+    token = login(password).json()["token"]
+    listed = json.loads(stack.cli("users", "list", "-o", "json").stdout)
+    assert {"username": "rotating", "role": "viewer", "disabled": False}.items() <= \
+        next(u for u in listed if u["username"] == "rotating").items()
+    assert "rotating" in stack.cli("users", "list").stdout  # the table
+
+    assert stack.cli("users", "set-role", "rotating", "developer").returncode == 0
+    assert stack.status_with("/api/v2/auth/me", token) == 200
+    assert httpx.get(stack.url("/api/v2/auth/me"), headers={"Authorization": f"Bearer {token}"},
+                     timeout=10).json()["data"]["role"] == "developer"  # the next request sees it
+    bad = stack.cli("users", "set-role", "rotating", "emperor")
+    assert bad.returncode == 2 and "VALIDATION_ERROR" in bad.stderr and "role" in bad.stderr, bad.stderr
+    assert stack.cli("users", "set-role", "nobody-here", "viewer").returncode == 2
+
+    assert stack.cli("users", "disable", "rotating").returncode == 0
+    assert stack.status_with("/api/v2/workflows", token) == 401 and login(password).status_code == 401
+    assert stack.cli("users", "enable", "rotating").returncode == 0
+    assert stack.status_with("/api/v2/workflows", token) == 200
+
+    reset = stack.cli("users", "reset-password", "rotating")
+    assert reset.returncode == 0, reset.stdout + reset.stderr
+    new_password = reset.stdout.strip().splitlines()[-1]
+    assert stack.status_with("/api/v2/workflows", token) == 401  # signed out everywhere
+    assert login(password).status_code == 401 and login(new_password).status_code == 200
+
+
 def test_validate_the_shipped_definitions() -> None:
     files = sorted(str(path.relative_to(ROOT)) for path in (ROOT / "definitions").glob("*.yaml"))
     assert files
