@@ -323,6 +323,54 @@ def test_run_watch_of_a_failing_definition_exits_non_zero(stack: Stack, tmp_path
     assert "Traceback" not in stack.output() and "Completing activity as failed" not in stack.output()
 
 
+GATED = """\
+name: Gated
+steps:
+  - id: build
+    action: execute-command
+    parameters:
+      command: echo built it; echo to stderr >&2
+  - id: approve
+    action: approval
+    dependsOn: [build]
+    parameters:
+      message: "Ship it?"
+      allowSelfApproval: true
+  - id: ship
+    action: execute-command
+    dependsOn: [approve]
+    parameters:
+      command: echo shipped
+"""
+
+
+def test_runs_logs_approve_and_reject_through_the_cli(stack: Stack, tmp_path: Path) -> None:
+    gated = tmp_path / "gated.yaml"
+    gated.write_text(GATED)
+    run_ids = []
+    for _ in range(2):
+        started = stack.cli("run", str(gated))
+        assert started.returncode == 0, started.stdout + started.stderr
+        run_ids.append(RUN_ID.search(started.stdout).group(1))
+    approved, rejected = run_ids
+    for run_id in run_ids:  # wait for the gate
+        deadline = time.monotonic() + 30
+        while "waiting" not in json.dumps(httpx.get(stack.url(f"/api/v2/runs/{run_id}"), timeout=10, headers={
+                "Authorization": f"Bearer {(stack.data_dir / 'cli.key').read_text().strip()}"}).json()):
+            assert time.monotonic() < deadline, run_id
+            time.sleep(0.2)
+    said = stack.cli("runs", "approve", approved, "approve", "-m", "fine by me")
+    assert said.returncode == 0 and "approved" in said.stdout, said.stdout + said.stderr
+    assert stack.cli("runs", "reject", rejected, "approve").returncode == 0
+    followed = stack.cli("runs", "logs", approved, "-f")  # returns once the run has ended
+    assert followed.returncode == 0, followed.stderr
+    assert "built it" in followed.stdout and "[stderr] to stderr" in followed.stdout and "shipped" in followed.stdout
+    only = json.loads(stack.cli("runs", "logs", rejected, "--step", "ship", "-o", "json").stdout)
+    assert [s["status"] for s in only] == ["skipped"]
+    twice = stack.cli("runs", "approve", rejected, "approve")
+    assert twice.returncode == 2, twice.stdout + twice.stderr  # decided already: the API's error, one line
+
+
 def test_runs_rerun_failed_through_the_cli(stack: Stack) -> None:
     failed = next(run_id for run_id in stack.run_ids
                   if stack.cli("runs", "show", run_id).stdout.count("failed") > 0)
