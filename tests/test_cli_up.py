@@ -393,6 +393,31 @@ def test_runs_list_shows_the_runs(stack: Stack) -> None:
     assert len(re.findall(r"run-[0-9A-Za-z]{26}", result.stdout)) >= 2, result.stdout
 
 
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def test_reads_fit_80_columns_on_a_terminal_are_plain_when_piped_and_speak_json_and_yaml(stack: Stack) -> None:
+    run_ids = set(re.findall(r"run-[0-9A-Za-z]{26}", stack.cli("runs", "list", "--limit", "5").stdout))
+    assert run_ids
+    # On a terminal 80 columns wide: every line fits, and every run id is whole on one line.
+    terminal = stack.cli("runs", "list", "--limit", "5", COLUMNS="80", FORCE_COLOR="1")
+    lines = ANSI.sub("", terminal.stdout).splitlines()
+    assert max(len(line) for line in lines) <= 80 and "━" in terminal.stdout, terminal.stdout  # a table
+    assert run_ids <= set(re.findall(r"run-[0-9A-Za-z]{26}", ANSI.sub("", terminal.stdout)))
+    # Piped: tab-separated, a header, whole values, no colour.
+    piped = stack.cli("runs", "list", "--limit", "5").stdout.splitlines()
+    assert piped[0].split("\t") == ["run", "workflow", "v", "status", "created", "duration"]
+    assert all(len(line.split("\t")) == 6 for line in piped[1:]) and "\x1b" not in "".join(piped)
+    as_json = json.loads(stack.cli("runs", "list", "--limit", "5", "-o", "json").stdout)
+    assert {run["id"] for run in as_json} == run_ids and all("status" in run for run in as_json)
+    import yaml
+
+    as_yaml = yaml.safe_load(stack.cli("keys", "list", "-o", "yaml").stdout)
+    assert isinstance(as_yaml, list) and all("prefix" in key for key in as_yaml)
+    wrong = stack.cli("runs", "list", "-o", "xml")
+    assert wrong.returncode == 2 and "table, json, yaml" in wrong.stderr, wrong.stderr
+
+
 def test_keys_create_list_revoke_through_the_cli(stack: Stack) -> None:
     created = stack.cli("keys", "create", "--name", "ci robot")
     assert created.returncode == 0, created.stdout + created.stderr
