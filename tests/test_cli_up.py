@@ -397,6 +397,7 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def test_reads_fit_80_columns_on_a_terminal_are_plain_when_piped_and_speak_json_and_yaml(stack: Stack) -> None:
+    assert stack.cli("run", "definitions/fan-out.yaml").returncode == 0  # at least one run to list
     run_ids = set(re.findall(r"run-[0-9A-Za-z]{26}", stack.cli("runs", "list", "--limit", "5").stdout))
     assert run_ids
     # On a terminal 80 columns wide: every line fits, and every run id is whole on one line.
