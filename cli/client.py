@@ -73,6 +73,37 @@ def _steps_table(run: dict) -> Table:
     return table
 
 
+def _failure_tails(run: dict, lines: int = 10) -> None:
+    """Why each failed step failed: the last lines of its stderr (else stdout), which the status alone hides."""
+    for step in run.get("steps", []):
+        for unit in step.get("instances") or [step]:
+            if unit.get("status") != "failed":
+                continue
+            outputs = unit.get("outputs") or {}
+            stream = "stderr" if (outputs.get("stderr") or "").strip() else "stdout"
+            tail = (outputs.get(stream) or "").rstrip("\n").splitlines()[-lines:]
+            if tail:
+                err_console.print(f"── {unit['id']} failed; last {len(tail)} line(s) of its {stream}:",
+                                  style="red", markup=False, highlight=False)
+                for line in tail:
+                    err_console.print(f"   {line}", markup=False, highlight=False)
+
+
+def _approval_hints(run: dict, shown: set[str], api_url: str) -> None:
+    """Once per waiting gate: its prompt, and how to decide it from here or with curl."""
+    for step in run.get("steps", []):
+        approval = step.get("approval") or {}
+        if approval.get("status") != "waiting" or step["id"] in shown:
+            continue
+        shown.add(step["id"])
+        console.print(f"⏸ {step['id']} waits for approval: {approval.get('message') or '(no message)'}",
+                      style="yellow", markup=False, highlight=False)
+        console.print(f"  approve: stellarflow runs approve {run['id']} {step['id']} -m \"…\"   "
+                      f"(or: stellarflow runs reject {run['id']} {step['id']})", markup=False, highlight=False)
+        console.print(f"  curl -s -X POST {api_url}/api/v2/runs/{run['id']}/steps/{step['id']}/approve "
+                      f'-H "Authorization: Bearer $TOKEN"', markup=False, highlight=False)
+
+
 def run(
     target: Annotated[str, typer.Argument(help="a definition file, or the id of a stored workflow")],
     input: Annotated[list[str] | None, typer.Option("--input", "-i", help="key=value, repeatable")] = None,
@@ -98,11 +129,14 @@ def run(
         if not watch:
             return
         current = started
+        hinted: set[str] = set()
         with Live(_steps_table(current), console=console, refresh_per_second=8) as live:
             while current["status"] not in ("succeeded", "failed", "cancelled"):
                 time.sleep(0.25)
                 current = check(http.get(f"/api/v2/runs/{started['id']}"))["data"]
                 live.update(_steps_table(current))
+                _approval_hints(current, hinted, str(http.base_url).rstrip("/"))
+        _failure_tails(current)
         if current.get("error"):
             err_console.print(f"[red]{current['error']}[/]")
         raise typer.Exit(0 if current["status"] == "succeeded" else 1)
@@ -138,6 +172,7 @@ def runs_show(run_id: str) -> None:
     with client() as http:
         body = check(http.get(f"/api/v2/runs/{run_id}"))["data"]
     console.print(_steps_table(body))
+    _failure_tails(body)
     console.print(f"Temporal UI: {body['links']['temporalUi']}")
 
 

@@ -317,6 +317,7 @@ def test_run_watch_of_a_failing_definition_exits_non_zero(stack: Stack, tmp_path
     assert "failed" in result.stdout
     assert "step(s) failed: boom" in result.stderr
     assert "exited with code 3" in result.stdout  # the step's detail column
+    assert "boom failed; last 1 line(s) of its stdout:" in result.stderr and "about to fail" in result.stderr
     # The worker says it in one line; a step failing is expected, so no traceback fills the terminal of `up`.
     worker_lines = [line for line in stack.output().splitlines() if match.group(1) in line and "boom" in line]
     assert any("failed on attempt 1: command exited with code 3" in line for line in worker_lines), stack.output()
@@ -369,6 +370,32 @@ def test_runs_logs_approve_and_reject_through_the_cli(stack: Stack, tmp_path: Pa
     assert [s["status"] for s in only] == ["skipped"]
     twice = stack.cli("runs", "approve", rejected, "approve")
     assert twice.returncode == 2, twice.stdout + twice.stderr  # decided already: the API's error, one line
+
+
+def test_watching_an_approval_run_says_how_to_approve_it(stack: Stack, tmp_path: Path) -> None:
+    gated = tmp_path / "gated.yaml"
+    gated.write_text(GATED)
+    watching = subprocess.Popen(
+        [*STELLARFLOW, "run", str(gated), "--watch"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, env=_clean_env(STELLARFLOW_API_PORT=str(stack.api_port), STELLARFLOW_DATA_DIR=str(stack.data_dir)),
+    )  # fmt: skip
+    try:
+        said: list[str] = []
+        deadline = time.monotonic() + 60
+        while not any("approve: stellarflow runs approve" in line for line in said):
+            assert time.monotonic() < deadline and watching.poll() is None, "".join(said)
+            said.append(watching.stdout.readline())
+        said.append(watching.stdout.readline())  # the curl line
+        text = "".join(said)
+        assert "approve waits for approval: Ship it?" in text, text
+        command = next(line for line in said if "approve: stellarflow" in line).split("approve: ", 1)[1]
+        run_id, step = command.split()[3:5]
+        assert stack.cli("runs", "approve", run_id, step).returncode == 0
+        assert f"/api/v2/runs/{run_id}/steps/approve/approve" in text
+        assert watching.wait(timeout=60) == 0  # the run went on and succeeded
+    finally:
+        if watching.poll() is None:
+            watching.kill()
 
 
 def test_runs_rerun_failed_through_the_cli(stack: Stack) -> None:
