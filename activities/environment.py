@@ -8,6 +8,7 @@ failure carries) are written once and read the same by execute-command, deploy a
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sys
 import time
@@ -17,7 +18,7 @@ from typing import Any, TypeVar
 
 from pydantic import ValidationError
 from temporalio import activity
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 
 from core.dsl.actions import ACTION_PARAMS, ActionParams
 from core.pipelines.contracts import ActionRequest
@@ -44,16 +45,25 @@ def invalid_parameters(message: str) -> ApplicationError:
     return ApplicationError(message, type="InvalidParameters", non_retryable=True)
 
 
+STEP_LOG = logging.getLogger("stellarflow.steps")
+
+
 def step_failed(message: str, outputs: Mapping[str, Any], req: ActionRequest) -> ApplicationError:
     """A failed outcome. The outputs travel as the first detail so the run still shows stdout, status
     codes...; the second detail is the attempt, which the workflow reports as the step's attempt count.
-    Whether the policy may retry it is the step's choice (`retry:` in the definition)."""
+    Whether the policy may retry it is the step's choice (`retry:` in the definition).
+
+    A failing step is the user's news, not a bug of ours: it is BENIGN (the SDK logs it at debug level instead of a
+    warning with a traceback) and the worker says so in one line, without the outputs (they may hold secrets)."""
+    STEP_LOG.info("run %s step %s (%s) failed on attempt %d: %s", req.run_id, req.step_id, req.action,
+                  current_attempt(), message)
     return ApplicationError(
         message,
         dict(outputs),
         {"attempt": current_attempt()},
         type="StepFailed",
         non_retryable=not req.retry_failures,
+        category=ApplicationErrorCategory.BENIGN,
     )
 
 

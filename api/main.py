@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from temporalio.client import Client
 
 from api import common, dialect1, dialect2
@@ -50,7 +51,8 @@ def create_app(settings: Settings | None = None, client: Client | None = None) -
         await app.state.rate_limiter.aclose()
         # The client is shared with whoever passed it in; nothing to close for a lazily made one either.
 
-    app = FastAPI(
+    app = FastAPIOffline(  # /docs and /redoc with their scripts served from here, not a CDN
+        static_url="/docs/assets",
         title="StellarFlow API",
         version="0.1.0",
         description="Durable orchestration for AI-agent swarms and CI/CD workflows, on Temporal.",

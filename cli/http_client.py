@@ -1,40 +1,35 @@
 """How the client commands reach the API: the credential, an authenticated httpx client, and error reporting.
 
-The CLI is an ordinary API client. It signs in with `STELLARFLOW_TOKEN` or else the API key `stellarflow up`
-wrote to `<data dir>/cli.key`, and turns API errors into one message and exit code 2. (Not named `http.py`:
-that would shadow the standard library's `http` if a file in this folder were ever run as a script.)
+The CLI is an ordinary API client. It signs in with `STELLARFLOW_TOKEN`, else the API key `stellarflow up`
+wrote to `<data dir>/cli.key`, else the key of the stack `up` last started (`cli/profile.py`), and turns API
+errors into one message and exit code 2. (Not named `http.py`: that would shadow the standard library's `http` if
+a file in this folder were ever run as a script.)
 """
 
 from __future__ import annotations
 
-import os
-
 import httpx
 import typer
 
+from cli import profile
 from cli.output import err_console
 
 
 def credential() -> str | None:
-    """`STELLARFLOW_TOKEN` (a JWT or an API key), else the key `stellarflow up` wrote to `<data dir>/cli.key`."""
-    token = os.environ.get("STELLARFLOW_TOKEN", "").strip()
-    if token:
-        return token
+    """`STELLARFLOW_TOKEN` (a JWT or an API key), else the key `stellarflow up` wrote to `<data dir>/cli.key`, else
+    the key file of the stack `up` last started (cli/profile.py), so the CLI works from any folder."""
     from core.settings import get_settings
 
-    try:
-        return get_settings().cli_key_file.read_text().strip() or None
-    except OSError:
-        return None
+    return profile.credential(get_settings().cli_key_file).value
 
 
 def client() -> httpx.Client:
-    """An httpx client on the configured API URL, carrying the credential if there is one."""
+    """An httpx client on the API's URL (the settings', else the remembered stack's), carrying the credential."""
     from core.settings import get_settings
 
     token = credential()
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    return httpx.Client(base_url=get_settings().api_url, timeout=30, headers=headers)
+    return httpx.Client(base_url=profile.api_url(get_settings().api_url), timeout=30, headers=headers)
 
 
 def check(response: httpx.Response) -> dict:
@@ -51,7 +46,9 @@ def check(response: httpx.Response) -> dict:
         if response.status_code == 401:
             from core.settings import get_settings
 
-            err_console.print(f"  set STELLARFLOW_TOKEN to a token or API key, or run `stellarflow up` once to write "
-                              f"{get_settings().cli_key_file}", markup=False)
+            looked = profile.credential(get_settings().cli_key_file).looked
+            err_console.print("  the CLI looked for a credential in: " + "; ".join(looked), markup=False)
+            err_console.print("  set STELLARFLOW_TOKEN to a token or API key, or STELLARFLOW_DATA_DIR to the data dir "
+                              "of the `stellarflow up` whose cli.key to use", markup=False)
         raise typer.Exit(2)
     return response.json() if response.content else {}

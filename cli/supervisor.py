@@ -43,6 +43,30 @@ def _wait_for_port(host: str, port: int, timeout: float, proc: subprocess.Popen 
     return False
 
 
+def _port_in_use(host: str, port: int) -> bool:
+    """Whether something already listens on `port` (binding is the only reliable test: a connect can fail for a
+    listener that is there, and succeed through a proxy that is not ours)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def taken_ports(settings: Any) -> list[str]:
+    """A line per port `up` needs that is already taken, naming what it was for and how to choose another."""
+    wanted = [("API", settings.api_host, settings.api_port, "--api-port", "STELLARFLOW_API_PORT")]
+    if settings.temporal_address is None:
+        wanted += [("Temporal", "127.0.0.1", settings.temporal_port, "--temporal-port", "STELLARFLOW_TEMPORAL_PORT"),
+                   ("Temporal UI", "127.0.0.1", settings.ui_port, "--ui-port", "STELLARFLOW_UI_PORT")]
+    return [f"port {port} ({what}) on {host} is already in use — is another `stellarflow up` running? Stop it, or "
+            f"choose another port with {flag} or {variable}"
+            for what, host, port, flag, variable in wanted if _port_in_use(host, port)]
+
+
 def up(
     data_dir: Annotated[Path | None, typer.Option(help="databases and secrets (workspaces: beside it)")] = None,
     api_port: Annotated[int | None, typer.Option(help="API port")] = None,
@@ -60,6 +84,11 @@ def up(
     from core.temporal import dev_server_command
 
     settings = get_settings()
+    taken = taken_ports(settings)
+    if taken:
+        for line in taken:
+            _fail(line)
+        raise typer.Exit(1)
     secure(settings)  # 0700, before the first secret or database file lands in it
     if not _sandbox_line(settings):
         raise typer.Exit(1)
@@ -150,11 +179,14 @@ def _sandbox_line(settings: Any) -> bool:
 def _print_access(settings: Any, first_start: Any) -> None:
     """How to get a token. The admin's password exists only here, on the first start, and is never stored."""
     import json
+    import shlex
 
     def login_line(username: str, password: str) -> str:
-        body = json.dumps({"username": username, "password": password})
-        return (f"  get a token: curl -s -X POST {settings.api_url}/api/v2/auth/login "
-                f"-H 'content-type: application/json' -d '{body}'")
+        """A line that works when pasted into a POSIX shell: the body quoted for it, the token extracted."""
+        body = shlex.quote(json.dumps({"username": username, "password": password}))
+        return (f"  get a token (paste this line): TOKEN=$(curl -s -X POST {settings.api_url}/api/v2/auth/login "
+                f"-H 'content-type: application/json' -d {body} | python3 -c "
+                """'import json, sys; print(json.load(sys.stdin)["data"]["accessToken"])')""")
 
     plain = {"markup": False, "highlight": False, "soft_wrap": True}
     if first_start.admin is not None:
@@ -167,8 +199,13 @@ def _print_access(settings: Any, first_start: Any) -> None:
     console.print('  then send it: curl -H "Authorization: Bearer $TOKEN" ...   more users: stellarflow users create',
                   **plain)
     if settings.cli_key_file.exists():
+        from cli import profile
+
         written = " (new)" if first_start.cli_key_file else ""
         console.print(f"  the stellarflow CLI signs in with the API key in {settings.cli_key_file}{written}", **plain)
+        remembered = profile.remember(settings.api_url, settings.cli_key_file)
+        if remembered is not None:
+            console.print(f"  from any folder: this stack is remembered in {remembered}", **plain)
 
 
 def _fail(message: str) -> int:

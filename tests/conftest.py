@@ -40,8 +40,11 @@ os.environ["STELLARFLOW_HEARTBEAT_TIMEOUT_S"] = "3"
 # refuses by default: the suite allowlists exactly that address, as an operator would. tests/test_egress.py clears
 # it to prove the refusals.
 os.environ["STELLARFLOW_EGRESS_ALLOW"] = "127.0.0.1"
-for _name in ("DATABASE_URL", "TEMPORAL_ADDRESS", "REDIS_URL"):
+for _name in ("DATABASE_URL", "TEMPORAL_ADDRESS", "REDIS_URL", "STELLARFLOW_CONFIG", "STELLARFLOW_TOKEN"):
     os.environ.pop(_name, None)
+# `stellarflow up` remembers its stack in the user's config (cli/profile.py): the suite's stacks go to a folder of its
+# own, never the real home's.
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="stellarflow-test-config-")
 
 from core.settings import get_settings, reset_settings  # noqa: E402
 from core.temporal import DEV_SERVER_TUNING, SEARCH_ATTRIBUTE_KEYS, temporal_binary  # noqa: E402
