@@ -26,7 +26,7 @@ from core.settings import Settings
 from core.system import host, metrics
 from core.system.config import effective_config
 from core.system.contracts import DiagnosticsRequest, DiagnosticsResult
-from core.system.redact import redact_text, redact_value, secret_values
+from core.system.redact import REDACTED, redact_value, secret_values
 from core.system.tables import DiagnosticReportRow
 from core.system.temporal_state import cluster_info, describe_queues
 from core.system.version import versions
@@ -154,8 +154,11 @@ async def build_bundle(client: Client, settings: Settings, request: DiagnosticsR
 
 
 def encode(bundle: dict[str, Any], secrets: list[str], *, compress: bool) -> bytes:
-    """JSON text, redacted once more as a whole (a secret split across fields cannot survive), gzip if asked."""
-    text = redact_text(json.dumps(bundle, indent=2, default=str), secrets)
+    """JSON text, with every known secret value removed once more from the whole text (the shapes were redacted
+    per string already; applying them to JSON text would break its syntax), gzip if asked."""
+    text = json.dumps(bundle, indent=2, default=str)
+    for value in secrets:
+        text = text.replace(value, REDACTED)
     data = text.encode()
     return gzip.compress(data, mtime=0) if compress else data
 
