@@ -90,3 +90,17 @@ async def test_worker_exports_temporal_sdk_metrics(temporal_client: Client) -> N
     temporal = {name for name in families if name.startswith("temporal_")}
     assert {"temporal_workflow_completed", "temporal_activity_execution_latency"} & temporal, sorted(temporal)
     assert any(s.labels.get("task_queue") == settings.task_queue for name in temporal for s in families[name].samples)
+
+
+async def test_the_grafana_dashboard_names_only_exposed_metrics(api: httpx.AsyncClient) -> None:
+    """deploy/grafana/stellarflow.json stays in step with what /metrics exposes (the SDK's names are the worker
+    test's)."""
+    import json
+    import re
+    from pathlib import Path
+
+    dashboard = json.loads((Path(__file__).resolve().parents[1] / "deploy/grafana/stellarflow.json").read_text())
+    exprs = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
+    named = {re.sub(r"_(total|bucket)$", "", name) for expr in exprs for name in re.findall(r"stellarflow_\w+", expr)}
+    exposed = set(_families((await api.get("/metrics")).text))
+    assert named and named <= exposed, named - exposed
