@@ -105,6 +105,10 @@ def up(
         pids = ", ".join(str(child.pid) for child in worker_children)
         console.print(f"[green]✓[/] {len(worker_children)} worker{'s' if workers > 1 else ''} on task queue "
                       f"[bold]{settings.task_queue}[/] (pid {pids})")
+        if settings.worker_metrics_address:
+            first, last = (_worker_env(settings, n)["STELLARFLOW_WORKER_METRICS_ADDRESS"] for n in (1, workers))
+            console.print(f"[green]✓[/] worker metrics (Prometheus) on {first}"
+                          + (f" … {last}" if workers > 1 else ""))
         console.print(f"[green]✓[/] API docs     [link]{settings.api_url}/docs[/link]")
         if settings.temporal_address is None:
             console.print(f"[green]✓[/] Temporal UI  [link]{settings.ui_url}[/link]")
