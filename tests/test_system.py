@@ -183,3 +183,23 @@ async def test_diagnostics_bundle_is_built_redacted_and_admin_only(app: FastAPI,
     bad = await api.post("/api/system/diagnostics", json={"include": ["everything"]})
     assert bad.status_code in (400, 422)
     await asyncio.sleep(0)
+
+
+def _redis_up() -> bool:
+    import socket
+
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex(("127.0.0.1", 6379)) == 0
+
+
+@pytest.mark.skipif(not _redis_up(), reason="no Redis on 127.0.0.1:6379")
+async def test_the_cache_is_checked_when_redis_is_configured(app: FastAPI, api: httpx.AsyncClient) -> None:
+    with settings_changed(app, redis_url="redis://127.0.0.1:6379/0"):
+        up = (await api.get("/api/system/status")).json()
+    with settings_changed(app, redis_url="redis://127.0.0.1:1/0"):  # nothing listens there
+        down = (await api.get("/api/system/status")).json()
+        health = await api.get("/api/health")
+    assert up["components"]["cache"] == "healthy" and up["status"] == "operational"
+    assert down["components"]["cache"] == "unhealthy" and down["status"] == "degraded"
+    assert health.status_code == 200 and health.json()["status"] == "degraded"  # rate limits fall back per process

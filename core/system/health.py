@@ -116,7 +116,8 @@ async def check_cache(settings: Settings) -> ComponentHealth:
     from redis.asyncio import Redis
 
     started = time.perf_counter()
-    connection = Redis.from_url(str(settings.redis_url), socket_timeout=CACHE_TIMEOUT_S,
+    url = str(settings.redis_url).replace("redis+unix://", "unix://", 1)  # the limits library's spelling
+    connection = Redis.from_url(url, socket_timeout=CACHE_TIMEOUT_S,
                                 socket_connect_timeout=CACHE_TIMEOUT_S)
     try:
         await connection.ping()
