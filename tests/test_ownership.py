@@ -70,6 +70,7 @@ NOT_ON_ANOTHER_USERS_OBJECT = {
     ("DELETE", "/api/v2/webhooks/secrets/{name}"): "names the caller's own secret (others' are invisible: 404)",
     ("POST", "/api/v2/webhooks/github"): "no caller: a signed delivery starts runs as each workflow's owner",
     ("POST", "/api/v2/webhooks/{workflow_id}"): "no caller: a signed delivery starts a run as the workflow's owner",
+    ("POST", "/api/system/diagnostics"): "a diagnostic bundle of the platform (admins only: system:diagnostics)",
     # /mcp/v1 (the REST façade of the MCP server) is POST throughout, as the spec has it; these only read
     ("POST", "/mcp/v1/initialize"): "reads: the server's capabilities",
     ("POST", "/mcp/v1/tools/list"): "reads: the tool list",

@@ -480,8 +480,24 @@ async def reconcile(api: Api, rec: HistoryWriter, client: Client, task_queue: st
     await rec.save("reconcile", workflow_id)
 
 
+async def system(api: Api, rec: HistoryWriter, client: Client, task_queue: str) -> None:
+    """A host sample (as the metrics Schedule starts it) and a diagnostic bundle requested through the API."""
+    workflow_id = f"metrics-sample-history-{int(time.time())}"
+    sample = await client.execute_workflow("MetricsSampleWorkflow", id=workflow_id, task_queue=task_queue,
+                                           result_type=dict)
+    if "cpu" not in sample:
+        raise RuntimeError(f"the sample measured nothing: {sample!r}")
+    await rec.save("metrics-sample", workflow_id)
+    report = await api.post("/api/system/diagnostics", {"include": ["versions", "config"], "compress": True},
+                            expect=202)
+    result = await client.get_workflow_handle(report["report_id"]).result()
+    if result.get("status") != "ready":
+        raise RuntimeError(f"the diagnostic bundle was not built: {result!r}")
+    await rec.save("diagnostics", report["report_id"])
+
+
 SCENARIOS = ("pipelines", "automation", "agent_and_tasks", "swarm", "swarm_continue_as_new", "memory_sweep",
-             "reconcile")
+             "reconcile", "system")
 
 
 # ---- the run ----------------------------------------------------------------------------------------------------
@@ -555,6 +571,8 @@ async def main(only: list[str]) -> None:
                         await memory_sweep(api, rec, client, settings.task_queue)
                     if "reconcile" in chosen:
                         await reconcile(api, rec, client, settings.task_queue)
+                    if "system" in chosen:
+                        await system(api, rec, client, settings.task_queue)
         finally:
             await worker.shutdown()
             await asyncio.gather(worker_task, return_exceptions=True)
