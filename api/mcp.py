@@ -42,7 +42,7 @@ class LazyMcp:
             async def client():  # noqa: ANN202
                 return await app_client(state)
 
-            self._server = StellarFlowMCP(lambda: state.settings, client)
+            self._server = StellarFlowMCP(lambda: state.settings, client, started=state.started)
         return self._server
 
     async def endpoint(self) -> McpHttpEndpoint:

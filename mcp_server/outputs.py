@@ -79,7 +79,8 @@ class RunLogsOut(Open):
 
 class SystemStatusOut(Open):
     status: str
-    components: dict[str, dict[str, Any]] | None = None
+    components: dict[str, dict[str, Any]] | None = None  # admins
+    report: dict[str, Any] | None = None  # admins: /api/system/status's report
 
 
 def of(model: type[BaseModel], **extra: Schema) -> Schema:

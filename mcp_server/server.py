@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -81,14 +82,15 @@ class StellarFlowMCP:
     as REST does, so a revoked key or a changed role applies at once; HTTP requests carry their own caller."""
 
     def __init__(self, settings: Callable[[], Settings], client: ClientFactory,
-                 identify: Callable[[], McpIdentity] | None = None) -> None:
+                 identify: Callable[[], McpIdentity] | None = None, *, started: float | None = None) -> None:
         self.settings = settings
         self.client = client
+        self.started = time.monotonic() if started is None else started
         self.identify = identify  # stdio: checks the process's credential again (revocation, role changes)
         self.server = self._build()
 
     def context(self, identity: McpIdentity) -> ToolContext:
-        return ToolContext(identity=identity, settings=self.settings(), client=self.client)
+        return ToolContext(identity=identity, settings=self.settings(), client=self.client, started=self.started)
 
     # ---- what every front end calls ------------------------------------------------------------------------
 

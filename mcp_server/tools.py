@@ -8,6 +8,7 @@ Long work (`swarm_init`, `workflow_run`) answers at once with the new id and the
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,7 @@ from core.listing import PageRequest
 from core.memory.service import service_for
 from core.pipelines import definitions, runs
 from core.settings import Settings
+from core.system import status
 from core.system.health import DETAILS_PERMISSION, check_components
 from mcp_server import inputs as args
 from mcp_server.identity import McpIdentity
@@ -35,6 +37,7 @@ class ToolContext:
     identity: McpIdentity
     settings: Settings
     client: ClientFactory  # connects on first use: tools that need no Temporal work while it is down
+    started: float = 0.0  # time.monotonic() when the serving process started (the report's uptime)
 
 
 Handler = Callable[[ToolContext, Any], Awaitable[dict[str, Any]]]
@@ -243,12 +246,15 @@ async def run_approve(ctx: ToolContext, body: args.RunApprove) -> dict[str, Any]
 # ---- system ------------------------------------------------------------------------------------------------
 
 
-@tool("system_status", "The platform's health: overall status for everyone; components, timings and the Temporal "
-      "address for admins (as the health endpoints).", args.Empty, None, read_only=True)
+@tool("system_status", "The platform's health: the overall status (healthy, degraded, unhealthy) for everyone; "
+      "for admins also each component with its timing and the system report of /api/system/status (version, "
+      "uptime, live agents, queued tasks, host, Temporal cluster).", args.Empty, None, read_only=True)
 async def system_status(ctx: ToolContext, body: args.Empty) -> dict[str, Any]:
-    health = await check_components(ctx.settings, ctx.client)
-    answer: dict[str, Any] = {"status": "healthy" if health.healthy else "unhealthy"}
-    if ctx.identity.may(DETAILS_PERMISSION):
-        answer["components"] = {name: component.model_dump(exclude_none=True)
-                                for name, component in health.components.items()}
-    return answer
+    if not ctx.identity.may(DETAILS_PERMISSION):  # as the health endpoints: internals are for admins
+        return {"status": (await check_components(ctx.settings, ctx.client)).status}
+    report = await status.system_status(ctx.settings, ctx.client, uptime_s=time.monotonic() - ctx.started)
+    health = report.health
+    return {"status": health.status,
+            "components": {name: component.model_dump(mode="json", exclude_none=True)
+                           for name, component in health.components.items()},
+            "report": report.model_dump(mode="json", exclude={"health"})}

@@ -53,6 +53,10 @@ async def test_the_spec_examples(api: httpx.AsyncClient) -> None:
     assert read["contents"][0]["mimeType"] == "application/json"
     assert json.loads(read["contents"][0]["text"])["state"]["spec"]["id"] == swarm_id
 
+    system = (await api.post("/mcp/v1/tools/call", json={"name": "system_status"})).json()["metadata"]
+    assert system["status"] == "healthy" and system["components"]["database"]["status"] == "healthy"  # an admin
+    assert system["report"]["version"] and system["report"]["uptime_s"] >= 0 and system["report"]["cluster"]
+
     prompts = (await api.post("/mcp/v1/prompts/list")).json()["prompts"]
     assert {p["name"] for p in prompts} == {"plan_swarm", "write_workflow"}
     prompt = (await api.post("/mcp/v1/prompts/get", json={"name": "plan_swarm",

@@ -43,7 +43,7 @@ async def test_status_reports_what_was_checked(api: httpx.AsyncClient) -> None:
     assert body["status"] == "operational" and body["version"] == metadata.version("stellarflow")
     assert isinstance(body["uptime"], int) and body["uptime"] >= 0
     assert body["components"] == {"database": "healthy", "temporal": "healthy", "workers": "healthy",
-                                  "cache": "not_configured", "mcp_server": "not_configured"}
+                                  "cache": "not_configured", "mcp_server": "healthy"}
     checks = {check["name"]: check for check in body["checks"]}
     assert set(checks) == {"database", "temporal", "workers"}
     assert all(isinstance(c["response_time"], float) and c["response_time"] >= 0 for c in checks.values())
