@@ -9,8 +9,10 @@ import asyncio
 import json
 import os
 import socket
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -72,8 +74,8 @@ async def stdio_session(temporal_client: Client, credential: str) -> AsyncIterat
     """`stellarflow mcp` on this session's data dir, database (DATABASE_URL on the PostgreSQL half) and Temporal."""
     env = {**os.environ, "STELLARFLOW_API_KEY": credential,
            "TEMPORAL_ADDRESS": temporal_client.service_client.config.target_host}
-    params = StdioServerParameters(command=str(ROOT / ".venv" / "bin" / "stellarflow"), args=["mcp"], env=env,
-                                   cwd=str(ROOT))
+    command = Path(sys.executable).parent / "stellarflow"  # the console script of the venv running the tests
+    params = StdioServerParameters(command=str(command), args=["mcp"], env=env, cwd=str(ROOT))
     async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
         await session.initialize()
         yield session
