@@ -66,6 +66,6 @@ def install(app: FastAPI) -> LazyMcp:
     mcp = LazyMcp(app.state)
     app.state.mcp = mcp
     # A plain route on the exact path (a Mount would answer `/mcp` with a redirect to `/mcp/`); an ASGI endpoint,
-    # so every method (POST, GET, DELETE) reaches the transport, which answers what it does not serve.
+    # so every method reaches it: 401 without a credential whatever the method, 405 for all but POST.
     app.router.routes.append(Route(PATH, endpoint=mcp))
     return mcp

@@ -89,6 +89,12 @@ class McpHttpEndpoint:
         except DomainError as err:
             await _answer(send, err.status, err.code, err.message, getattr(err, "headers", {}))
             return
+        if scope["method"] != "POST":
+            # Stateless: nothing is ever sent unasked, so no stream to GET and no session to DELETE. The spec's
+            # answer is 405; an open GET stream would only hold a connection per client for nothing.
+            await _answer(send, 405, "METHOD_NOT_ALLOWED", "This MCP endpoint takes POST only (stateless: no "
+                          "server-initiated stream, no sessions)", {"Allow": "POST"})
+            return
         if self.manager is None:
             await self.start()
         scope.setdefault("state", {})[IDENTITY_STATE] = identity

@@ -241,3 +241,8 @@ async def test_a_viewer_gets_permission_errors_and_no_credential_gets_401(app: F
                                        headers={**headers, "Accept": "application/json, text/event-stream"})
             assert response.status_code == 401 and response.headers["www-authenticate"] == "Bearer"
             assert response.json()["error"]["code"] == "UNAUTHORIZED"
+        # stateless: no server-initiated stream to GET, no session to DELETE — the spec's 405, never a hanging stream
+        for method in ("GET", "DELETE"):
+            response = await http.request(method, mcp_url, headers={**bearer(token_for("viewer")),
+                                                                    "Accept": "application/json, text/event-stream"})
+            assert response.status_code == 405 and response.headers["allow"] == "POST"
