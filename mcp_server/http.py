@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
@@ -70,14 +69,6 @@ class McpHttpEndpoint:
         if task is not None:
             self._stop.set()
             await task
-
-    @asynccontextmanager
-    async def running(self) -> AsyncIterator[None]:
-        await self.start()
-        try:
-            yield
-        finally:
-            await self.stop()
 
     async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001 - ASGI
         headers = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope["headers"]}
