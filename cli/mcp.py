@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
 def mcp() -> None:
     """Serve the MCP server over stdio as the user of STELLARFLOW_API_KEY (see docs/mcp.md).
 
-    Example: claude mcp add stellarflow --env STELLARFLOW_API_KEY=sf_… -- stellarflow mcp
+    Example: claude mcp add --transport stdio --env STELLARFLOW_API_KEY=sf_… stellarflow -- stellarflow mcp
     """
     credential = next((os.environ[name].strip() for name in ENV_KEYS if os.environ.get(name, "").strip()), None)
     if credential is None:
