@@ -24,10 +24,9 @@ def register(app: typer.Typer) -> None:
 
 
 def mcp() -> None:
-    """Serve the MCP server over stdio as the user of STELLARFLOW_API_KEY (see docs/mcp.md).
-
-    Example: claude mcp add --transport stdio --env STELLARFLOW_API_KEY=sf_… stellarflow -- stellarflow mcp
-    """
+    """The MCP server over stdio, for Claude Code, Cursor and other MCP clients, acting as the user of
+    STELLARFLOW_API_KEY (docs/mcp.md). Example: `claude mcp add --transport stdio --env STELLARFLOW_API_KEY=sf_…
+    stellarflow -- stellarflow mcp`"""
     credential = next((os.environ[name].strip() for name in ENV_KEYS if os.environ.get(name, "").strip()), None)
     if credential is None:
         err_console.print("[red]✗[/] set STELLARFLOW_API_KEY to an API key of the user the MCP client acts as "
