@@ -122,7 +122,7 @@ OUTPUTS: dict[str, Schema] = {
     "swarm_control": of(SwarmControlOut),
     "agent_spawn": dumped(AgentState, agent_id=_STRING),
     "agent_list": listing("agents", dumped(AgentState)),
-    "task_create": dumped(TaskState, task_id=_STRING, resource_hint=_STRING),
+    "task_create": dumped(TaskState, task_id=_STRING),
     "task_assign": of(AssignAck),
     "task_status": dumped(TaskState),
     "task_result": of(TaskResultOut),

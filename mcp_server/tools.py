@@ -128,7 +128,7 @@ async def agent_list(ctx: ToolContext, body: args.AgentList) -> dict[str, Any]:
 async def task_create(ctx: ToolContext, body: args.TaskCreateArgs) -> dict[str, Any]:
     state = await tasks.create_task(await ctx.client(), ctx.settings, body.to_domain(), caller=ctx.identity.caller,
                                     tier=ctx.identity.tier, agent_id=body.agent_id)
-    return {"task_id": state.spec.id, "resource_hint": "task_status", **dump(state)}
+    return {"task_id": state.spec.id, **dump(state)}
 
 
 @tool("task_assign", "Assign your task to an agent that is yours or shared with you; `queue_position` 0 means it "
