@@ -299,6 +299,14 @@ def test_retries_are_bounded_and_unsafe_requests_are_not_repeated_on_503() -> No
         assert len(server.requests_to("/api/tasks/t-1")) == 2
 
 
+def test_the_async_clients_type_declarations_are_current() -> None:
+    """stellarflow/client/aio.py (what a type checker sees of AsyncStellarFlow's resources) is generated from the
+    resources; regenerate with `python -m stellarflow.client._generate` after changing one."""
+    from stellarflow.client import _generate
+
+    assert _generate.TARGET.read_text() == _generate.render()
+
+
 # ---- the sync client and the spec's example, against a live API -------------------------------------------------
 
 

@@ -100,19 +100,8 @@ def _headers(token: str | None, extra: dict[str, str] | None) -> dict[str, str]:
     return headers
 
 
-class SyncTransport:
-    """Runs calls on an `httpx.Client` (yours, or one this creates for `base_url`)."""
-
-    is_async = False
-
-    def __init__(self, base_url: str, *, token: str | None, timeout: float, retry: RetryPolicy,
-                 http_client: httpx.Client | None = None, transport: httpx.BaseTransport | None = None,
-                 headers: dict[str, str] | None = None) -> None:
-        self.retry = retry
-        self._owned = http_client is None
-        self.http = http_client or httpx.Client(base_url=base_url, timeout=timeout, transport=transport)
-        self.http.headers.update(_headers(token, headers))
-        self.base_url = str(self.http.base_url)
+class _Credential:
+    http: httpx.Client | httpx.AsyncClient
 
     def set_token(self, token: str | None) -> None:
         if token:
@@ -124,6 +113,22 @@ class SyncTransport:
     def token(self) -> str | None:
         value = self.http.headers.get("Authorization", "")
         return value[7:] if value.startswith("Bearer ") else None
+
+
+class SyncTransport(_Credential):
+    """Runs calls on an `httpx.Client` (yours, or one this creates for `base_url`)."""
+
+    is_async = False
+    http: httpx.Client
+
+    def __init__(self, base_url: str, *, token: str | None, timeout: float, retry: RetryPolicy,
+                 http_client: httpx.Client | None = None, transport: httpx.BaseTransport | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        self.retry = retry
+        self._owned = http_client is None
+        self.http = http_client or httpx.Client(base_url=base_url, timeout=timeout, transport=transport)
+        self.http.headers.update(_headers(token, headers))
+        self.base_url = str(self.http.base_url)
 
     def run(self, call: Call[T]) -> T:
         call = call.prepared()
@@ -150,10 +155,11 @@ class SyncTransport:
             self.http.close()
 
 
-class AsyncTransport:
+class AsyncTransport(_Credential):
     """Runs calls on an `httpx.AsyncClient` (yours — e.g. on `httpx.ASGITransport(app)` — or its own)."""
 
     is_async = True
+    http: httpx.AsyncClient
 
     def __init__(self, base_url: str, *, token: str | None, timeout: float, retry: RetryPolicy,
                  http_client: httpx.AsyncClient | None = None, transport: httpx.AsyncBaseTransport | None = None,
@@ -163,9 +169,6 @@ class AsyncTransport:
         self.http = http_client or httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport)
         self.http.headers.update(_headers(token, headers))
         self.base_url = str(self.http.base_url)
-
-    set_token = SyncTransport.set_token
-    token = SyncTransport.token
 
     async def run(self, call: Call[T]) -> T:
         call = call.prepared()

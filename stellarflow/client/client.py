@@ -19,6 +19,16 @@ from typing import Self
 import httpx
 
 from stellarflow.client._http import AsyncTransport, RetryPolicy, SyncTransport
+from stellarflow.client.aio import (
+    AsyncAgents,
+    AsyncAuth,
+    AsyncKeys,
+    AsyncMemory,
+    AsyncRuns,
+    AsyncSwarms,
+    AsyncTasks,
+    AsyncWorkflows,
+)
 from stellarflow.client.resources import Agents, Auth, Keys, Memory, Runs, Swarms, Tasks, Workflows
 from stellarflow.client.streams import StreamSettings
 
@@ -32,15 +42,6 @@ def _credential(token: str | None, api_key: str | None) -> str | None:
 
 
 class _Client:
-    agents: Agents
-    tasks: Tasks
-    swarms: Swarms
-    memory: Memory
-    workflows: Workflows
-    runs: Runs
-    auth: Auth
-    keys: Keys
-
     def _mount(self, transport: SyncTransport | AsyncTransport, streams: StreamSettings) -> None:
         self._transport = transport
         for name, kind in (("agents", Agents), ("tasks", Tasks), ("swarms", Swarms), ("memory", Memory),
@@ -62,6 +63,15 @@ class _Client:
 
 class StellarFlow(_Client):
     """The synchronous client: every method returns its result."""
+
+    agents: Agents
+    tasks: Tasks
+    swarms: Swarms
+    memory: Memory
+    workflows: Workflows
+    runs: Runs
+    auth: Auth
+    keys: Keys
 
     def __init__(self, base_url: str | None = None, *, token: str | None = None, api_key: str | None = None,
                  timeout: float = 30.0, max_retries: int = 3, max_retry_wait: float = 60.0,
@@ -85,7 +95,17 @@ class StellarFlow(_Client):
 
 
 class AsyncStellarFlow(_Client):
-    """The asynchronous client: every method returns an awaitable, lists and streams are async iterators."""
+    """The asynchronous client: every method returns an awaitable, lists and streams are async iterators. (At run
+    time the resources are the same classes as the sync client's; `aio.py` declares their async signatures.)"""
+
+    agents: AsyncAgents
+    tasks: AsyncTasks
+    swarms: AsyncSwarms
+    memory: AsyncMemory
+    workflows: AsyncWorkflows
+    runs: AsyncRuns
+    auth: AsyncAuth
+    keys: AsyncKeys
 
     def __init__(self, base_url: str | None = None, *, token: str | None = None, api_key: str | None = None,
                  timeout: float = 30.0, max_retries: int = 3, max_retry_wait: float = 60.0,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, replace
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import httpx
 from pydantic import BaseModel
@@ -75,7 +75,7 @@ class Paginator(Generic[M]):
             raise TypeError("this is an AsyncStellarFlow list: use `async for` (or .apages())")
         call: Call[Page[M]] | None = self._first
         while call is not None:
-            page = self._transport.run(call)  # type: ignore[union-attr]
+            page = cast(Page[M], self._transport.run(call))
             yield page
             call = page.next
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import quote
 
 import httpx
@@ -38,6 +38,7 @@ from stellarflow.client.models import (
     MemoryStats,
     Run,
     RunLogs,
+    StreamEvent,
     Swarm,
     SwarmStatus,
     Task,
@@ -51,6 +52,12 @@ from stellarflow.client.models import (
 from stellarflow.client.pagination import Paginator, v1_list, v2_list
 
 M = TypeVar("M", bound=BaseModel)
+# Aliases, since classes with a `list` method shadow the builtin in their own annotations.
+Names = list[str]
+Groups = list[dict[str, Any]]
+Items = list[Any]
+Hits = list[MemoryHit]
+ApiKeys = list[ApiKey]
 
 
 def _model(model: type[M]) -> Callable[[httpx.Response], M]:
@@ -92,7 +99,7 @@ class _Resource:
             return self._apoll(call, done, timeout, interval)
         deadline = time.monotonic() + timeout
         while True:
-            item = self._t.run(call(max(0.0, deadline - time.monotonic())))
+            item = cast(M, self._t.run(call(max(0.0, deadline - time.monotonic()))))
             if done(item):
                 return item
             if time.monotonic() >= deadline:
@@ -115,9 +122,9 @@ class _Resource:
 class Agents(_Resource):
     """`/api/agents`."""
 
-    def create(self, type: str, name: str | None = None, *, capabilities: list[str] | None = None,
+    def create(self, type: str, name: str | None = None, *, capabilities: Names | None = None,
                config: dict[str, Any] | None = None, metadata: dict[str, Any] | None = None,
-               swarm_id: str | None = None, shared_with: list[str] | None = None,
+               swarm_id: str | None = None, shared_with: Names | None = None,
                idempotency_key: str | None = None) -> Agent:
         body = _body(type=type, name=name, capabilities=capabilities, config=config, metadata=metadata,
                      swarm_id=swarm_id, shared_with=shared_with)
@@ -136,8 +143,8 @@ class Agents(_Resource):
                                           _list_params(filters, limit=limit, sort=sort, order=order)))
 
     def update(self, agent_id: str, *, name: str | None = None, config: dict[str, Any] | None = None,
-               metadata: dict[str, Any] | None = None, capabilities: list[str] | None = None,
-               shared_with: list[str] | None = None) -> Agent:
+               metadata: dict[str, Any] | None = None, capabilities: Names | None = None,
+               shared_with: Names | None = None) -> Agent:
         body = _body(name=name, config=config, metadata=metadata, capabilities=capabilities,
                      shared_with=shared_with)
         return self._run(Call("PUT", f"/api/agents/{quote(agent_id)}", _model(Agent), json=body))
@@ -148,7 +155,7 @@ class Agents(_Resource):
     def health(self, agent_id: str) -> AgentHealth:
         return self._run(Call("GET", f"/api/agents/{quote(agent_id)}/health", _model(AgentHealth)))
 
-    def stream(self, agent_id: str, *, since: str | None = None) -> Any:
+    def stream(self, agent_id: str, *, since: str | None = None) -> Iterator[StreamEvent]:
         """The agent's events (`agent.*`), resuming after `since`."""
         return streams.open_stream(self._t, self._streams, streams.Topic("agents", agent_id), since=since)
 
@@ -168,7 +175,7 @@ class Tasks(_Resource):
     def create(self, type: str | None = None, description: str = "", *, priority: str | None = None,
                requirements: dict[str, Any] | None = None, constraints: dict[str, Any] | None = None,
                metadata: dict[str, Any] | None = None, swarm_id: str | None = None,
-               shared_with: list[str] | None = None, idempotency_key: str | None = None) -> Task:
+               shared_with: Names | None = None, idempotency_key: str | None = None) -> Task:
         body = _body(type=type, description=description, priority=priority, requirements=requirements,
                      constraints=constraints, metadata=metadata, swarm_id=swarm_id, shared_with=shared_with)
         return self._run(Call("POST", "/api/tasks", _model(Task), json=body, creating=True,
@@ -190,7 +197,7 @@ class Tasks(_Resource):
 
     def update(self, task_id: str, *, priority: str | None = None, deadline: str | None = None,
                description: str | None = None, metadata: dict[str, Any] | None = None,
-               shared_with: list[str] | None = None) -> Task:
+               shared_with: Names | None = None) -> Task:
         body = _body(priority=priority, deadline=deadline, description=description, metadata=metadata,
                      shared_with=shared_with)
         return self._run(Call("PUT", f"/api/tasks/{quote(task_id)}", _model(Task), json=body))
@@ -207,7 +214,7 @@ class Tasks(_Resource):
         return self._poll(lambda _: Call("GET", f"/api/tasks/{quote(task_id)}", _model(Task)),
                           lambda task: task.done, timeout, interval)
 
-    def stream(self, task_id: str, *, since: str | None = None) -> Any:
+    def stream(self, task_id: str, *, since: str | None = None) -> Iterator[StreamEvent]:
         """The task's events (`task.progress`, `task.completed`, …), resuming after `since`."""
         return streams.open_stream(self._t, self._streams, streams.Topic("tasks", task_id), since=since)
 
@@ -217,9 +224,9 @@ class Swarms(_Resource):
 
     def create(self, name: str, *, topology: str | None = None, objective: str | None = None,
                strategy: str | None = None, config: dict[str, Any] | None = None,
-               agents: list[dict[str, Any]] | None = None, initial_agents: list[dict[str, Any]] | None = None,
-               agent_config: dict[str, Any] | None = None, tasks: list[Any] | None = None,
-               shared_with: list[str] | None = None, idempotency_key: str | None = None) -> Swarm:
+               agents: Groups | None = None, initial_agents: Groups | None = None,
+               agent_config: dict[str, Any] | None = None, tasks: Items | None = None,
+               shared_with: Names | None = None, idempotency_key: str | None = None) -> Swarm:
         """`agents` (the spec's name) or `initial_agents`: `[{"type": "tester", "count": 2}, ...]`."""
         body = _body(name=name, topology=topology, objective=objective, strategy=strategy, config=config,
                      agents=agents, initial_agents=initial_agents, agent_config=agent_config, tasks=tasks,
@@ -265,7 +272,7 @@ class Swarms(_Resource):
     def delete(self, swarm_id: str) -> None:
         return self._run(Call("DELETE", f"/api/v2/swarms/{quote(swarm_id)}", _none))
 
-    def stream_progress(self, swarm_id: str, *, since: str | None = None) -> Any:
+    def stream_progress(self, swarm_id: str, *, since: str | None = None) -> Iterator[StreamEvent]:
         """The swarm's progress updates (`swarm.progress` events): each has `.progress` (0..1)."""
         return streams.open_stream(self._t, self._streams, streams.Topic("swarms", swarm_id), since=since,
                                    progress_only=True)
@@ -275,7 +282,7 @@ class Memory(_Resource):
     """`/api/memory`: versioned values under (namespace, key)."""
 
     def store(self, key: str, value: Any, *, namespace: str | None = None, ttl: int | None = None,
-              tags: list[str] | None = None, access_level: str | None = None,
+              tags: Names | None = None, access_level: str | None = None,
               idempotency_key: str | None = None) -> MemoryEntry:
         body = _body(key=key, namespace=namespace, ttl=ttl, tags=tags, access_level=access_level)
         body["value"] = value
@@ -287,7 +294,7 @@ class Memory(_Resource):
                               params={"namespace": namespace, "version": version}))
 
     def update(self, key: str, value: Any, *, namespace: str | None = None, merge: bool = False,
-               ttl: int | None = None, tags: list[str] | None = None) -> MemoryEntry:
+               ttl: int | None = None, tags: Names | None = None) -> MemoryEntry:
         body = _body(namespace=namespace, merge=merge, ttl=ttl, tags=tags)
         body["value"] = value
         return self._run(Call("PUT", f"/api/memory/{quote(key)}", _model(MemoryEntry), json=body))
@@ -296,8 +303,8 @@ class Memory(_Resource):
         return self._run(Call("DELETE", f"/api/memory/{quote(key)}", _model(MemoryDeleted),
                               params={"namespace": namespace, "cascade": "true" if cascade else None}))
 
-    def query(self, pattern: str | None = None, *, namespace: str | None = None, tags: list[str] | None = None,
-              limit: int = 20, offset: int = 0) -> list[MemoryHit]:
+    def query(self, pattern: str | None = None, *, namespace: str | None = None, tags: Names | None = None,
+              limit: int = 20, offset: int = 0) -> Hits:
         """Full-text search, best match first (`relevance`, `snippet`)."""
         params = {"pattern": pattern, "namespace": namespace, "tags": ",".join(tags) if tags else None,
                   "limit": limit, "offset": offset}
@@ -330,7 +337,7 @@ class Workflows(_Resource):
     """`/api/v2/workflows`: definitions (JSON or YAML) and their versions."""
 
     @staticmethod
-    def _definition(definition: dict[str, Any] | str, shared_with: list[str] | None) -> dict[str, Any]:
+    def _definition(definition: dict[str, Any] | str, shared_with: Names | None) -> dict[str, Any]:
         if isinstance(definition, str):  # YAML text: sent as is, so errors name its lines
             if shared_with is not None:
                 raise ValueError("shared_with needs a dict definition (or put sharedWith in the YAML)")
@@ -340,20 +347,20 @@ class Workflows(_Resource):
             body["sharedWith"] = shared_with
         return {"json": body}
 
-    def create(self, definition: dict[str, Any] | str, *, shared_with: list[str] | None = None,
+    def create(self, definition: dict[str, Any] | str, *, shared_with: Names | None = None,
                idempotency_key: str | None = None) -> Workflow:
         """A new workflow with a generated id (a dict, or YAML text)."""
         return self._run(Call("POST", "/api/v2/workflows", _data(Workflow), creating=True,
                               idempotency_key=idempotency_key, **self._definition(definition, shared_with)))
 
     def put(self, workflow_id: str, definition: dict[str, Any] | str, *,
-            shared_with: list[str] | None = None) -> Workflow:
+            shared_with: Names | None = None) -> Workflow:
         """Create the workflow under `workflow_id`, or store a new version if the definition changed."""
         return self._run(Call("PUT", f"/api/v2/workflows/{quote(workflow_id)}", _data(Workflow),
                               **self._definition(definition, shared_with)))
 
     def apply(self, source: str | Path | dict[str, Any], *, workflow_id: str | None = None,
-              shared_with: list[str] | None = None) -> Workflow:
+              shared_with: Names | None = None) -> Workflow:
         """A YAML (or JSON) file's path, or a dict → `PUT /api/v2/workflows/{id}`: created if new, a new version if
         changed, unchanged otherwise — so applying the same file twice is safe. The id: `workflow_id`, else
         `workflow_id_for(source)`."""
@@ -420,7 +427,7 @@ class Runs(_Resource):
     def logs(self, run_id: str) -> RunLogs:
         return self._run(Call("GET", f"/api/v2/runs/{quote(run_id)}/logs", _data(RunLogs)))
 
-    def stream(self, run_id: str, *, since: str | None = None) -> Any:
+    def stream(self, run_id: str, *, since: str | None = None) -> Iterator[StreamEvent]:
         """The run's events (`run.*`, `step.*`), resuming after `since`."""
         return streams.open_stream(self._t, self._streams, streams.Topic("runs", run_id), since=since)
 
@@ -433,7 +440,7 @@ class Keys(_Resource):
         return self._run(Call("POST", "/api/v2/auth/keys", _data(ApiKey), json=_body(name=name, expiresIn=expires_in),
                               creating=True, idempotency_key=idempotency_key))
 
-    def list(self) -> list[ApiKey]:
+    def list(self) -> ApiKeys:
         return self._run(Call("GET", "/api/v2/auth/keys",
                               lambda r: [ApiKey.model_validate(item) for item in r.json()["data"]]))
 

@@ -100,7 +100,8 @@ class _Protocol:
         if kind == "ping":
             return None, {"type": "pong", "id": message.get("id")}
         if kind == "error":
-            error = message.get("error") if isinstance(message.get("error"), dict) else message
+            found = message.get("error")
+            error: dict[str, Any] = found if isinstance(found, dict) else message
             code = str(error.get("code") or "STREAM_ERROR")
             raise errors._BY_CODE.get(code, errors.StellarFlowError)(
                 str(error.get("message") or code), code=code, details=error.get("details"))
