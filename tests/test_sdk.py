@@ -9,6 +9,7 @@ not on this branch. The spec example's streaming part runs only when the app has
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 import time
@@ -305,6 +306,23 @@ def test_the_async_clients_type_declarations_are_current() -> None:
     from stellarflow.client import _generate
 
     assert _generate.TARGET.read_text() == _generate.render()
+
+
+def test_without_arguments_the_client_finds_the_stack_up_remembered(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    key_file = tmp_path / "cli.key"
+    key_file.write_text("sf_from_the_key_file\n")
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"url": "http://127.0.0.1:9", "keyFile": str(key_file)}))
+    monkeypatch.setenv("STELLARFLOW_CONFIG", str(config))
+    for name in ("STELLARFLOW_URL", "STELLARFLOW_PUBLIC_URL", "STELLARFLOW_TOKEN", "STELLARFLOW_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    with StellarFlow() as client:
+        assert client.base_url.rstrip("/") == "http://127.0.0.1:9" and client.token == "sf_from_the_key_file"
+    monkeypatch.setenv("STELLARFLOW_URL", "http://127.0.0.1:10")
+    monkeypatch.setenv("STELLARFLOW_TOKEN", "from-the-environment")
+    with StellarFlow() as client:  # the environment wins over the remembered stack
+        assert client.base_url.rstrip("/") == "http://127.0.0.1:10" and client.token == "from-the-environment"
 
 
 # ---- the sync client and the spec's example, against a live API -------------------------------------------------

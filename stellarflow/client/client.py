@@ -4,20 +4,20 @@
     client = StellarFlow("http://127.0.0.1:8000", api_key="sf_...")   # or token=..., or client.auth.login(...)
     agent = client.agents.create(type="coder", name="Python Expert")
 
-Credentials: `token` (a JWT from login) or `api_key` (`sf_…`) — both are sent as `Authorization: Bearer`; without
-either, `STELLARFLOW_TOKEN` or `STELLARFLOW_API_KEY` from the environment. `base_url` defaults to
-`STELLARFLOW_URL`, else http://127.0.0.1:8000. Pass `http_client=` (an `httpx.Client`/`httpx.AsyncClient` you
-configured) or `transport=` (e.g. `httpx.ASGITransport(app)` to call an app in-process).
+Credentials: `token` (a JWT from login) or `api_key` (`sf_…`) — both are sent as `Authorization: Bearer`. Left
+out, the URL and credential are found as the CLI finds them (stellarflow/client/config.py). Pass `http_client=`
+(an `httpx.Client`/`httpx.AsyncClient` you configured) or `transport=` (e.g. `httpx.ASGITransport(app)` to call an
+app in-process).
 """
 
 from __future__ import annotations
 
-import os
 from types import TracebackType
 from typing import Self
 
 import httpx
 
+from stellarflow.client import config
 from stellarflow.client._http import AsyncTransport, RetryPolicy, SyncTransport
 from stellarflow.client.aio import (
     AsyncAgents,
@@ -31,14 +31,6 @@ from stellarflow.client.aio import (
 )
 from stellarflow.client.resources import Agents, Auth, Keys, Memory, Runs, Swarms, Tasks, Workflows
 from stellarflow.client.streams import StreamSettings
-
-DEFAULT_URL = "http://127.0.0.1:8000"
-
-
-def _credential(token: str | None, api_key: str | None) -> str | None:
-    if token and api_key:
-        raise ValueError("pass token or api_key, not both")
-    return token or api_key or os.environ.get("STELLARFLOW_TOKEN") or os.environ.get("STELLARFLOW_API_KEY")
 
 
 class _Client:
@@ -77,8 +69,8 @@ class StellarFlow(_Client):
                  timeout: float = 30.0, max_retries: int = 3, max_retry_wait: float = 60.0,
                  http_client: httpx.Client | None = None, transport: httpx.BaseTransport | None = None,
                  headers: dict[str, str] | None = None, max_reconnects: int = 5) -> None:
-        self._mount(SyncTransport(base_url or os.environ.get("STELLARFLOW_URL", DEFAULT_URL),
-                                  token=_credential(token, api_key), timeout=timeout,
+        self._mount(SyncTransport(config.base_url(base_url),
+                                  token=config.credential(token, api_key), timeout=timeout,
                                   retry=RetryPolicy(max_retries=max_retries, max_wait=max_retry_wait),
                                   http_client=http_client, transport=transport, headers=headers),
                     StreamSettings(max_reconnects=max_reconnects))
@@ -111,8 +103,8 @@ class AsyncStellarFlow(_Client):
                  timeout: float = 30.0, max_retries: int = 3, max_retry_wait: float = 60.0,
                  http_client: httpx.AsyncClient | None = None, transport: httpx.AsyncBaseTransport | None = None,
                  headers: dict[str, str] | None = None, max_reconnects: int = 5) -> None:
-        self._mount(AsyncTransport(base_url or os.environ.get("STELLARFLOW_URL", DEFAULT_URL),
-                                   token=_credential(token, api_key), timeout=timeout,
+        self._mount(AsyncTransport(config.base_url(base_url),
+                                   token=config.credential(token, api_key), timeout=timeout,
                                    retry=RetryPolicy(max_retries=max_retries, max_wait=max_retry_wait),
                                    http_client=http_client, transport=transport, headers=headers),
                     StreamSettings(max_reconnects=max_reconnects))
