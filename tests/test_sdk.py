@@ -351,20 +351,40 @@ def _has_stream_server(app: FastAPI) -> bool:
     return any(getattr(route, "path", None) == "/ws" for route in app.routes)
 
 
+async def _finish_the_examples_swarm(app: FastAPI, owner: str) -> None:
+    """With the stream on, the example waits for its swarm's progress to reach 1.0; a swarm without tasks stays at
+    0, so once the swarm exists this gives it one task that its `tester` agent finishes. (Unexercised until the
+    WebSocket server is merged: that is when this path runs.)"""
+    async with _sdk(app, token_for("admin")) as client:
+        deadline = time.monotonic() + 60
+        while True:
+            found = [s async for s in client.swarms.list(sort="-created_at") if s.owner == owner]
+            if found:
+                break
+            assert time.monotonic() < deadline, "the example never created its swarm"
+            await asyncio.sleep(0.2)
+        await client.tasks.create(description="finish", swarm_id=found[0].id,
+                                  requirements={"command": "true", "agent_type": "tester"})
+
+
 async def test_the_specs_python_example_runs(live: str, app: FastAPI, tmp_path: Path) -> None:
     """claude-flow-api.md § Code Examples, Python: only the import, base URL and key changed."""
     user = new_user("developer")
     async with _sdk(app, token_for(user=user)) as client:
         key = (await client.keys.create("spec-example")).key
     script = EXAMPLE.read_text()
-    if not _has_stream_server(app):  # the WebSocket server is on another branch: stop before the stream
+    streaming = _has_stream_server(app)
+    if not streaming:  # the WebSocket server is on another branch: stop before the stream
         script = script.split("    # Monitor swarm progress\n")[0] + "\nasyncio.run(main())\n"
     path = tmp_path / "example.py"
     path.write_text(script)
     env = {**os.environ, "STELLARFLOW_URL": live, "STELLARFLOW_API_KEY": key or "", "PYTHONPATH": str(ROOT)}
     process = await asyncio.create_subprocess_exec(sys.executable, str(path), env=env, stdout=asyncio.subprocess.PIPE,
                                                    stderr=asyncio.subprocess.PIPE)
+    feeder = asyncio.create_task(_finish_the_examples_swarm(app, user.id)) if streaming else None
     out, err = await asyncio.wait_for(process.communicate(), 120)
+    if feeder is not None:
+        await asyncio.wait_for(feeder, 10)
     assert process.returncode == 0, err.decode()[-3000:]
     assert "Task completed: " in out.decode()
     async with _sdk(app, token_for(user=user)) as client:  # what the example made is really there
