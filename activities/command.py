@@ -362,6 +362,8 @@ async def run_process(
                 timed_out = True
                 break
             await asyncio.wait([proto.exited], timeout=min(HEARTBEAT_INTERVAL_S, remaining))
+            if proto.exited.done():
+                break  # nothing left to cancel: a heartbeat now would only cost a round trip
             heartbeat(
                 heartbeat_details() if heartbeat_details is not None
                 else {"elapsedMs": int((time.monotonic() - started) * 1000)}
