@@ -1,8 +1,8 @@
 """Task progress: parsed from the task's output, sent as activity heartbeats and as a `progress` signal.
 
-Heartbeats carry `{"progress": 0..1, "message": str}` about every second whatever the executor is doing
-(copying a workspace, waiting for an LLM, running tests): they are how Temporal notices a dead worker and
-how it delivers a cancellation. The `progress` signal goes to the workflow whose id is the task id (the
+Heartbeats carry `{"progress": 0..1, "message": str}` every HEARTBEAT_INTERVAL_S (0.5 s) whatever the executor
+is doing (copying a workspace, waiting for an LLM, running tests): they are how Temporal notices a dead worker
+and how it delivers a cancellation. The `progress` signal goes to the workflow whose id is the task id (the
 TaskWorkflow), at most once a second and only when the figure changed; a task run outside such a workflow
 has no one to signal, so every failure of it is ignored.
 
