@@ -8,7 +8,9 @@ with the default settings (heartbeat timeout 30 s). `--root` runs another checko
 the code before a change: `--root /work/main`).
 
 For each cancel a command `sleep 60.<n>` runs — a task on a shell agent (`DELETE /api/tasks/{id}`), or a run's only
-step (`POST /api/v2/runs/{id}/cancel`) — and once its process is seen in /proc the clock starts:
+step (`POST /api/v2/runs/{id}/cancel`) — and once its process has been seen in /proc and has run for a while
+(`--settle`, 1–3 s, drawn at random: a cancel lands anywhere in the heartbeat cycle, never only just after the
+first heartbeat, which the SDK sends at once) the clock starts:
 
 * answer   – the API call returned (a task's DELETE answers with the final state; a run's cancel answers 202);
 * gone     – the command's process no longer exists (watched in /proc every 5 ms while the call runs);
@@ -27,6 +29,7 @@ import asyncio
 import contextlib
 import json
 import os
+import random
 import socket
 import statistics
 import subprocess
@@ -121,11 +124,21 @@ async def _timed_cancel(pid: int, cancel: Callable[[], Awaitable[tuple[float, fl
 
 async def measure_cancel_latency(http: httpx.AsyncClient, *, cancels: int = 20,
                                  kinds: tuple[str, ...] = ("task", "run"), warmup: int = 2,
+                                 settle: tuple[float, float] = (1.0, 3.0),
                                  log: Callable[[str], None] = print) -> dict[str, dict]:
     """Cancel `cancels` running `sleep` commands of each kind through the API `http` points at (signed in, with a
     worker running) and return {kind: {"samples": [...], "summary": {metric: {p50, p99, max}}}}; prints as it goes.
-    `warmup` cancels per kind come first and are not counted."""
+    `warmup` cancels per kind come first and are not counted; each cancel comes `settle` (a range, seconds) after
+    its process was seen."""
     results: dict[str, dict] = {}
+    draw = random.Random(11)
+
+    async def settled(command: str) -> int:
+        await _until(lambda: bool(_pids(command)), f"{command} to start")
+        [pid] = _pids(command)
+        await asyncio.sleep(draw.uniform(*settle))
+        return pid
+
     seq = [int(time.time()) % 100_000]
 
     def marker() -> str:
@@ -139,8 +152,7 @@ async def measure_cancel_latency(http: httpx.AsyncClient, *, cancels: int = 20,
         created.raise_for_status()
         task_id = created.json()["id"]
         (await http.post(f"/api/tasks/{task_id}/assign", json={"agent_id": agent_id})).raise_for_status()
-        await _until(lambda: bool(_pids(command)), f"{command} to start")
-        [pid] = _pids(command)
+        pid = await settled(command)
 
         async def cancel() -> tuple[float, float]:
             t0 = time.monotonic()
@@ -158,8 +170,7 @@ async def measure_cancel_latency(http: httpx.AsyncClient, *, cancels: int = 20,
         started = await http.post(f"/api/v2/workflows/{workflow_id}/runs", json={"inputs": inputs})
         started.raise_for_status()
         run_id = started.json()["data"]["id"]
-        await _until(lambda: bool(_pids(command)), f"{command} to start")
-        [pid] = _pids(command)
+        pid = await settled(command)
 
         async def cancel() -> tuple[float, float]:
             t0 = time.monotonic()
@@ -216,6 +227,8 @@ def _main() -> int:
     parser.add_argument("--cancels", type=int, default=20, help="measured cancels per kind")
     parser.add_argument("--warmup", type=int, default=2, help="unmeasured cancels per kind first")
     parser.add_argument("--kinds", default="task,run", help="comma-separated: task, run")
+    parser.add_argument("--settle", type=float, nargs=2, default=(1.0, 3.0), metavar=("MIN", "MAX"),
+                        help="seconds the command runs before it is cancelled (drawn uniformly)")
     parser.add_argument("--root", type=Path, default=ROOT, help="the checkout whose worker and API run")
     parser.add_argument("--json", type=Path, help="also write samples and summary here")
     args = parser.parse_args()
@@ -273,7 +286,8 @@ def _main() -> int:
                 kinds = tuple(k.strip() for k in args.kinds.split(",") if k.strip())
                 print(f"root {args.root}; {args.cancels} cancels per kind after {args.warmup} warm-up; "
                       f"heartbeat timeout {settings.heartbeat_timeout_s:g}s")
-                return await measure_cancel_latency(http, cancels=args.cancels, kinds=kinds, warmup=args.warmup)
+                return await measure_cancel_latency(http, cancels=args.cancels, kinds=kinds, warmup=args.warmup,
+                                                    settle=tuple(args.settle))
         finally:
             for proc in procs:
                 with contextlib.suppress(ProcessLookupError):
