@@ -98,9 +98,11 @@ class Progress:
     def details(self) -> dict[str, Any]:
         return {"progress": round(self.progress, 4), "message": self.message}
 
-    def set(self, progress: float | None = None, message: str | None = None) -> None:
+    def set(self, progress: float | None = None, message: str | None = None, *, final: bool = False) -> None:
         """A new figure is heartbeaten at once (the SDK batches heartbeats, so this is cheap); a new message
-        alone waits for the next pulse."""
+        alone waits for the next pulse. The `final` figure (the task is done) is heartbeaten but not signalled:
+        the agent's report of the task's end carries it, and a signal racing that report would only add a
+        `task.progress` event just before `task.completed`."""
         before = self.progress
         if progress is not None:
             self.progress = min(max(float(progress), 0.0), 1.0)
@@ -110,6 +112,9 @@ class Progress:
             self.updates.append((self.progress, self.message))
         if self.progress != before:
             heartbeat(self.details())
+        if final:
+            self._signals_off = True
+            return
         self._maybe_signal()
 
     def feed(self, fd: int, chunk: bytes) -> None:
