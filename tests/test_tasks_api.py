@@ -13,6 +13,7 @@ import pytest
 from fastapi import FastAPI
 from ulid import ULID
 
+from core.agents import tasks as tasks_service
 from core.ids import new_id
 from core.settings import get_settings
 from tests.processes import running, wait_running
@@ -319,3 +320,29 @@ async def test_cancel_a_running_task_is_quick_and_kills_its_process(api: httpx.A
         await asyncio.sleep(0.02)
     assert answered < 10, f"DELETE took {answered:.1f}s"
     print(f"cancel answered in {answered:.2f}s")
+
+
+async def test_a_cancel_that_takes_long_answers_202_at_once(api: httpx.AsyncClient,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A command that ignores SIGTERM is SIGKILLed 2 s later: past the (here shortened) bound, the DELETE answers 202
+    with the task as it stands, and the cancellation still completes."""
+    monkeypatch.setattr(tasks_service, "CANCEL_ANSWER_WITHIN_S", 0.3)
+    agent_id = await idle_shell_agent(api)
+    marker = f"sleep 60.{ULID().milliseconds % 1000:03d}9"
+    task_id = await task(api, description="stubborn", requirements={"command": f"trap '' TERM; {marker} & wait"})
+    await api.post(f"/api/tasks/{task_id}/assign", json={"agent_id": agent_id})
+    [sleeper] = await wait_running(marker, timeout=15)
+    await poll(api, f"/api/tasks/{task_id}", lambda b: b["status"] == "running")
+
+    loop = asyncio.get_running_loop()
+    asked = loop.time()
+    response = await api.delete(f"/api/tasks/{task_id}")
+    assert response.status_code == 202, response.text
+    assert loop.time() - asked < 2
+    assert response.json() == {"message": "Task cancellation requested", "task_id": task_id, "status": "running",
+                               "cancelled_at": None, "rollback_performed": None}
+    done = await poll(api, f"/api/tasks/{task_id}", lambda b: b["status"] == "cancelled", timeout=10)
+    assert done["timeline"]["cancelled_at"]
+    assert not running(sleeper)
+    again = await api.delete(f"/api/tasks/{task_id}")  # now it is over: the final state
+    assert again.status_code == 200 and again.json()["status"] == "cancelled"
