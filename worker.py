@@ -43,6 +43,7 @@ def workflow_runner(*, strict: bool = False) -> SandboxedWorkflowRunner:
 def build_worker(client: Client, settings: Settings) -> Worker:
     import activities
     import workflows
+    from activities.environment import HEARTBEAT_THROTTLE
 
     return Worker(
         client,
@@ -55,6 +56,9 @@ def build_worker(client: Client, settings: Settings) -> Worker:
         # A run whose worker died waits this long before its next task leaves the dead worker's sticky
         # queue (the SDK default is 10 s); the cost is an occasional replay when a live worker is slow.
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=3),
+        # Heartbeats leave at least this often (the SDK default is 80 % of the heartbeat timeout): a cancellation
+        # is delivered in a heartbeat's answer, so this bounds how long a cancel waits (activities/environment.py).
+        max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
     )
 
 
