@@ -20,6 +20,7 @@ CONCURRENCY_GROUP_WORKFLOW: Final = "ConcurrencyGroupWorkflow"
 SYNC_SOURCE_WORKFLOW: Final = "SyncSourceWorkflow"
 ARTIFACT_SWEEP_WORKFLOW: Final = "ArtifactSweepWorkflow"
 RECONCILE_WORKFLOW: Final = "ReconcileWorkflow"
+ORCHESTRATION_WORKFLOW: Final = "OrchestrationWorkflow"
 
 # ---- activity types ----------------------------------------------------------------------------------------
 # pipeline actions
@@ -42,6 +43,8 @@ SYNC_SOURCE: Final = "sync_source"
 PROVISION_WORKSPACE: Final = "provision_workspace"
 EXECUTE_TASK: Final = "execute_task"
 ROLLBACK_WORKSPACE: Final = "rollback_workspace"
+# orchestrations: a phase's files handed to the next phase
+GATHER_HANDOVER: Final = "gather_handover"
 # maintenance
 SWEEP_EXPIRED_MEMORY: Final = "sweep_expired_memory"
 SWEEP_EXPIRED_ARTIFACTS: Final = "sweep_expired_artifacts"

@@ -4,6 +4,7 @@ from workflows.agent import AgentWorkflow
 from workflows.artifact_sweep import ArtifactSweepWorkflow
 from workflows.concurrency import ConcurrencyGroupWorkflow
 from workflows.memory_sweep import MemorySweepWorkflow
+from workflows.orchestration import OrchestrationWorkflow
 from workflows.pipeline import PipelineWorkflow
 from workflows.reconcile import ReconcileWorkflow
 from workflows.swarm import SwarmWorkflow
@@ -11,7 +12,8 @@ from workflows.sync_source import SyncSourceWorkflow
 from workflows.task import TaskWorkflow
 
 ALL = [PipelineWorkflow, AgentWorkflow, TaskWorkflow, SwarmWorkflow, MemorySweepWorkflow, ConcurrencyGroupWorkflow,
-       SyncSourceWorkflow, ArtifactSweepWorkflow, ReconcileWorkflow]
+       SyncSourceWorkflow, ArtifactSweepWorkflow, ReconcileWorkflow, OrchestrationWorkflow]
 
 __all__ = ["ALL", "AgentWorkflow", "ArtifactSweepWorkflow", "ConcurrencyGroupWorkflow", "MemorySweepWorkflow",
-           "PipelineWorkflow", "ReconcileWorkflow", "SwarmWorkflow", "SyncSourceWorkflow", "TaskWorkflow"]
+           "OrchestrationWorkflow", "PipelineWorkflow", "ReconcileWorkflow", "SwarmWorkflow", "SyncSourceWorkflow",
+           "TaskWorkflow"]

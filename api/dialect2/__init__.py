@@ -12,6 +12,7 @@ from api.dialect2.routes import (
     health,
     memory,
     operations,
+    orchestrations,
     runs,
     sources,
     swarms,
@@ -22,4 +23,4 @@ from api.dialect2.routes import (
 
 ROUTERS: list[APIRouter] = [health.router, auth.router, workflows.router, runs.router, swarms.router, agents.router,
                             tasks.router, operations.router, memory.router, webhooks.router, sources.router,
-                            artifacts.router]
+                            artifacts.router, orchestrations.router]
