@@ -224,7 +224,7 @@ class OrchestrationWorkflow:
         await self.rec.flush()
         try:
             result: TaskState = await handle
-            slot.status, slot.error = result.status, result.error
+            slot.status, slot.error, slot.progress = result.status, result.error, result.progress
             if result.result is not None:
                 slot.output = result.result.output[-planning.OUTPUT_KEPT:]
                 slot.files_created = result.result.files_created

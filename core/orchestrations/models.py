@@ -101,6 +101,7 @@ class SlotState(BaseModel):
     task_id: str
     attempts: list[str] = Field(default_factory=list, description="task ids run for the slot, oldest first")
     status: TaskStatus = TaskStatus.pending
+    progress: float = 0.0
     error: str | None = None
     output: str = ""
     files_created: list[str] = Field(default_factory=list)

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field
+from sqlmodel import select
 from temporalio.client import Client
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 from temporalio.service import RPCError
@@ -24,7 +25,8 @@ from core.access import Caller, may_read, require_use, require_write
 from core.agents.config_rules import check_agent_config, refuse_secrets
 from core.agents.entities import live_state, update
 from core.agents.lookup import live_agents_of, require_swarm
-from core.agents.models import AgentStatus, SwarmStatus
+from core.agents.models import AgentStatus, SwarmStatus, TaskStatus
+from core.agents.tables import TaskRow
 from core.agents.tasks import estimate_duration_s, tasks_created_since
 from core.agents.types import registry, resolve
 from core.db import session_scope
@@ -217,8 +219,25 @@ def view(state: OrchestrationState, caller: Caller) -> OrchestrationState:
                           spec=state.spec.model_copy(update={"agent_config": {}}))
 
 
+def with_live_tasks(state: OrchestrationState) -> OrchestrationState:
+    """The workflow learns how a task went when it ends; until then its slot shows the task's own projection
+    (queued → running, progress), read in one query."""
+    open_slots = {s.task_id: s for p in state.phases for s in p.slots
+                  if s.attempts and s.status in (TaskStatus.pending, TaskStatus.queued, TaskStatus.running)}
+    if not open_slots:
+        return state
+    with session_scope() as session:
+        rows = session.exec(select(TaskRow.id, TaskRow.status, TaskRow.progress)
+                            .where(TaskRow.id.in_(list(open_slots)))).all()  # type: ignore[attr-defined]
+    for task_id, status, progress in rows:
+        slot = open_slots[task_id]
+        slot.status, slot.progress = TaskStatus(status), progress or 0.0
+    return state
+
+
 async def get_orchestration(client: Client, orchestration_id: str, *, caller: Caller) -> OrchestrationState:
-    return view(await _state(client, orchestration_id), caller)
+    state = await _state(client, orchestration_id)
+    return view(await asyncio.to_thread(with_live_tasks, state), caller)
 
 
 async def cancel_orchestration(client: Client, orchestration_id: str, *, caller: Caller) -> OrchestrationState:
