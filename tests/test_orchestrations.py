@@ -14,7 +14,7 @@ from temporalio.client import Client, WorkflowExecutionStatus
 
 from core.orchestrations import planning
 from core.orchestrations.models import OrchestrationStrategy, PhaseSpec, SlotPlan
-from tests.support import client_for, new_user, poll, token_for
+from tests.support import client_for, new_user, poll, settings_changed, token_for
 from tests.swarm_support import new_swarm
 
 SHELL = {"executor": "shell"}
@@ -102,6 +102,13 @@ async def test_three_phases_hand_their_results_on(api: httpx.AsyncClient, tempor
 async def test_cancel_cascades_to_every_child(app: FastAPI, temporal_client: Client) -> None:
     owner = client_for(app, token_for("developer"))
     stranger = client_for(app, token_for(user=new_user("developer")))
+    # A running activity hears of a cancel with its next heartbeat, throttled to 80 % of the heartbeat timeout: the
+    # agents spawned here get a short one, so the cancel lands in about 2 s rather than 24.
+    with settings_changed(app, heartbeat_timeout_s=2):
+        await _cancel_cascades(owner, stranger, temporal_client)
+
+
+async def _cancel_cascades(owner: httpx.AsyncClient, stranger: httpx.AsyncClient, temporal_client: Client) -> None:
     async with owner, stranger:
         body = {"task": "wait", "strategy": "parallel", "agentConfig": SHELL, "requirements": {"phases": [
             _phase("long", ("devops", "sleep 30"), ("tester", "sleep 30")),

@@ -168,6 +168,7 @@ async def orchestrate(client: Client, settings: Settings, body: OrchestrationCre
     state = await asyncio.to_thread(plan_orchestration, body, settings, caller, tier)
     spec = state.spec
     workflow_input = OrchestrationInput(spec=spec, plan=state.plan, phases=state.phases,
+                                        heartbeat_timeout_s=settings.heartbeat_timeout_s,
                                         task_timeout_s=settings.executor_timeout_s)
     check_workflow_input(workflow_input, "orchestration")
     await asyncio.to_thread(seed_projection_of, state)
