@@ -183,3 +183,19 @@ def test_planning_matches_swarm_agents_and_estimates() -> None:
     assert planning.total_estimate([(3, "history"), (60, "declared")], None) == (63, "mixed")
     assert planning.total_estimate([(3, "history"), (60, "declared")], 10) == (10, "mixed")
     assert planning.total_estimate([(3, "history"), (None, "none")], None) == (None, "none")
+
+
+async def test_a_failed_task_fails_its_phase_and_skips_the_rest(api: httpx.AsyncClient) -> None:
+    body = {"task": "fail", "agentConfig": SHELL, "requirements": {"phases": [
+        _phase("broken", ("devops", "echo half-done; exit 3"), ("tester", "true")),
+        _phase("after", ("devops", "true")),
+    ]}}
+    orchestration_id = (await _orchestrate(api, body))["data"]["orchestrationId"]
+    done = await _ended(api, orchestration_id)
+    assert done["status"] == "failed"
+    assert [p["status"] for p in done["phases"]] == ["failed", "skipped"]
+    failed = done["phases"][0]["tasks"][0]
+    assert failed["status"] == "failed" and "half-done" in failed["output"]
+    assert failed["taskId"] in done["error"] and "1 of 2 tasks" in done["error"]
+    assert done["phases"][1]["tasks"][0]["attempts"] == []  # never started
+    assert sorted(done["agents"]["released"]) == sorted(done["agents"]["spawned"])
