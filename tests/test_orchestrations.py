@@ -98,6 +98,13 @@ async def test_three_phases_hand_their_results_on(api: httpx.AsyncClient, tempor
     assert described.typed_search_attributes is not None
     assert any(pair.value == "completed" for pair in described.typed_search_attributes)
 
+    # the same slots again: every one now has a measured similar task, so the estimate comes from history
+    again = (await _orchestrate(api, body))["data"]
+    assert again["estimateSource"] == "history"
+    estimated = datetime.fromisoformat(again["estimatedCompletion"].replace("Z", "+00:00"))
+    assert (estimated - datetime.now(UTC)).total_seconds() < 60  # the measured seconds, not the declared 360
+    assert (await _ended(api, again["orchestrationId"]))["status"] == "completed"
+
 
 async def test_cancel_cascades_to_every_child(app: FastAPI, temporal_client: Client) -> None:
     owner = client_for(app, token_for("developer"))
