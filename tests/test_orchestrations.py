@@ -206,3 +206,24 @@ async def test_a_failed_task_fails_its_phase_and_skips_the_rest(api: httpx.Async
     assert failed["taskId"] in done["error"] and "1 of 2 tasks" in done["error"]
     assert done["phases"][1]["tasks"][0]["attempts"] == []  # never started
     assert sorted(done["agents"]["released"]) == sorted(done["agents"]["spawned"])
+
+
+async def test_a_cancel_from_temporal_stops_the_tasks_too(app: FastAPI, api: httpx.AsyncClient,
+                                                           temporal_client: Client) -> None:
+    """Cancelled in the Temporal UI or CLI rather than through the API: the agents still stop the tasks, the
+    spawned agents are released, and the workflow ends as Canceled."""
+    with settings_changed(app, heartbeat_timeout_s=2):
+        body = {"task": "wait", "agentConfig": SHELL,
+                "requirements": {"phases": [_phase("long", ("devops", "sleep 30"))]}}
+        orchestration_id = (await _orchestrate(api, body))["data"]["orchestrationId"]
+        running = await poll(api, f"/api/v2/orchestrations/{orchestration_id}",
+                             lambda b: b["data"]["phases"][0]["tasks"][0]["status"] == "running")
+    task_id = running["data"]["phases"][0]["tasks"][0]["taskId"]
+    handle = temporal_client.get_workflow_handle(orchestration_id)
+    await handle.cancel()
+    done = await _ended(api, orchestration_id)
+    assert done["status"] == "cancelled" and done["phases"][0]["status"] == "cancelled"
+    assert (await handle.describe()).status == WorkflowExecutionStatus.CANCELED
+    task = await poll(api, f"/api/v2/tasks/{task_id}", lambda b: b["data"]["attributes"]["status"] == "cancelled")
+    assert task["data"]["attributes"]["cancelledAt"]
+    assert sorted(done["agents"]["released"]) == sorted(done["agents"]["spawned"])

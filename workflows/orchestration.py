@@ -96,30 +96,19 @@ class OrchestrationWorkflow:
         self._emit("orchestration.started", {"phases": len(state.phases), "strategy": spec.strategy.value})
         await self.rec.flush()
         deadline = state.started_at + timedelta(seconds=spec.max_duration_s) if spec.max_duration_s else None
-        previous: list[dict[str, Any]] = []  # every finished phase's results, handed to the next
-        handover = Handover()
-        ending: tuple[OrchestrationStatus, str | None] = (OrchestrationStatus.completed, None)
-        for index, phase in enumerate(state.phases):
-            if self.cancel_requested:
-                ending = (OrchestrationStatus.cancelled, None)
-                break
-            if deadline is not None and workflow.now() >= deadline:
-                ending = (OrchestrationStatus.failed, "maxDuration exceeded before phase " + repr(phase.name))
-                break
-            state.current_phase = index
-            results = await self._run_phase(index, deadline, previous, handover)
-            if phase.status == PhaseStatus.cancelled:
-                ending = (OrchestrationStatus.cancelled, None)
-                break
-            if phase.status == PhaseStatus.failed:
-                ending = (OrchestrationStatus.failed, f"phase {phase.name!r} failed: {phase.error}")
-                break
-            previous = [*previous, *results]
-            if index + 1 < len(state.phases):
-                handover = await self._gather(results, handover)
+        cancelled_in_temporal = False
+        try:
+            ending = await self._phases(deadline)
+        except asyncio.CancelledError:  # cancelled from Temporal (UI, CLI): the same cascade, then end as Canceled
+            cancelled_in_temporal = self.cancel_requested = True
+            state.cancelled_by = state.cancelled_by or "temporal"
+            ending = (OrchestrationStatus.cancelled, "cancelled through Temporal")
+            await self._stop_open_tasks()
         for phase in state.phases:
             if phase.status == PhaseStatus.pending:
                 phase.status = PhaseStatus.skipped
+            elif phase.status == PhaseStatus.running:  # interrupted by a cancel from Temporal
+                phase.status, phase.completed_at = PhaseStatus.cancelled, workflow.now()
         await self._release_agents()
         state.error = ending[1]
         if ending[0] == OrchestrationStatus.cancelled:
@@ -133,7 +122,30 @@ class OrchestrationWorkflow:
                                                         "error": state.error, "progress": state.progress})
         await self.rec.flush()
         await workflow.wait_condition(workflow.all_handlers_finished)
+        if cancelled_in_temporal:
+            raise asyncio.CancelledError("cancelled through Temporal")
         return state
+
+    async def _phases(self, deadline: datetime | None) -> tuple[OrchestrationStatus, str | None]:
+        """Run the phases in order; how the orchestration ends (status, error)."""
+        state = self.state
+        previous: list[dict[str, Any]] = []  # every finished phase's results, handed to the next
+        handover = Handover()
+        for index, phase in enumerate(state.phases):
+            if self.cancel_requested:
+                return OrchestrationStatus.cancelled, None
+            if deadline is not None and workflow.now() >= deadline:
+                return OrchestrationStatus.failed, "maxDuration exceeded before phase " + repr(phase.name)
+            state.current_phase = index
+            results = await self._run_phase(index, deadline, previous, handover)
+            if phase.status == PhaseStatus.cancelled:
+                return OrchestrationStatus.cancelled, None
+            if phase.status == PhaseStatus.failed:
+                return OrchestrationStatus.failed, f"phase {phase.name!r} failed: {phase.error}"
+            previous = [*previous, *results]
+            if index + 1 < len(state.phases):
+                handover = await self._gather(results, handover)
+        return OrchestrationStatus.completed, None
 
     # ---- phases -------------------------------------------------------------------------------------------------
 
@@ -223,7 +235,17 @@ class OrchestrationWorkflow:
                                                   "attempt": len(slot.attempts)})
         await self.rec.flush()
         try:
-            result: TaskState = await handle
+            # shielded: a cancel from Temporal must not cancel the task workflow itself — its agent stops it (run)
+            result: TaskState = await asyncio.shield(handle)
+        except ChildWorkflowError as err:  # the task workflow was cancelled or terminated in Temporal
+            self.open_tasks.pop(task_id, None)
+            slot.status = TaskStatus.cancelled if self.cancel_requested else TaskStatus.failed
+            slot.error = str(err.cause or err)
+        except asyncio.CancelledError:  # this orchestration was cancelled in Temporal; `run` stops the open tasks
+            slot.status, slot.error, slot.completed_at = TaskStatus.cancelled, "cancelled", workflow.now()
+            raise
+        else:
+            self.open_tasks.pop(task_id, None)
             slot.status, slot.error, slot.progress = result.status, result.error, result.progress
             if result.result is not None:
                 slot.output = result.result.output[-planning.OUTPUT_KEPT:]
@@ -232,16 +254,23 @@ class OrchestrationWorkflow:
                 self.artifacts[task_id] = [{"path": a.path, "id": a.id, "url": a.url}
                                            for a in result.result.artifacts if a.id]
             slot.duration_ms = result.duration_ms
-        except (ChildWorkflowError, asyncio.CancelledError) as err:  # cancelled (or terminated) in Temporal
-            slot.status = TaskStatus.cancelled if self.cancel_requested else TaskStatus.failed
-            slot.error = str(getattr(err, "cause", None) or err or "cancelled")
-        finally:
-            self.open_tasks.pop(task_id, None)
         slot.completed_at = workflow.now()
         self._emit("orchestration.task_finished", {"phase_id": phase.phase_id, "slot": index, "task_id": task_id,
                                                    "agent_id": plan.agent_id, "status": slot.status.value,
                                                    "duration": slot.duration_ms, "error": slot.error})
         await self.rec.flush_soon()
+
+    async def _stop_open_tasks(self) -> None:
+        """Have each open task's agent stop it (and roll its workspace back); wait, bounded, until they have."""
+        for task_id, (agent_id, _) in list(self.open_tasks.items()):
+            self.rec.signal(agent_id, AgentHandlers.CANCEL_TASK, task_id)
+        await self.rec.flush()
+        handles = [handle for _, handle in self.open_tasks.values()]
+        try:
+            await workflow.wait_condition(lambda: all(h.done() for h in handles), timeout=CANCEL_GRACE)
+        except TimeoutError:
+            pass
+        self.open_tasks.clear()
 
     async def _gather(self, results: list[dict[str, Any]], handover: Handover) -> Handover:
         """The phase's stored files, read back for the next phase's workspaces (added over the earlier phases')."""
