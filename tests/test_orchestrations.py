@@ -5,15 +5,19 @@ planning decisions (slots matched to swarm agents, estimates), table-driven."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import text
 from temporalio.client import Client, WorkflowExecutionStatus
 
+from core.db import get_engine
 from core.orchestrations import planning
 from core.orchestrations.models import OrchestrationStrategy, PhaseSpec, SlotPlan
+from core.reconcile.service import reconcile
 from tests.support import client_for, new_user, poll, settings_changed, token_for
 from tests.swarm_support import new_swarm
 
@@ -30,6 +34,15 @@ async def _orchestrate(api: httpx.AsyncClient, body: dict, expect: int = 202) ->
     response = await api.post("/api/v2/tasks/orchestrate", json=body)
     assert response.status_code == expect, response.text
     return response.json()
+
+
+async def _visible(client: Client, workflow_id: str) -> None:
+    """Until Temporal's visibility lists the workflow (it lags about a second)."""
+    for _ in range(100):
+        if [w async for w in client.list_workflows(f"WorkflowId = '{workflow_id}'")]:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{workflow_id} not visible in Temporal")
 
 
 async def _ended(api: httpx.AsyncClient, orchestration_id: str, timeout: float = 60) -> dict:
@@ -192,7 +205,8 @@ def test_planning_matches_swarm_agents_and_estimates() -> None:
     assert planning.total_estimate([(3, "history"), (None, "none")], None) == (None, "none")
 
 
-async def test_a_failed_task_fails_its_phase_and_skips_the_rest(api: httpx.AsyncClient) -> None:
+async def test_a_failed_task_fails_its_phase_and_skips_the_rest(api: httpx.AsyncClient,
+                                                                temporal_client: Client) -> None:
     body = {"task": "fail", "agentConfig": SHELL, "requirements": {"phases": [
         _phase("broken", ("devops", "echo half-done; exit 3"), ("tester", "true")),
         _phase("after", ("devops", "true")),
@@ -206,6 +220,14 @@ async def test_a_failed_task_fails_its_phase_and_skips_the_rest(api: httpx.Async
     assert failed["taskId"] in done["error"] and "1 of 2 tasks" in done["error"]
     assert done["phases"][1]["tasks"][0]["attempts"] == []  # never started
     assert sorted(done["agents"]["released"]) == sorted(done["agents"]["spawned"])
+
+    # a lost projection row is rebuilt from the workflow by reconciliation
+    await _visible(temporal_client, orchestration_id)
+    with get_engine().begin() as connection:
+        connection.execute(text("DELETE FROM orchestrations WHERE id = :id"), {"id": orchestration_id})
+    report = await reconcile(temporal_client, kinds=["orchestration"], only=[orchestration_id])
+    assert [(f.action, f.after) for f in report.fixes] == [("rebuilt", "failed")], report
+    assert (await api.get(f"/api/v2/orchestrations/{orchestration_id}")).json()["data"]["error"] == done["error"]
 
 
 async def test_a_cancel_from_temporal_stops_the_tasks_too(app: FastAPI, api: httpx.AsyncClient,
