@@ -81,6 +81,8 @@ def _check(body: OrchestrationCreate, settings: Settings, caller: Caller) -> dic
             raise _invalid(f"requirements.phases.{p}.tasks", "length",
                            f"give one task per agent slot ({len(phase.agents)}), or none")
         refuse_secrets(phase.requirements, f"requirements.phases.{p}.requirements")
+        for t, task in enumerate(phase.tasks or []):
+            refuse_secrets(task.requirements, f"requirements.phases.{p}.tasks.{t}.requirements")
     offered = {name: list(kind.capabilities) for name, kind in registry(settings.agent_types).items()}
     unknown = planning.unknown_capabilities(body.required_capabilities, offered)
     if unknown:
