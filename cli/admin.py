@@ -7,7 +7,6 @@ operator prepares an installation and creates users before anyone can sign in.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Annotated, TypeVar
 
 import typer
 
-from cli.output import console, err_console
+from cli.output import Column, OutputOption, console, emit, err_console
 from cli.overrides import apply_overrides
 
 T = TypeVar("T")
@@ -115,23 +114,21 @@ def _done(action: Callable[[], T]) -> T:
 
 @users_app.command("list")
 def users_list(
-    output: Annotated[str, typer.Option("--output", "-o", help="table or json")] = "table",
+    output: OutputOption = "table",
     data_dir: Annotated[Path | None, typer.Option(help="where the database lives")] = None,
 ) -> None:
     """List every user: id, name, role, tier, whether disabled. Example: `stellarflow users list -o json`"""
     apply_overrides(data_dir=data_dir)
-    from rich.table import Table
-
     from core.auth.admin import list_users
 
-    everyone = _done(list_users)
-    if output == "json":
-        print(json.dumps([user.model_dump(mode="json") for user in everyone], indent=2))
-        return
-    table = Table("id", "username", "role", "tier", "disabled", box=None)
-    for user in everyone:
-        table.add_row(user.id, user.username, user.role, user.tier, "yes" if user.disabled else "")
-    console.print(table)
+    everyone = [user.model_dump(mode="json") for user in _done(list_users)]
+    emit(everyone, output, [
+        Column("id", lambda u: u["id"], identifier=True),
+        Column("username", lambda u: u["username"]),
+        Column("role", lambda u: u["role"]),
+        Column("tier", lambda u: u["tier"]),
+        Column("disabled", lambda u: "yes" if u["disabled"] else ""),
+    ])
 
 
 @users_app.command("set-role")

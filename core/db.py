@@ -108,4 +108,5 @@ import core.orchestrations.tables  # noqa: E402, F401
 import core.pipelines.tables  # noqa: E402, F401
 import core.schedules.tables  # noqa: E402, F401
 import core.sources.tables  # noqa: E402, F401
+import core.system.tables  # noqa: E402, F401
 import core.webhooks.tables  # noqa: E402, F401

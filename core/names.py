@@ -20,6 +20,8 @@ CONCURRENCY_GROUP_WORKFLOW: Final = "ConcurrencyGroupWorkflow"
 SYNC_SOURCE_WORKFLOW: Final = "SyncSourceWorkflow"
 ARTIFACT_SWEEP_WORKFLOW: Final = "ArtifactSweepWorkflow"
 RECONCILE_WORKFLOW: Final = "ReconcileWorkflow"
+METRICS_SAMPLE_WORKFLOW: Final = "MetricsSampleWorkflow"
+DIAGNOSTICS_WORKFLOW: Final = "DiagnosticsWorkflow"
 ORCHESTRATION_WORKFLOW: Final = "OrchestrationWorkflow"
 
 # ---- activity types ----------------------------------------------------------------------------------------
@@ -49,6 +51,8 @@ GATHER_HANDOVER: Final = "gather_handover"
 SWEEP_EXPIRED_MEMORY: Final = "sweep_expired_memory"
 SWEEP_EXPIRED_ARTIFACTS: Final = "sweep_expired_artifacts"
 RECONCILE_PROJECTIONS: Final = "reconcile_projections"
+SAMPLE_HOST_METRICS: Final = "sample_host_metrics"
+BUILD_DIAGNOSTICS: Final = "build_diagnostics"
 # the read model: every workflow's events and projection, then its outgoing signals
 RECORD: Final = "record"
 # The record activity's names before it was one activity. Runs started before that still schedule these (their

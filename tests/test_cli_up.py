@@ -317,6 +317,7 @@ def test_run_watch_of_a_failing_definition_exits_non_zero(stack: Stack, tmp_path
     assert "failed" in result.stdout
     assert "step(s) failed: boom" in result.stderr
     assert "exited with code 3" in result.stdout  # the step's detail column
+    assert "boom failed; last 1 line(s) of its stdout:" in result.stderr and "about to fail" in result.stderr
     # The worker says it in one line; a step failing is expected, so no traceback fills the terminal of `up`.
     worker_lines = [line for line in stack.output().splitlines() if match.group(1) in line and "boom" in line]
     assert any("failed on attempt 1: command exited with code 3" in line for line in worker_lines), stack.output()
@@ -371,6 +372,32 @@ def test_runs_logs_approve_and_reject_through_the_cli(stack: Stack, tmp_path: Pa
     assert twice.returncode == 2, twice.stdout + twice.stderr  # decided already: the API's error, one line
 
 
+def test_watching_an_approval_run_says_how_to_approve_it(stack: Stack, tmp_path: Path) -> None:
+    gated = tmp_path / "gated.yaml"
+    gated.write_text(GATED)
+    watching = subprocess.Popen(
+        [*STELLARFLOW, "run", str(gated), "--watch"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, env=_clean_env(STELLARFLOW_API_PORT=str(stack.api_port), STELLARFLOW_DATA_DIR=str(stack.data_dir)),
+    )  # fmt: skip
+    try:
+        said: list[str] = []
+        deadline = time.monotonic() + 60
+        while not any("approve: stellarflow runs approve" in line for line in said):
+            assert time.monotonic() < deadline and watching.poll() is None, "".join(said)
+            said.append(watching.stdout.readline())
+        said.append(watching.stdout.readline())  # the curl line
+        text = "".join(said)
+        assert "approve waits for approval: Ship it?" in text, text
+        command = next(line for line in said if "approve: stellarflow" in line).split("approve: ", 1)[1]
+        run_id, step = command.split()[3:5]
+        assert stack.cli("runs", "approve", run_id, step).returncode == 0
+        assert f"/api/v2/runs/{run_id}/steps/approve/approve" in text
+        assert watching.wait(timeout=60) == 0  # the run went on and succeeded
+    finally:
+        if watching.poll() is None:
+            watching.kill()
+
+
 def test_runs_rerun_failed_through_the_cli(stack: Stack) -> None:
     failed = next(run_id for run_id in stack.run_ids
                   if stack.cli("runs", "show", run_id).stdout.count("failed") > 0)
@@ -391,6 +418,32 @@ def test_runs_list_shows_the_runs(stack: Stack) -> None:
     assert "fan-out" in result.stdout and "fails-on-purpose" in result.stdout, result.stdout
     assert "succeeded" in result.stdout and "failed" in result.stdout
     assert len(re.findall(r"run-[0-9A-Za-z]{26}", result.stdout)) >= 2, result.stdout
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def test_reads_fit_80_columns_on_a_terminal_are_plain_when_piped_and_speak_json_and_yaml(stack: Stack) -> None:
+    assert stack.cli("run", "definitions/fan-out.yaml").returncode == 0  # at least one run to list
+    run_ids = set(re.findall(r"run-[0-9A-Za-z]{26}", stack.cli("runs", "list", "--limit", "5").stdout))
+    assert run_ids
+    # On a terminal 80 columns wide: every line fits, and every run id is whole on one line.
+    terminal = stack.cli("runs", "list", "--limit", "5", COLUMNS="80", FORCE_COLOR="1")
+    lines = ANSI.sub("", terminal.stdout).splitlines()
+    assert max(len(line) for line in lines) <= 80 and "━" in terminal.stdout, terminal.stdout  # a table
+    assert run_ids <= set(re.findall(r"run-[0-9A-Za-z]{26}", ANSI.sub("", terminal.stdout)))
+    # Piped: tab-separated, a header, whole values, no colour.
+    piped = stack.cli("runs", "list", "--limit", "5").stdout.splitlines()
+    assert piped[0].split("\t") == ["run", "workflow", "v", "status", "created", "duration"]
+    assert all(len(line.split("\t")) == 6 for line in piped[1:]) and "\x1b" not in "".join(piped)
+    as_json = json.loads(stack.cli("runs", "list", "--limit", "5", "-o", "json").stdout)
+    assert {run["id"] for run in as_json} == run_ids and all("status" in run for run in as_json)
+    import yaml
+
+    as_yaml = yaml.safe_load(stack.cli("keys", "list", "-o", "yaml").stdout)
+    assert isinstance(as_yaml, list) and all("prefix" in key for key in as_yaml)
+    wrong = stack.cli("runs", "list", "-o", "xml")
+    assert wrong.returncode == 2 and "table, json, yaml" in wrong.stderr, wrong.stderr
 
 
 def test_keys_create_list_revoke_through_the_cli(stack: Stack) -> None:

@@ -70,6 +70,7 @@ NOT_ON_ANOTHER_USERS_OBJECT = {
     ("DELETE", "/api/v2/webhooks/secrets/{name}"): "names the caller's own secret (others' are invisible: 404)",
     ("POST", "/api/v2/webhooks/github"): "no caller: a signed delivery starts runs as each workflow's owner",
     ("POST", "/api/v2/webhooks/{workflow_id}"): "no caller: a signed delivery starts a run as the workflow's owner",
+    ("POST", "/api/system/diagnostics"): "a diagnostic bundle of the platform (admins only: system:diagnostics)",
 }
 # A *use* of another user's object, open to anyone with the route's permission: the result is the caller's own.
 USES = {

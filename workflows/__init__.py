@@ -9,11 +9,13 @@ from workflows.pipeline import PipelineWorkflow
 from workflows.reconcile import ReconcileWorkflow
 from workflows.swarm import SwarmWorkflow
 from workflows.sync_source import SyncSourceWorkflow
+from workflows.system import DiagnosticsWorkflow, MetricsSampleWorkflow
 from workflows.task import TaskWorkflow
 
 ALL = [PipelineWorkflow, AgentWorkflow, TaskWorkflow, SwarmWorkflow, MemorySweepWorkflow, ConcurrencyGroupWorkflow,
-       SyncSourceWorkflow, ArtifactSweepWorkflow, ReconcileWorkflow, OrchestrationWorkflow]
+       SyncSourceWorkflow, ArtifactSweepWorkflow, ReconcileWorkflow, MetricsSampleWorkflow, DiagnosticsWorkflow,
+       OrchestrationWorkflow]
 
-__all__ = ["ALL", "AgentWorkflow", "ArtifactSweepWorkflow", "ConcurrencyGroupWorkflow", "MemorySweepWorkflow",
-           "OrchestrationWorkflow", "PipelineWorkflow", "ReconcileWorkflow", "SwarmWorkflow", "SyncSourceWorkflow",
-           "TaskWorkflow"]
+__all__ = ["ALL", "AgentWorkflow", "ArtifactSweepWorkflow", "ConcurrencyGroupWorkflow", "DiagnosticsWorkflow",
+           "MemorySweepWorkflow", "MetricsSampleWorkflow", "OrchestrationWorkflow", "PipelineWorkflow",
+           "ReconcileWorkflow", "SwarmWorkflow", "SyncSourceWorkflow", "TaskWorkflow"]

@@ -11,6 +11,7 @@ from api.dialect2.routes import (
     auth,
     health,
     memory,
+    metrics,
     operations,
     orchestrations,
     runs,
@@ -23,4 +24,4 @@ from api.dialect2.routes import (
 
 ROUTERS: list[APIRouter] = [health.router, auth.router, workflows.router, runs.router, swarms.router, agents.router,
                             tasks.router, operations.router, memory.router, webhooks.router, sources.router,
-                            artifacts.router, orchestrations.router]
+                            artifacts.router, metrics.router, orchestrations.router]

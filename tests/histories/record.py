@@ -480,6 +480,22 @@ async def reconcile(api: Api, rec: HistoryWriter, client: Client, task_queue: st
     await rec.save("reconcile", workflow_id)
 
 
+async def system(api: Api, rec: HistoryWriter, client: Client, task_queue: str) -> None:
+    """A host sample (as the metrics Schedule starts it) and a diagnostic bundle requested through the API."""
+    workflow_id = f"metrics-sample-history-{int(time.time())}"
+    sample = await client.execute_workflow("MetricsSampleWorkflow", id=workflow_id, task_queue=task_queue,
+                                           result_type=dict)
+    if "cpu" not in sample:
+        raise RuntimeError(f"the sample measured nothing: {sample!r}")
+    await rec.save("metrics-sample", workflow_id)
+    report = await api.post("/api/system/diagnostics", {"include": ["versions", "config"], "compress": True},
+                            expect=202)
+    result = await client.get_workflow_handle(report["report_id"]).result()
+    if result.get("status") != "ready":
+        raise RuntimeError(f"the diagnostic bundle was not built: {result!r}")
+    await rec.save("diagnostics", report["report_id"])
+
+
 async def orchestrations(api: Api, rec: HistoryWriter) -> None:
     """An adaptive orchestration (a slot failing once and passing on its retry, files handed to the next phase,
     agents spawned and released), and a cancelled one."""
@@ -512,7 +528,7 @@ async def orchestrations(api: Api, rec: HistoryWriter) -> None:
 
 
 SCENARIOS = ("pipelines", "automation", "agent_and_tasks", "swarm", "swarm_continue_as_new", "memory_sweep",
-             "reconcile", "orchestrations")
+             "reconcile", "system", "orchestrations")
 
 
 # ---- the run ----------------------------------------------------------------------------------------------------
@@ -586,6 +602,8 @@ async def main(only: list[str]) -> None:
                         await memory_sweep(api, rec, client, settings.task_queue)
                     if "reconcile" in chosen:
                         await reconcile(api, rec, client, settings.task_queue)
+                    if "system" in chosen:
+                        await system(api, rec, client, settings.task_queue)
                     if "orchestrations" in chosen:
                         await orchestrations(api, rec)
         finally:

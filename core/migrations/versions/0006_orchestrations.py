@@ -1,10 +1,10 @@
 """Orchestrations (issue 14, item 1): the `orchestrations` projection table.
 
-Numbered 0006 while other branches add 0004/0005: down_revision is today's head (0002_automation), so the lead
-re-chains it at merge (set down_revision to the head it lands after).
+Numbered 0006 while other branches add 0004/0005: down_revision is the head when it was written (0004_metrics);
+whoever merges re-chains it (down_revision = the head it lands after).
 
 Revision ID: 0006_orchestrations
-Revises: 0002_automation
+Revises: 0004_metrics
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from alembic import op
 from core.schema import complete_tables
 
 revision = "0006_orchestrations"
-down_revision = "0002_automation"
+down_revision = "0004_metrics"
 branch_labels = None
 depends_on = None
 
