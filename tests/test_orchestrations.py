@@ -205,7 +205,7 @@ def test_planning_matches_swarm_agents_and_estimates() -> None:
     assert planning.total_estimate([(3, "history"), (None, "none")], None) == (None, "none")
 
 
-async def test_a_failed_task_fails_its_phase_and_skips_the_rest(api: httpx.AsyncClient,
+async def test_a_failed_task_fails_its_phase_and_skips_the_rest(app: FastAPI, api: httpx.AsyncClient,
                                                                 temporal_client: Client) -> None:
     body = {"task": "fail", "agentConfig": SHELL, "requirements": {"phases": [
         _phase("broken", ("devops", "echo half-done; exit 3"), ("tester", "true")),
@@ -220,6 +220,12 @@ async def test_a_failed_task_fails_its_phase_and_skips_the_rest(api: httpx.Async
     assert failed["taskId"] in done["error"] and "1 of 2 tasks" in done["error"]
     assert done["phases"][1]["tasks"][0]["attempts"] == []  # never started
     assert sorted(done["agents"]["released"]) == sorted(done["agents"]["spawned"])
+    # someone it is not shared with learns that it failed, not the task's own error or output
+    async with client_for(app, token_for("developer")) as stranger:
+        seen = (await stranger.get(f"/api/v2/orchestrations/{orchestration_id}")).json()
+    assert seen["data"]["error"] == "phase 'broken' failed: 1 of 2 tasks did not complete"
+    assert seen["data"]["phases"][0]["tasks"][0]["output"] is None
+    assert seen["meta"]["redacted"] == ["tasks.output", "tasks.error"]
 
     # a lost projection row is rebuilt from the workflow by reconciliation
     await _visible(temporal_client, orchestration_id)

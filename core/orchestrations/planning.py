@@ -140,5 +140,11 @@ def phase_outcome(slots: list[SlotState], cancelled: bool) -> tuple[PhaseStatus,
     if not failed:
         return PhaseStatus.completed, None
     first = failed[0]
-    return PhaseStatus.failed, (f"{len(failed)} of {len(slots)} tasks did not complete; "
+    return PhaseStatus.failed, (f"{failure_summary(slots)}; "
                                 f"{first.task_id} ({first.agent_type}): {first.error or first.status.value}")
+
+
+def failure_summary(slots: list[SlotState]) -> str:
+    """A failed phase's error without any task's own error text (what readers not entitled to outputs see)."""
+    failed = [s for s in slots if s.status != TaskStatus.completed]
+    return f"{len(failed)} of {len(slots)} tasks did not complete"

@@ -45,6 +45,7 @@ from core.orchestrations.models import (
     OrchestrationStrategy,
     PhaseSpec,
     PhaseState,
+    PhaseStatus,
     SlotState,
 )
 from core.orchestrations.projection import ORCHESTRATION_PROJECTION
@@ -214,11 +215,15 @@ def view(state: OrchestrationState, caller: Caller) -> OrchestrationState:
     entitled to its results (named in `redacted`)."""
     if may_read(caller, state.spec.owner, state.spec.shared_with):
         return state
-    phases = [phase.model_copy(update={"slots": [s.model_copy(update={"output": "", "error": None})
-                                                 for s in phase.slots]}) for phase in state.phases]
+    phases = [phase.model_copy(update={
+        "slots": [s.model_copy(update={"output": "", "error": None}) for s in phase.slots],
+        "error": planning.failure_summary(phase.slots) if phase.status == PhaseStatus.failed else phase.error,
+    }) for phase in state.phases]
+    failed = next((p for p in phases if p.status == PhaseStatus.failed), None)
+    error = f"phase {failed.name!r} failed: {failed.error}" if failed is not None else state.error
     plan = [[slot.model_copy(update={"requirements": {}, "description": ""}) for slot in slots]
             for slots in state.plan]
-    return state.withheld(("output", "error", "requirements", "agent_config"), phases=phases, plan=plan,
+    return state.withheld(("output", "error", "requirements", "agent_config"), phases=phases, plan=plan, error=error,
                           spec=state.spec.model_copy(update={"agent_config": {}}))
 
 

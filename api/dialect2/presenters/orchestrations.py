@@ -10,8 +10,8 @@ from api.common.visible import withheld
 from api.dialect2.jsonapi import BASE
 from core.orchestrations.models import OrchestrationState, PhaseState
 
-REDACTED_NAMES = {"output": "tasks.output", "error": "tasks.error", "requirements": "requirements",
-                  "agent_config": "agentConfig"}
+# what the body shows of the withheld fields (the plan's requirements and agentConfig are never shown)
+REDACTED_NAMES = {"output": "tasks.output", "error": "tasks.error"}
 
 
 def links(orchestration_id: str, websocket_base: str) -> dict[str, str]:
