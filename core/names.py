@@ -22,6 +22,7 @@ ARTIFACT_SWEEP_WORKFLOW: Final = "ArtifactSweepWorkflow"
 RECONCILE_WORKFLOW: Final = "ReconcileWorkflow"
 METRICS_SAMPLE_WORKFLOW: Final = "MetricsSampleWorkflow"
 DIAGNOSTICS_WORKFLOW: Final = "DiagnosticsWorkflow"
+ORCHESTRATION_WORKFLOW: Final = "OrchestrationWorkflow"
 
 # ---- activity types ----------------------------------------------------------------------------------------
 # pipeline actions
@@ -44,6 +45,8 @@ SYNC_SOURCE: Final = "sync_source"
 PROVISION_WORKSPACE: Final = "provision_workspace"
 EXECUTE_TASK: Final = "execute_task"
 ROLLBACK_WORKSPACE: Final = "rollback_workspace"
+# orchestrations: a phase's files handed to the next phase
+GATHER_HANDOVER: Final = "gather_handover"
 # maintenance
 SWEEP_EXPIRED_MEMORY: Final = "sweep_expired_memory"
 SWEEP_EXPIRED_ARTIFACTS: Final = "sweep_expired_artifacts"

@@ -37,6 +37,7 @@ from tests.support import (
     cmd,
     new_user,
     poll,
+    settings_changed,
     token_for,
     wait_for_run,
     wait_for_step,
@@ -78,6 +79,8 @@ NOT_ON_ANOTHER_USERS_OBJECT = {
     ("POST", "/mcp/v1/resources/read"): "reads, under the same read rules as REST",
     ("POST", "/mcp/v1/prompts/list"): "reads: the prompt list",
     ("POST", "/mcp/v1/prompts/get"): "reads: a prompt",
+    ("POST", "/api/v2/tasks/orchestrate"): "an orchestration of the caller's own (a swarm it names must be the "
+                                           "caller's or shared with them: 403, like submitting a task into it)",
 }
 # A *use* of another user's object, open to anyone with the route's permission: the result is the caller's own.
 USES = {
@@ -212,6 +215,16 @@ async def _task_ctx(world: World) -> dict[str, Any]:
     return _ctx(task=await task_of(world))
 
 
+async def _orchestration_ctx(world: World) -> dict[str, Any]:
+    body = {"task": "wait", "agentConfig": {"executor": "shell"}, "sharedWith": [world.name("shared")],
+            "requirements": {"phases": [{"name": "wait", "agents": ["devops"],
+                                         "requirements": {"command": "sleep 30"}}]}}
+    with settings_changed(world.app, heartbeat_timeout_s=2):  # its agent hears of a cancel within about 2 s
+        response = await world.call("owner", "POST", "/api/v2/tasks/orchestrate", json=body)
+    assert response.status_code == 202, response.text
+    return _ctx(orchestration=response.json()["data"]["orchestrationId"])
+
+
 async def _swarm_ctx(world: World) -> dict[str, Any]:
     return _ctx(swarm=await swarm_of(world))
 
@@ -339,6 +352,9 @@ CASES: dict[tuple[str, str], list[Case]] = {
         f"/api/v2/workflows/{c['workflow']}", {}))],
     ("POST", "/api/v2/runs/{run_id}/cancel"): [Case("cancel", _run_ctx, lambda w, c, a: (
         f"/api/v2/runs/{c['run']}/cancel", {}))],
+    # orchestrations: cancelling is for the owner and admins, not for users it is shared with
+    ("POST", "/api/v2/orchestrations/{orchestration_id}/cancel"): [Case("cancel", _orchestration_ctx, lambda w, c, a: (
+        f"/api/v2/orchestrations/{c['orchestration']}/cancel", {}), refused_too=("shared",))],
     # a re-run carries the run's inputs and outputs over: for those who may read them (the workflow is shared)
     ("POST", "/api/v2/runs/{run_id}/rerun"): [Case("rerun", _finished_run_ctx, lambda w, c, a: (
         f"/api/v2/runs/{c['run']}/rerun", {"json": {"failedOnly": True}}), allowed=("owner", "shared", "admin"))],

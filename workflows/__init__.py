@@ -4,6 +4,7 @@ from workflows.agent import AgentWorkflow
 from workflows.artifact_sweep import ArtifactSweepWorkflow
 from workflows.concurrency import ConcurrencyGroupWorkflow
 from workflows.memory_sweep import MemorySweepWorkflow
+from workflows.orchestration import OrchestrationWorkflow
 from workflows.pipeline import PipelineWorkflow
 from workflows.reconcile import ReconcileWorkflow
 from workflows.swarm import SwarmWorkflow
@@ -12,8 +13,9 @@ from workflows.system import DiagnosticsWorkflow, MetricsSampleWorkflow
 from workflows.task import TaskWorkflow
 
 ALL = [PipelineWorkflow, AgentWorkflow, TaskWorkflow, SwarmWorkflow, MemorySweepWorkflow, ConcurrencyGroupWorkflow,
-       SyncSourceWorkflow, ArtifactSweepWorkflow, ReconcileWorkflow, MetricsSampleWorkflow, DiagnosticsWorkflow]
+       SyncSourceWorkflow, ArtifactSweepWorkflow, ReconcileWorkflow, MetricsSampleWorkflow, DiagnosticsWorkflow,
+       OrchestrationWorkflow]
 
 __all__ = ["ALL", "AgentWorkflow", "ArtifactSweepWorkflow", "ConcurrencyGroupWorkflow", "DiagnosticsWorkflow",
-           "MemorySweepWorkflow", "MetricsSampleWorkflow", "PipelineWorkflow", "ReconcileWorkflow", "SwarmWorkflow",
-           "SyncSourceWorkflow", "TaskWorkflow"]
+           "MemorySweepWorkflow", "MetricsSampleWorkflow", "OrchestrationWorkflow", "PipelineWorkflow",
+           "ReconcileWorkflow", "SwarmWorkflow", "SyncSourceWorkflow", "TaskWorkflow"]

@@ -13,6 +13,7 @@ from api.dialect2.routes import (
     memory,
     metrics,
     operations,
+    orchestrations,
     runs,
     sources,
     swarms,
@@ -23,4 +24,4 @@ from api.dialect2.routes import (
 
 ROUTERS: list[APIRouter] = [health.router, auth.router, workflows.router, runs.router, swarms.router, agents.router,
                             tasks.router, operations.router, memory.router, webhooks.router, sources.router,
-                            artifacts.router, metrics.router]
+                            artifacts.router, metrics.router, orchestrations.router]

@@ -496,8 +496,39 @@ async def system(api: Api, rec: HistoryWriter, client: Client, task_queue: str) 
     await rec.save("diagnostics", report["report_id"])
 
 
+async def orchestrations(api: Api, rec: HistoryWriter) -> None:
+    """An adaptive orchestration (a slot failing once and passing on its retry, files handed to the next phase,
+    agents spawned and released), and a cancelled one."""
+
+    async def orchestrate(strategy: str, phases: list[dict[str, Any]]) -> str:
+        body = {"task": "history", "strategy": strategy, "agentConfig": SHELL, "requirements": {"phases": phases}}
+        return (await api.post("/api/v2/tasks/orchestrate", body, expect=202))["data"]["orchestrationId"]
+
+    async def orchestration(orchestration_id: str) -> dict[str, Any]:
+        return (await api.get(f"/api/v2/orchestrations/{orchestration_id}"))["data"]
+
+    ended = ("completed", "failed", "cancelled")
+    adaptive = await orchestrate("adaptive", [
+        {"name": "make", "agents": ["coder", "tester"], "duration": 120, "tasks": [
+            {"requirements": {"command": "echo made > made.txt"}},
+            # fails on the first (parallel) attempt; its retry sees the coder's completed result in the context
+            {"requirements": {"command": "grep -q made.txt .stellarflow/orchestration.json"}}]},
+        {"name": "use", "agents": ["devops"], "requirements": {"command": "cat made.txt"}},
+    ])
+    done = await eventually(lambda: orchestration(adaptive), lambda o: o["status"] in ended, "the orchestration")
+    assert done["status"] == "completed", done
+    await rec.save("orchestration-adaptive", adaptive)
+
+    cancelled = await orchestrate("parallel", [{"name": "wait", "agents": ["devops"],
+                                                "requirements": {"command": "sleep 30"}}])
+    await eventually(lambda: orchestration(cancelled), lambda o: o["phases"][0]["tasks"][0]["status"] == "running",
+                     "the orchestration's task running")
+    await api.post(f"/api/v2/orchestrations/{cancelled}/cancel", expect=200)
+    await rec.save("orchestration-cancelled", cancelled)
+
+
 SCENARIOS = ("pipelines", "automation", "agent_and_tasks", "swarm", "swarm_continue_as_new", "memory_sweep",
-             "reconcile", "system")
+             "reconcile", "system", "orchestrations")
 
 
 # ---- the run ----------------------------------------------------------------------------------------------------
@@ -573,6 +604,8 @@ async def main(only: list[str]) -> None:
                         await reconcile(api, rec, client, settings.task_queue)
                     if "system" in chosen:
                         await system(api, rec, client, settings.task_queue)
+                    if "orchestrations" in chosen:
+                        await orchestrations(api, rec)
         finally:
             await worker.shutdown()
             await asyncio.gather(worker_task, return_exceptions=True)

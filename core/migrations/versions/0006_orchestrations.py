@@ -1,0 +1,48 @@
+"""Orchestrations (issue 14, item 1): the `orchestrations` projection table.
+
+Numbered 0006 while other branches add 0004/0005: down_revision is the head when it was written (0004_metrics);
+whoever merges re-chains it (down_revision = the head it lands after).
+
+Revision ID: 0006_orchestrations
+Revises: 0004_metrics
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+from core.schema import complete_tables
+
+revision = "0006_orchestrations"
+down_revision = "0004_metrics"
+branch_labels = None
+depends_on = None
+
+ORCHESTRATIONS = sa.MetaData()
+
+table = sa.Table('orchestrations', ORCHESTRATIONS,
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('strategy', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('swarm_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('owner', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('progress', sa.Float(), nullable=False),
+    sa.Column('seq', sa.Integer(), nullable=False),
+    sa.Column('state', sa.JSON(), nullable=False),
+    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('completed_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id')
+)
+sa.Index('ix_orchestrations_owner_created', table.c.owner, table.c.created_at, unique=False)
+sa.Index('ix_orchestrations_status', table.c.status, unique=False)
+
+
+def upgrade() -> None:
+    complete_tables(op.get_bind(), ORCHESTRATIONS)
+
+
+def downgrade() -> None:
+    op.drop_table("orchestrations")
