@@ -29,6 +29,7 @@ STRICT_PASSTHROUGH = (
     "core.pipelines.models", "core.pipelines.contracts", "core.agents.models", "core.agents.state",
     "core.agents.contracts", "core.dsl.models", "core.dsl.actions", "core.dsl.durations",
     "core.concurrency.contracts", "core.sources.contracts", "core.reconcile.contracts",
+    "core.neural.models", "core.neural.contracts",
 )
 
 

@@ -20,6 +20,7 @@ CONCURRENCY_GROUP_WORKFLOW: Final = "ConcurrencyGroupWorkflow"
 SYNC_SOURCE_WORKFLOW: Final = "SyncSourceWorkflow"
 ARTIFACT_SWEEP_WORKFLOW: Final = "ArtifactSweepWorkflow"
 RECONCILE_WORKFLOW: Final = "ReconcileWorkflow"
+TRAINING_WORKFLOW: Final = "TrainingWorkflow"
 
 # ---- activity types ----------------------------------------------------------------------------------------
 # pipeline actions
@@ -42,6 +43,8 @@ SYNC_SOURCE: Final = "sync_source"
 PROVISION_WORKSPACE: Final = "provision_workspace"
 EXECUTE_TASK: Final = "execute_task"
 ROLLBACK_WORKSPACE: Final = "rollback_workspace"
+# neural training (core/neural)
+TRAIN_MODEL: Final = "train_model"
 # maintenance
 SWEEP_EXPIRED_MEMORY: Final = "sweep_expired_memory"
 SWEEP_EXPIRED_ARTIFACTS: Final = "sweep_expired_artifacts"

@@ -9,9 +9,11 @@ from workflows.reconcile import ReconcileWorkflow
 from workflows.swarm import SwarmWorkflow
 from workflows.sync_source import SyncSourceWorkflow
 from workflows.task import TaskWorkflow
+from workflows.training import TrainingWorkflow
 
 ALL = [PipelineWorkflow, AgentWorkflow, TaskWorkflow, SwarmWorkflow, MemorySweepWorkflow, ConcurrencyGroupWorkflow,
-       SyncSourceWorkflow, ArtifactSweepWorkflow, ReconcileWorkflow]
+       SyncSourceWorkflow, ArtifactSweepWorkflow, ReconcileWorkflow, TrainingWorkflow]
 
 __all__ = ["ALL", "AgentWorkflow", "ArtifactSweepWorkflow", "ConcurrencyGroupWorkflow", "MemorySweepWorkflow",
-           "PipelineWorkflow", "ReconcileWorkflow", "SwarmWorkflow", "SyncSourceWorkflow", "TaskWorkflow"]
+           "PipelineWorkflow", "ReconcileWorkflow", "SwarmWorkflow", "SyncSourceWorkflow", "TaskWorkflow",
+           "TrainingWorkflow"]

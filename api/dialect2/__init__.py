@@ -11,6 +11,7 @@ from api.dialect2.routes import (
     auth,
     health,
     memory,
+    neural,
     operations,
     runs,
     sources,
@@ -22,4 +23,4 @@ from api.dialect2.routes import (
 
 ROUTERS: list[APIRouter] = [health.router, auth.router, workflows.router, runs.router, swarms.router, agents.router,
                             tasks.router, operations.router, memory.router, webhooks.router, sources.router,
-                            artifacts.router]
+                            artifacts.router, neural.router]
