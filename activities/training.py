@@ -17,7 +17,6 @@ from temporalio.exceptions import ApplicationError
 
 from core.names import TRAIN_MODEL
 from core.neural.contracts import TrainingHandlers, TrainingInput, TrainingOutcome, TrainingProgress
-from core.neural.trainer import NothingToLearn, Training
 from core.settings import get_settings
 
 log = logging.getLogger("stellarflow.training")
@@ -34,6 +33,8 @@ async def _report(progress: TrainingProgress) -> None:
 
 @activity.defn(name=TRAIN_MODEL)
 async def train_model(request: TrainingInput) -> TrainingOutcome:
+    from core.neural.trainer import NothingToLearn, Training  # scikit-learn: loaded by the first training only
+
     info = activity.info()
     try:
         training = await asyncio.to_thread(Training, get_settings(), request, info.attempt)

@@ -63,6 +63,17 @@ class HeadMetrics(BaseModel):
     r2: float | None = None
 
 
+class Contribution(BaseModel):
+    """How much one input feature moved one output of a prediction (core/neural/predict.py)."""
+
+    feature: str
+    value: Any
+    output: str
+    effect: float  # probability of the predicted class, or the numeric output's units
+    without: float  # the output (probability or value) with the feature at its training average
+    with_: float
+
+
 class TrainingState(BaseModel):
     """A training's state, as the workflow holds and records it."""
 

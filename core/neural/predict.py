@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from core.errors import ValidationFailed
 from core.neural import features, network, store
 from core.neural.features import Encoding, Feature
-from core.neural.models import ModelVersion, TrainingConfig
+from core.neural.models import Contribution, ModelVersion, TrainingConfig
 from core.settings import Settings
 
 CACHE_SIZE = 32
@@ -32,15 +32,6 @@ class Loaded(BaseModel):
     model_config = {"arbitrary_types_allowed": True}
     encoding: Encoding
     heads: dict[str, Any]
-
-
-class Contribution(BaseModel):
-    feature: str
-    value: Any
-    output: str
-    effect: float  # probability points of the predicted class, or the numeric output's units
-    without: float  # the output (probability or value) with the feature at its baseline
-    with_: float
 
 
 _cache: OrderedDict[tuple[str, int, str], Loaded] = OrderedDict()

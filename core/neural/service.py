@@ -26,9 +26,8 @@ from core.events.store import record
 from core.ids import new_id
 from core.names import TRAINING_WORKFLOW
 from core.neural import features, registry
-from core.neural import predict as predictor
 from core.neural.contracts import TrainingInput
-from core.neural.models import HeadMetrics, ModelVersion, TrainingState, TrainRequest
+from core.neural.models import Contribution, HeadMetrics, ModelVersion, TrainingState, TrainRequest
 from core.neural.projection import TRAINING_PROJECTION
 from core.neural.tables import TrainingRow
 from core.settings import Settings
@@ -41,7 +40,7 @@ class Prediction(BaseModel):
     values: dict[str, Any]
     probabilities: dict[str, dict[str, float]]
     confidence: float | None
-    contributions: list[predictor.Contribution]
+    contributions: list[Contribution]
     reasoning: list[str]
     model: ModelVersion
 
@@ -127,6 +126,8 @@ async def predict(settings: Settings, model_id: str, version: int | None, values
                   caller: Caller) -> Prediction:
     model = await asyncio.to_thread(_version, model_id, version)
     require_use(caller, model.owner, model.shared_with, "model", model_id, "predict with it")
+    from core.neural import predict as predictor  # scikit-learn loads on the first prediction, not at start-up
+
     loaded = await asyncio.to_thread(predictor.load, settings, model)
     result = predictor.predict(loaded, features.flatten(values))
     return Prediction(**result, model=model)
