@@ -480,8 +480,25 @@ async def reconcile(api: Api, rec: HistoryWriter, client: Client, task_queue: st
     await rec.save("reconcile", workflow_id)
 
 
+async def neural(api: Api, rec: HistoryWriter) -> None:
+    """A training that completes (with progress signals and a model version) and one that fails (too few samples:
+    the activity's non-retryable error)."""
+    rows = [{"input": {"x": x / 10, "kind": "a" if x % 2 else "b"}, "output": {"label": "hi" if x > 10 else "lo"}}
+            for x in range(20)]
+    body = {"patternType": "history", "trainingData": {"samples": rows, "validationSplit": 0.25},
+            "configuration": {"epochs": 5, "learningRate": 0.01, "batchSize": 8}}
+    trained = (await api.post("/api/v2/neural/train", body, expect=202))["data"]["trainingId"]
+    failing = (await api.post("/api/v2/neural/train", {**body, "trainingData": {"samples": rows[9:12]}},
+                              expect=202))["data"]["trainingId"]
+    for training_id in (trained, failing):
+        await eventually(lambda t=training_id: api.get(f"/api/v2/neural/training/{t}"),
+                         lambda b: b["data"]["status"] != "training", "the training to end")
+    await rec.save("training-completed", trained)
+    await rec.save("training-failed", failing)
+
+
 SCENARIOS = ("pipelines", "automation", "agent_and_tasks", "swarm", "swarm_continue_as_new", "memory_sweep",
-             "reconcile")
+             "reconcile", "neural")
 
 
 # ---- the run ----------------------------------------------------------------------------------------------------
@@ -555,6 +572,8 @@ async def main(only: list[str]) -> None:
                         await memory_sweep(api, rec, client, settings.task_queue)
                     if "reconcile" in chosen:
                         await reconcile(api, rec, client, settings.task_queue)
+                    if "neural" in chosen:
+                        await neural(api, rec)
         finally:
             await worker.shutdown()
             await asyncio.gather(worker_task, return_exceptions=True)
