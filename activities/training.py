@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -19,8 +21,22 @@ from core.names import TRAIN_MODEL
 from core.neural.contracts import TrainingHandlers, TrainingInput, TrainingOutcome, TrainingProgress
 from core.settings import get_settings
 
+T = TypeVar("T")
+
 log = logging.getLogger("stellarflow.training")
 SIGNAL_EVERY_S = 1.0
+HEARTBEAT_EVERY_S = 0.5
+
+
+async def _beating(work: Callable[[], T], details: Callable[[], Any]) -> T:
+    """`work()` in a thread, heartbeating meanwhile: loading scikit-learn and the data set, or an epoch on a busy
+    machine, can take longer than the heartbeat timeout, and a silent attempt would be abandoned as lost."""
+    task = asyncio.ensure_future(asyncio.to_thread(work))
+    while True:
+        done, _ = await asyncio.wait({task}, timeout=HEARTBEAT_EVERY_S)
+        if done:
+            return task.result()
+        activity.heartbeat(details())
 
 
 async def _report(progress: TrainingProgress) -> None:
@@ -37,7 +53,7 @@ async def train_model(request: TrainingInput) -> TrainingOutcome:
 
     info = activity.info()
     try:
-        training = await asyncio.to_thread(Training, get_settings(), request, info.attempt)
+        training = await _beating(lambda: Training(get_settings(), request, info.attempt), lambda: {"preparing": True})
     except NothingToLearn as error:
         raise ApplicationError(str(error), type="NothingToLearn", non_retryable=True) from None
     if training.resumed_from is not None:
@@ -45,10 +61,10 @@ async def train_model(request: TrainingInput) -> TrainingOutcome:
         await _report(training.progress())
     last_report = 0.0
     while not training.done:
-        progress = await asyncio.to_thread(training.step)
+        progress = await _beating(training.step, lambda: {"epoch": training.epoch})
         activity.heartbeat(progress.model_dump(mode="json"))
         now = time.monotonic()
         if progress.epoch == 1 or training.done or now - last_report >= SIGNAL_EVERY_S:
             last_report = now
             await _report(progress)
-    return await asyncio.to_thread(training.finish)
+    return await _beating(training.finish, lambda: {"registering": True})

@@ -1,6 +1,7 @@
 """The networks: one scikit-learn MLP per output (`MLPClassifier` for a categorical output, `MLPRegressor` for a
 numeric one), trained an epoch at a time with `partial_fit` (one pass over the training split in minibatches of
-`batch_size`, Adam at `learning_rate`).
+`batch_size`, Adam at `learning_rate`; the rows are shuffled by the trainer, seeded per epoch, so a resumed training
+shuffles as the lost one would have).
 
 Weights and the optimizer's moments move in and out as plain numpy arrays (`arrays` / `restore`), stored with
 `numpy.savez` and loaded with `allow_pickle=False`: a checkpoint or model file can hold numbers only, never code.
@@ -28,7 +29,7 @@ def build(encoding: Encoding, config: TrainingConfig) -> dict[str, Head]:
         kind = MLPClassifier if target.task == "classification" else MLPRegressor
         heads[target.name] = kind(hidden_layer_sizes=tuple(config.hidden_layers), solver="adam",
                                   learning_rate_init=config.learning_rate, batch_size=config.batch_size,
-                                  random_state=config.seed, shuffle=True)
+                                  random_state=config.seed, shuffle=False, activation="relu")
     return heads
 
 
@@ -125,14 +126,14 @@ def validation(metrics: list[HeadMetrics]) -> dict[str, float]:
 
 
 def outputs(heads: dict[str, Head], encoding: Encoding, x: np.ndarray) -> list[dict[str, Any]]:
-    """Per target for each row of `x`: the value and, for a classification, the probability of every class."""
+    """Per target for each row of `x`, through scikit-learn: the value and, for a classification, the probability
+    of every class (what core/neural/forward.py must agree with)."""
     results = []
     for target in encoding.targets:
         head = heads[target.name]
         if target.task == "classification":
-            probabilities = head.predict_proba(x)
             classes = [str(c) for c in head.classes_]
-            results.append({"target": target, "probabilities": probabilities, "classes": classes})
+            results.append({"target": target, "probabilities": head.predict_proba(x), "classes": classes})
         else:
             results.append({"target": target, "values": head.predict(x)})
     return results

@@ -1,7 +1,7 @@
 """Predictions from a registered model version, with the reasons for them.
 
 A version's networks are loaded once per process (`load`: the file's sha256 checked against the registry's,
-arrays only) and kept in a small LRU cache keyed by (model, version, sha256).
+arrays only), kept in a small LRU cache keyed by (model, version, sha256), and run in numpy (core/neural/forward.py).
 
 Reasons come from occlusion, one forward pass for all features together: each feature in turn is replaced by its
 training average (a numeric feature by its training mean, a categorical one by the mix of its values in training),
@@ -19,9 +19,10 @@ import numpy as np
 from pydantic import BaseModel
 
 from core.errors import ValidationFailed
-from core.neural import features, network, store
+from core.neural import features, store
 from core.neural.features import Encoding, Feature
-from core.neural.models import Contribution, ModelVersion, TrainingConfig
+from core.neural.forward import Layers, forward, layers
+from core.neural.models import Contribution, ModelVersion
 from core.settings import Settings
 
 CACHE_SIZE = 32
@@ -31,23 +32,30 @@ REASONS = 3
 class Loaded(BaseModel):
     model_config = {"arbitrary_types_allowed": True}
     encoding: Encoding
-    heads: dict[str, Any]
+    heads: dict[str, Layers]
 
 
 _cache: OrderedDict[tuple[str, int, str], Loaded] = OrderedDict()
 _lock = threading.Lock()
 
 
-def load(settings: Settings, version: ModelVersion) -> Loaded:
+def cached(version: ModelVersion) -> Loaded | None:
+    """The version's networks if this process has them loaded (no file read, no thread hop)."""
     key = (version.model_id, version.version, version.sha256)
     with _lock:
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
+    return None
+
+
+def load(settings: Settings, version: ModelVersion) -> Loaded:
+    if (found := cached(version)) is not None:
+        return found
+    key = (version.model_id, version.version, version.sha256)
     encoding = Encoding.model_validate(version.encoding)
-    heads = network.build(encoding, TrainingConfig.model_validate(version.config))
-    network.restore(heads, encoding, store.read_arrays(settings.data_dir.resolve() / version.path, version.sha256))
-    loaded = Loaded(encoding=encoding, heads=heads)
+    arrays = store.read_arrays(settings.data_dir.resolve() / version.path, version.sha256)
+    loaded = Loaded(encoding=encoding, heads={t.name: layers(arrays, t.name) for t in encoding.targets})
     with _lock:
         _cache[key] = loaded
         while len(_cache) > CACHE_SIZE:
@@ -111,14 +119,14 @@ def predict(loaded: Loaded, row: dict[str, Any]) -> dict[str, Any]:
     confidences: list[float] = []
     contributions: list[tuple[Contribution, Feature, str, Any]] = []
     spans = encoding.columns()
-    for result in network.outputs(loaded.heads, encoding, matrix):
-        target = result["target"]
+    for target in encoding.targets:
+        output = forward(loaded.heads[target.name], matrix, target.task)
         if target.task == "classification":
-            p = result["probabilities"]
+            p = output
             best = int(np.argmax(p[0]))
-            label = result["classes"][best]
+            label = target.classes[best]
             values[target.name] = label
-            probabilities[target.name] = {c: round(float(v), 6) for c, v in zip(result["classes"], p[0], strict=True)}
+            probabilities[target.name] = {c: round(float(v), 6) for c, v in zip(target.classes, p[0], strict=True)}
             confidences.append(float(p[0][best]))
             for (feature, _, _), without in zip(spans, p[1:, best], strict=True):
                 contributions.append((Contribution(feature=feature.name, value=row.get(feature.name),
@@ -127,8 +135,8 @@ def predict(loaded: Loaded, row: dict[str, Any]) -> dict[str, Any]:
                                       feature, "classification", label))
         else:
             decoded = [float(features.decode_target(target.model_copy(update={"integer": False}), v))
-                       for v in result["values"]]
-            values[target.name] = features.decode_target(target, float(result["values"][0]))
+                       for v in output]
+            values[target.name] = features.decode_target(target, float(output[0]))
             for (feature, _, _), without in zip(spans, decoded[1:], strict=True):
                 contributions.append((Contribution(feature=feature.name, value=row.get(feature.name),
                                                    output=target.name, effect=decoded[0] - without,

@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from core.db import session_scope
+from core.db import get_engine, session_scope
 from core.neural import store
 from core.neural.models import HeadMetrics, ModelVersion
 from core.neural.tables import ModelRow, ModelVersionRow
@@ -32,18 +33,42 @@ def get_model(model_id: str) -> ModelRow | None:
         return session.get(ModelRow, model_id)
 
 
+# Versions never change once written: each process keeps the ones it has read (the model's owner and sharing,
+# which may, are read each time). One primary-key read instead of an ORM session and two queries per prediction.
+_versions: dict[tuple[str, int], ModelVersion] = {}
+MAX_CACHED_VERSIONS = 1000
+
+
+_MODELS = ModelRow.__table__  # type: ignore[attr-defined]
+_MODEL_ACCESS = select(_MODELS.c.owner, _MODELS.c.shared_with, _MODELS.c.latest_version) \
+    .where(_MODELS.c.id == bindparam("model_id"))
+
+
 def get_version(model_id: str, version: int | None = None) -> ModelVersion | None:
     """A version of the model (the latest when `version` is None), or None."""
+    with get_engine().connect() as connection:
+        model = connection.execute(_MODEL_ACCESS, {"model_id": model_id}).first()
+    if model is None:
+        return None
+    number = version if version is not None else model.latest_version
+    found = _versions.get((model_id, number))
+    if found is None:
+        found = _read_version(model_id, number)
+        if found is None:
+            return None
+        if len(_versions) >= MAX_CACHED_VERSIONS:
+            _versions.clear()
+        _versions[model_id, number] = found
+    return found.model_copy(update={"owner": model.owner, "shared_with": list(model.shared_with or [])})
+
+
+def _read_version(model_id: str, version: int) -> ModelVersion | None:
     with session_scope() as session:
         model = session.get(ModelRow, model_id)
         if model is None:
             return None
-        query = select(ModelVersionRow).where(ModelVersionRow.model_id == model_id)
-        if version is None:
-            query = query.order_by(ModelVersionRow.version.desc())  # type: ignore[attr-defined]
-        else:
-            query = query.where(ModelVersionRow.version == version)
-        row = session.exec(query.limit(1)).first()
+        row = session.exec(select(ModelVersionRow).where(ModelVersionRow.model_id == model_id,
+                                                         ModelVersionRow.version == version)).first()
         return _version(row, model) if row else None
 
 

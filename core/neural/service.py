@@ -128,7 +128,7 @@ async def predict(settings: Settings, model_id: str, version: int | None, values
     require_use(caller, model.owner, model.shared_with, "model", model_id, "predict with it")
     from core.neural import predict as predictor  # scikit-learn loads on the first prediction, not at start-up
 
-    loaded = await asyncio.to_thread(predictor.load, settings, model)
+    loaded = predictor.cached(model) or await asyncio.to_thread(predictor.load, settings, model)
     result = predictor.predict(loaded, features.flatten(values))
     return Prediction(**result, model=model)
 
