@@ -92,7 +92,12 @@ def _invalid(field: str, message: str) -> ValidationFailed:
                             details=[{"field": field, "constraint": "training_data", "message": message}])
 
 
-def _mean_scale(values: list[float]) -> tuple[float, float]:
+MAX_MAGNITUDE = 1e12  # beyond it, means and spreads lose the precision scaling needs
+
+
+def _mean_scale(name: str, values: list[float]) -> tuple[float, float]:
+    if any(abs(v) > MAX_MAGNITUDE for v in values):
+        raise _invalid(name, f"numbers beyond ±{MAX_MAGNITUDE:g} cannot be scaled")
     mean = sum(values) / len(values)
     spread = math.sqrt(sum((v - mean) ** 2 for v in values) / len(values))
     return mean, spread if spread > 1e-12 else 1.0
@@ -117,7 +122,7 @@ def infer(inputs: list[dict[str, Any]], outputs: list[dict[str, Any]]) -> Encodi
     for name in names:
         values = [row[name] for row in inputs if row.get(name) is not None]
         if values and all(is_number(v) for v in values):
-            mean, scale = _mean_scale([float(v) for v in values])
+            mean, scale = _mean_scale(f"trainingData.samples[].input.{name}", [float(v) for v in values])
             features.append(Feature(name=name, kind="numeric", mean=mean, scale=scale))
         else:
             categories = sorted({category(v) for v in values})
@@ -133,7 +138,7 @@ def infer(inputs: list[dict[str, Any]], outputs: list[dict[str, Any]]) -> Encodi
         if any(v is None for v in values):
             raise _invalid(f"trainingData.samples[].output.{name}", "null outputs cannot be learnt")
         if all(is_number(v) and not isinstance(v, bool) for v in values):
-            mean, scale = _mean_scale([float(v) for v in values])
+            mean, scale = _mean_scale(f"trainingData.samples[].output.{name}", [float(v) for v in values])
             integer = all(float(v).is_integer() for v in values)
             targets.append(Target(name=name, task="regression", mean=mean, scale=scale, integer=integer))
         else:

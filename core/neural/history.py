@@ -16,6 +16,7 @@ from core.agents.tables import SwarmRow, TaskRow
 from core.db import session_scope
 
 FINISHED = ("completed", "failed")
+HISTORY_LIMIT = 5000
 
 
 def _agent_count(swarm: SwarmRow) -> int:

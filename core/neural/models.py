@@ -9,8 +9,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
+# Bounds on one training's work, so no request can hold a worker for hours or write gigabytes of checkpoints
+# (docs/neural.md#limits): epochs, network size, and samples × epochs.
 MAX_SAMPLES = 20_000
-MAX_EPOCHS = 10_000
+MAX_EPOCHS = 1_000
+MAX_LAYERS = 3
+MAX_LAYER_SIZE = 128
+MAX_SAMPLE_EPOCHS = 2_000_000
+LayerSize = Annotated[int, Field(ge=1, le=MAX_LAYER_SIZE)]
 
 
 class TrainingStatus(StrEnum):
@@ -26,8 +32,7 @@ class TrainingConfig(BaseModel):
     epochs: int = Field(default=100, ge=1, le=MAX_EPOCHS)
     learning_rate: float = Field(default=0.001, gt=0, le=10)
     batch_size: int = Field(default=32, ge=1, le=100_000)
-    hidden_layers: list[Annotated[int, Field(ge=1, le=1024)]] = Field(default_factory=lambda: [32, 16], min_length=1,
-                                                             max_length=8)
+    hidden_layers: list[LayerSize] = Field(default_factory=lambda: [32, 16], min_length=1, max_length=MAX_LAYERS)
     seed: int = 0
 
 

@@ -20,14 +20,22 @@ from temporalio.service import RPCError
 
 from core.access import Caller, may_read, require_use, require_write
 from core.db import session_scope
-from core.errors import NotFound, Unavailable
+from core.errors import NotFound, Unavailable, ValidationFailed
 from core.events.contracts import EntityRecord
 from core.events.store import record
 from core.ids import new_id
 from core.names import TRAINING_WORKFLOW
 from core.neural import features, registry
 from core.neural.contracts import TrainingInput
-from core.neural.models import Contribution, HeadMetrics, ModelVersion, TrainingState, TrainRequest
+from core.neural.history import HISTORY_LIMIT
+from core.neural.models import (
+    MAX_SAMPLE_EPOCHS,
+    Contribution,
+    HeadMetrics,
+    ModelVersion,
+    TrainingState,
+    TrainRequest,
+)
 from core.neural.projection import TRAINING_PROJECTION
 from core.neural.tables import TrainingRow
 from core.settings import Settings
@@ -46,7 +54,13 @@ class Prediction(BaseModel):
 
 
 def _check_samples(request: TrainRequest) -> None:
-    """Samples that cannot be trained on are a 400 now, not a failed training later."""
+    """Samples that cannot be trained on, or more work than one training may be, are a 400 now, not a failed
+    training later."""
+    samples = len(request.samples) if request.source == "samples" else HISTORY_LIMIT
+    if samples * request.config.epochs > MAX_SAMPLE_EPOCHS:
+        raise ValidationFailed("Too much work for one training", details=[{
+            "field": "configuration.epochs", "constraint": "max_sample_epochs", "value": request.config.epochs,
+            "message": f"samples × epochs is {samples * request.config.epochs:,}; at most {MAX_SAMPLE_EPOCHS:,}"}])
     if request.source == "samples":
         features.infer([features.flatten(s.input) for s in request.samples],
                        [features.flatten(s.output) for s in request.samples])

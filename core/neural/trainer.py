@@ -19,9 +19,9 @@ import numpy as np
 from core.errors import ValidationFailed
 from core.neural import features, history, network, registry, store
 from core.neural.contracts import TrainingInput, TrainingOutcome, TrainingProgress
+from core.neural.history import HISTORY_LIMIT
 from core.settings import Settings
 
-HISTORY_LIMIT = 5000
 MIN_SAMPLES = 4
 MEASURED_EPOCHS_FOR_ESTIMATE = 2  # estimatedTime stays null until this many epochs were timed
 KEPT_EPOCH_TIMES = 50

@@ -4,12 +4,20 @@ and `version` on predict are ours."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.common.values import Usernames
-from core.neural.models import MAX_EPOCHS, MAX_SAMPLES, Sample, TrainingConfig, TrainRequest
+from core.neural.models import (
+    MAX_EPOCHS,
+    MAX_LAYERS,
+    MAX_SAMPLES,
+    LayerSize,
+    Sample,
+    TrainingConfig,
+    TrainRequest,
+)
 
 EXAMPLE_TRAIN = {
     "patternType": "coordination",
@@ -41,8 +49,7 @@ class Configuration(BaseModel):
     epochs: int = Field(default=100, ge=1, le=MAX_EPOCHS)
     learningRate: float = Field(default=0.001, gt=0, le=10)
     batchSize: int = Field(default=32, ge=1, le=100_000)
-    hiddenLayers: list[Annotated[int, Field(ge=1, le=1024)]] = Field(default_factory=lambda: [32, 16], min_length=1,
-                                                            max_length=8)
+    hiddenLayers: list[LayerSize] = Field(default_factory=lambda: [32, 16], min_length=1, max_length=MAX_LAYERS)
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
 
 
