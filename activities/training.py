@@ -9,6 +9,7 @@ that cannot be learnt (too few samples, a single class) fails without retrying (
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -28,15 +29,26 @@ SIGNAL_EVERY_S = 1.0
 HEARTBEAT_EVERY_S = 0.5
 
 
-async def _beating(work: Callable[[], T], details: Callable[[], Any]) -> T:
+async def _beating(work: Callable[[], T], details: Callable[[], Any], stop: Callable[[], None] | None = None) -> T:
     """`work()` in a thread, heartbeating meanwhile: loading scikit-learn and the data set, or an epoch on a busy
-    machine, can take longer than the heartbeat timeout, and a silent attempt would be abandoned as lost."""
+    machine, can take longer than the heartbeat timeout, and a silent attempt would be abandoned as lost.
+
+    A thread cannot be cancelled: when the attempt is (cancelled, or its heartbeat timed out), `stop()` tells the
+    work to write nothing more and the attempt waits for it to return, so a retry on this worker never races a
+    thread of the attempt before it."""
     task = asyncio.ensure_future(asyncio.to_thread(work))
-    while True:
-        done, _ = await asyncio.wait({task}, timeout=HEARTBEAT_EVERY_S)
-        if done:
-            return task.result()
-        activity.heartbeat(details())
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=HEARTBEAT_EVERY_S)
+            if done:
+                return task.result()
+            activity.heartbeat(details())
+    except asyncio.CancelledError:
+        if stop is not None:
+            stop()
+        with contextlib.suppress(BaseException):
+            await asyncio.shield(task)
+        raise
 
 
 async def _report(progress: TrainingProgress) -> None:
@@ -61,10 +73,10 @@ async def train_model(request: TrainingInput) -> TrainingOutcome:
         await _report(training.progress())
     last_report = 0.0
     while not training.done:
-        progress = await _beating(training.step, lambda: {"epoch": training.epoch})
+        progress = await _beating(training.step, lambda: {"epoch": training.epoch}, training.stop)
         activity.heartbeat(progress.model_dump(mode="json"))
         now = time.monotonic()
         if progress.epoch == 1 or training.done or now - last_report >= SIGNAL_EVERY_S:
             last_report = now
             await _report(progress)
-    return await _beating(training.finish, lambda: {"registering": True})
+    return await _beating(training.finish, lambda: {"registering": True}, training.stop)

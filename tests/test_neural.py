@@ -89,7 +89,8 @@ async def test_training_learns_a_known_rule_and_predicts_with_reasons(api: httpx
     assert types[0] == "training.started" and types[-1] == "training.completed", types
     progress = [e.data for e in events if e.type == "training.progress"]
     assert progress[0]["epoch"] == 1 and progress[0]["estimatedTime"] is None
-    assert progress[-1]["epoch"] == 40 and all(p["estimatedTime"] is not None for p in progress if p["epoch"] >= 2)
+    assert progress[-1]["epoch"] == 40, progress
+    assert all(p["estimatedTime"] is not None for p in progress if p["epoch"] >= 2), progress
     assert [p["epoch"] for p in progress] == sorted(p["epoch"] for p in progress)
 
     model_id = done["model"]["modelId"]
@@ -167,8 +168,8 @@ async def test_training_survives_a_killed_worker_and_resumes_from_its_checkpoint
     env = {**os.environ, "STELLARFLOW_TASK_QUEUE": queue,
            "TEMPORAL_ADDRESS": temporal_env.client.service_client.config.target_host,
            "STELLARFLOW_TEMPORAL_NAMESPACE": temporal_env.client.namespace,
-           "STELLARFLOW_HEARTBEAT_TIMEOUT_S": "2", "STELLARFLOW_MANAGE_SCHEDULES": "false"}
-    settings = get_settings().model_copy(update={"task_queue": queue, "heartbeat_timeout_s": 2})
+           "STELLARFLOW_MANAGE_SCHEDULES": "false"}
+    settings = get_settings().model_copy(update={"task_queue": queue})  # heartbeat timeout: 5 s, the training floor
     request = TrainRequest(pattern_type="crash", samples=[Sample(**s) for s in samples(600)],
                            config=TrainingConfig(epochs=60, learning_rate=0.01, hidden_layers=[64, 32]))
     workers = [WorkerProcess(env, tmp_path / "worker-1.log")]
@@ -186,10 +187,12 @@ async def test_training_survives_a_killed_worker_and_resumes_from_its_checkpoint
             assert time.monotonic() < deadline and workers[1].alive(), workers[1].output()
             await asyncio.sleep(0.1)
         assert final.status == TrainingStatus.completed, final
-        # Resumed from the checkpoint the killed worker left (or a later one), not from epoch 0.
+        # Resumed from the checkpoint the killed worker left (or a later one), not from epoch 0. (On a very busy
+        # machine a heartbeat may also time out, so the attempt numbers are not asserted.)
         resumed = [e.data for e in list_events(state.id) if e.type == "training.resumed"]
-        assert resumed and resumed[0]["attempt"] == 2 and killed_at <= resumed[0]["fromEpoch"] < 60, resumed
-        assert final.resumed_from_epoch is not None and final.resumed_from_epoch >= killed_at
+        assert any(killed_at <= r["fromEpoch"] < 60 for r in resumed), (killed_at, resumed)
+        assert final.attempt >= 2 and final.resumed_from_epoch is not None
+        assert final.resumed_from_epoch >= killed_at, (killed_at, final.resumed_from_epoch)
         assert final.current_epoch == 60 and final.version == 1
         assert not folder.exists()  # the checkpoint is dropped once the version is registered
         strategy = next(m for m in final.metrics if m.output == "strategy")

@@ -40,6 +40,9 @@ from core.neural.projection import TRAINING_PROJECTION
 from core.neural.tables import TrainingRow
 from core.settings import Settings
 
+# A training's heartbeat timeout is never below this: its activity heartbeats every half second, but the SDK sends
+# at most one heartbeat per 0.8 × timeout, and a CPU-bound worker on a busy machine needs the margin.
+MIN_HEARTBEAT_TIMEOUT_S = 5.0
 TRAINING_ID = re.compile(r"^train-[0-9A-HJKMNP-TV-Z]{26}$")
 MODEL_ID = re.compile(r"^model-[0-9A-HJKMNP-TV-Z]{26}$")
 
@@ -87,7 +90,8 @@ async def start_training(client: Client, settings: Settings, request: TrainReque
                                    pattern_type=request.pattern_type, source=request.source,
                                    samples=request.samples, validation_split=request.validation_split,
                                    config=request.config, model_id=model_id,
-                                   heartbeat_timeout_s=settings.heartbeat_timeout_s, created_at=now)
+                                   heartbeat_timeout_s=max(settings.heartbeat_timeout_s, MIN_HEARTBEAT_TIMEOUT_S),
+                                   created_at=now)
     # The row first (seq 0), so a GET right after the 202 finds it; the workflow's writes replace it.
     await asyncio.to_thread(record, EntityRecord(kind=TRAINING_PROJECTION.kind, id=training_id, seq=0,
                                                  snapshot=state.model_dump(mode="json")), TRAINING_PROJECTION)

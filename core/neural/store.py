@@ -14,6 +14,7 @@ import io
 import json
 import os
 import shutil
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,7 @@ def model_path(model_id: str, training_id: str) -> str:
 
 def _atomic_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp")
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")  # writers never share one
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE)
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)

@@ -31,6 +31,10 @@ class NothingToLearn(Exception):
     """The data cannot be trained on (too few samples, one class only, …): retrying will not help."""
 
 
+class Stopped(Exception):
+    """The attempt was cancelled while this epoch ran: its result is not written."""
+
+
 class Training:
     def __init__(self, settings: Settings, request: TrainingInput, attempt: int) -> None:
         self.settings, self.request, self.attempt = settings, request, attempt
@@ -59,6 +63,7 @@ class Training:
         self.training_seconds = 0.0
         self.resumed_from: int | None = None
         self.loss: float | None = None
+        self.stopped = False
         checkpoint = store.read_checkpoint(self.folder)
         if checkpoint is not None:
             meta, arrays = checkpoint
@@ -78,6 +83,10 @@ class Training:
             rows = [sample.model_dump(mode="json") for sample in self.request.samples]
         store.write_dataset(self.folder, rows)
         return rows
+
+    def stop(self) -> None:
+        """From another thread: write no checkpoint or model after the epoch in progress."""
+        self.stopped = True
 
     @property
     def total(self) -> int:
@@ -99,9 +108,12 @@ class Training:
         self.loss = network.epoch(self.heads, self.encoding, x, ys)
         self.epoch += 1
         validation = network.validation(network.evaluate(self.heads, self.encoding, self.x_held, self.y_held))
+        computed = time.perf_counter() - began  # this epoch's time as the checkpoint records it (without its write)
+        if self.stopped:
+            raise Stopped
         store.write_checkpoint(self.folder, network.arrays(self.heads), {
-            "epoch": self.epoch, "loss": self.loss, "epoch_times": self.epoch_times[-KEPT_EPOCH_TIMES:],
-            "training_seconds": self.training_seconds + (time.perf_counter() - began)})
+            "epoch": self.epoch, "loss": self.loss, "epoch_times": [*self.epoch_times, computed][-KEPT_EPOCH_TIMES:],
+            "training_seconds": self.training_seconds + computed})
         elapsed = time.perf_counter() - began
         self.training_seconds += elapsed
         self.epoch_times = [*self.epoch_times, elapsed][-KEPT_EPOCH_TIMES:]
@@ -121,6 +133,8 @@ class Training:
 
     def finish(self) -> TrainingOutcome:
         metrics = network.evaluate(self.heads, self.encoding, self.x_held, self.y_held)
+        if self.stopped:
+            raise Stopped
         request = self.request
         version = registry.register(
             self.settings, training_id=request.training_id, model_id=request.model_id, owner=request.owner,
