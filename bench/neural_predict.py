@@ -172,6 +172,7 @@ async def main(args: argparse.Namespace) -> dict:
         "statusReadP99Ms": round(_percentile(baseline, 0.99), 2),
         "targetP99Ms": TARGET_P99_MS,
         "meetsTarget": p99 <= TARGET_P99_MS,
+        "loadAverage1m": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(),
     }
 
 
