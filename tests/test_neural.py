@@ -160,6 +160,46 @@ async def test_only_the_owner_or_those_it_is_shared_with_use_a_model(api: httpx.
     assert version_two["model"] == {"modelId": model_id, "version": "2"}
 
 
+async def test_a_cancelled_training_says_so(api: httpx.AsyncClient, temporal_client) -> None:
+    started = await api.post("/api/v2/neural/train", json=body(count=400, epochs=1000))
+    assert started.status_code == 202, started.text
+    training_id = started.json()["data"]["trainingId"]
+    await poll(api, f"/api/v2/neural/training/{training_id}", lambda b: b["data"]["currentEpoch"] >= 1, timeout=30)
+    await temporal_client.get_workflow_handle(training_id).cancel()
+    done = (await poll(api, f"/api/v2/neural/training/{training_id}",
+                       lambda b: b["data"]["status"] != "training", timeout=30))["data"]
+    assert done["status"] == "cancelled" and done["model"]["version"] is None and done["completedAt"]
+    assert [e.type for e in list_events(training_id)][-1] == "training.cancelled"
+
+
+async def test_history_trains_on_finished_tasks(api: httpx.AsyncClient) -> None:
+    """`source: history` reads the tasks' projection (rows written here as the task projection writes them)."""
+    from datetime import UTC, datetime
+
+    from core.agents.tables import TaskRow
+    from core.db import session_scope
+    from core.ids import new_id
+
+    ids = [new_id("tk") for _ in range(16)]
+    with session_scope() as session:
+        for index, task_id in enumerate(ids):
+            session.add(TaskRow(id=task_id, type="build" if index % 2 else "test",
+                                status="failed" if index % 4 == 0 else "completed", duration_ms=1000 + 100 * index,
+                                created_at=datetime.now(UTC), updated_at=datetime.now(UTC)))
+    try:
+        done = await trained(api, {"patternType": "history", "trainingData": {"source": "history"},
+                                   "configuration": {"epochs": 3}})
+    finally:  # other modules count tasks: leave none behind
+        with session_scope() as session:
+            for task_id in ids:
+                session.delete(session.get(TaskRow, task_id))
+    assert done["source"] == "history" and done["samples"] >= 16
+    assert {m["output"] for m in done["heldOutMetrics"]} == {"outcome", "durationMs"}
+    answer = await api.post("/api/v2/neural/predict", json={"modelId": done["model"]["modelId"], "input": {
+        "taskType": "build", "topology": "none", "strategy": "none", "agentCount": 1}})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["data"]["prediction"]["outcome"] in ("completed", "failed")
+
 @pytest.mark.database("sqlite", reason="kills a worker process sharing the session's SQLite data dir; the database "
                                        "path is the one test_training_learns_a_known_rule covers on both")
 async def test_training_survives_a_killed_worker_and_resumes_from_its_checkpoint(

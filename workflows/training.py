@@ -8,11 +8,13 @@ retries it on another worker, and it resumes from its last checkpoint (core/neur
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError
+from temporalio.workflow import ActivityCancellationType
 
 with workflow.unsafe.imports_passed_through():
     from core.names import TRAIN_MODEL, TRAINING_WORKFLOW
@@ -51,15 +53,24 @@ class TrainingWorkflow:
         try:
             outcome = await workflow.execute_activity(
                 TRAIN_MODEL, request, result_type=TrainingOutcome, start_to_close_timeout=TRAINING_TIMEOUT,
-                heartbeat_timeout=timedelta(seconds=request.heartbeat_timeout_s), retry_policy=RETRY)
-        except ActivityError as error:
-            cause = error.cause
-            message = cause.message if isinstance(cause, ApplicationError) else str(cause or error)
-            state.status, state.error = TrainingStatus.failed, message
+                heartbeat_timeout=timedelta(seconds=request.heartbeat_timeout_s), retry_policy=RETRY,
+                # a cancelled training ends once its activity has stopped writing (after the epoch in progress)
+                cancellation_type=ActivityCancellationType.WAIT_CANCELLATION_COMPLETED)
+        except (asyncio.CancelledError, ActivityError) as error:
+            if isinstance(error, ActivityError) and not isinstance(error.cause, CancelledError):
+                cause = error.cause
+                message = cause.message if isinstance(cause, ApplicationError) else str(cause or error)
+                state.status, state.error = TrainingStatus.failed, message
+                state.completed_at = state.updated_at = workflow.now()
+                recorder.emit("training.failed", {"error": message})
+                await recorder.settle()
+                return state
+            # Cancelled (the Temporal UI, or a cancel route): say so in the projection, then end as cancelled.
+            state.status = TrainingStatus.cancelled
             state.completed_at = state.updated_at = workflow.now()
-            recorder.emit("training.failed", {"error": message})
+            recorder.emit("training.cancelled", {"epoch": state.current_epoch})
             await recorder.settle()
-            return state
+            raise asyncio.CancelledError from None
         state.status = TrainingStatus.completed
         state.version, state.metrics = outcome.version, outcome.metrics
         state.current_epoch, state.samples = outcome.epochs, outcome.samples
