@@ -20,6 +20,7 @@ from temporalio.exceptions import ApplicationError
 
 from core.names import TRAIN_MODEL
 from core.neural.contracts import TrainingHandlers, TrainingInput, TrainingOutcome, TrainingProgress
+from core.neural.models import NothingToLearn
 from core.settings import get_settings
 
 T = TypeVar("T")
@@ -61,11 +62,17 @@ async def _report(progress: TrainingProgress) -> None:
 
 @activity.defn(name=TRAIN_MODEL)
 async def train_model(request: TrainingInput) -> TrainingOutcome:
-    from core.neural.trainer import NothingToLearn, Training  # scikit-learn: loaded by the first training only
-
     info = activity.info()
+
+    def prepare() -> Any:
+        # scikit-learn is imported here, in the thread, by the first training only: a 2.5 s import on the event
+        # loop would hold up every workflow task and heartbeat of this worker.
+        from core.neural.trainer import Training
+
+        return Training(get_settings(), request, info.attempt)
+
     try:
-        training = await _beating(lambda: Training(get_settings(), request, info.attempt), lambda: {"preparing": True})
+        training = await _beating(prepare, lambda: {"preparing": True})
     except NothingToLearn as error:
         raise ApplicationError(str(error), type="NothingToLearn", non_retryable=True) from None
     if training.resumed_from is not None:

@@ -19,6 +19,10 @@ MAX_SAMPLE_EPOCHS = 2_000_000
 LayerSize = Annotated[int, Field(ge=1, le=MAX_LAYER_SIZE)]
 
 
+class NothingToLearn(Exception):
+    """The data cannot be trained on (too few samples, one class only, …): retrying will not help."""
+
+
 class TrainingStatus(StrEnum):
     training = "training"
     completed = "completed"

@@ -20,15 +20,12 @@ from core.errors import ValidationFailed
 from core.neural import features, history, network, registry, store
 from core.neural.contracts import TrainingInput, TrainingOutcome, TrainingProgress
 from core.neural.history import HISTORY_LIMIT
+from core.neural.models import NothingToLearn
 from core.settings import Settings
 
 MIN_SAMPLES = 4
 MEASURED_EPOCHS_FOR_ESTIMATE = 2  # estimatedTime stays null until this many epochs were timed
 KEPT_EPOCH_TIMES = 50
-
-
-class NothingToLearn(Exception):
-    """The data cannot be trained on (too few samples, one class only, …): retrying will not help."""
 
 
 class Stopped(Exception):
