@@ -79,11 +79,17 @@ async def train_model(request: TrainingInput) -> TrainingOutcome:
         log.info("%s: attempt %d resumes from epoch %d", request.training_id, info.attempt, training.resumed_from)
         await _report(training.progress())
     last_report = 0.0
-    while not training.done:
-        progress = await _beating(training.step, lambda: {"epoch": training.epoch}, training.stop)
-        activity.heartbeat(progress.model_dump(mode="json"))
-        now = time.monotonic()
-        if progress.epoch == 1 or training.done or now - last_report >= SIGNAL_EVERY_S:
-            last_report = now
-            await _report(progress)
-    return await _beating(training.finish, lambda: {"registering": True}, training.stop)
+    try:
+        while not training.done:
+            progress = await _beating(training.step, lambda: {"epoch": training.epoch}, training.stop)
+            activity.heartbeat(progress.model_dump(mode="json"))
+            now = time.monotonic()
+            if progress.epoch == 1 or training.done or now - last_report >= SIGNAL_EVERY_S:
+                last_report = now
+                await _report(progress)
+        return await _beating(training.finish, lambda: {"registering": True}, training.stop)
+    except asyncio.CancelledError:
+        details = activity.cancellation_details()
+        if details is not None and details.cancel_requested:  # the training was cancelled: no retry will need it
+            await asyncio.to_thread(training.discard)
+        raise  # a lost heartbeat or a worker shutting down: the checkpoint stays for the next attempt

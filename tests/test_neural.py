@@ -170,6 +170,7 @@ async def test_a_cancelled_training_says_so(api: httpx.AsyncClient, temporal_cli
                        lambda b: b["data"]["status"] != "training", timeout=30))["data"]
     assert done["status"] == "cancelled" and done["model"]["version"] is None and done["completedAt"]
     assert [e.type for e in list_events(training_id)][-1] == "training.cancelled"
+    assert not store.training_dir(get_settings(), training_id).exists()  # its checkpoint went with it
 
 
 async def test_history_trains_on_finished_tasks(api: httpx.AsyncClient) -> None:

@@ -85,6 +85,10 @@ class Training:
         """From another thread: write no checkpoint or model after the epoch in progress."""
         self.stopped = True
 
+    def discard(self) -> None:
+        """The training was cancelled: its checkpoint and data set go."""
+        store.remove_training(self.folder)
+
     @property
     def total(self) -> int:
         return self.request.config.epochs
