@@ -103,6 +103,7 @@ import core.auth.tables  # noqa: E402, F401
 import core.events.tables  # noqa: E402, F401
 import core.idempotency.tables  # noqa: E402, F401
 import core.memory.tables  # noqa: E402, F401
+import core.neural.tables  # noqa: E402, F401
 import core.operations.tables  # noqa: E402, F401
 import core.orchestrations.tables  # noqa: E402, F401
 import core.pipelines.tables  # noqa: E402, F401

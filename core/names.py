@@ -23,6 +23,7 @@ RECONCILE_WORKFLOW: Final = "ReconcileWorkflow"
 METRICS_SAMPLE_WORKFLOW: Final = "MetricsSampleWorkflow"
 DIAGNOSTICS_WORKFLOW: Final = "DiagnosticsWorkflow"
 ORCHESTRATION_WORKFLOW: Final = "OrchestrationWorkflow"
+TRAINING_WORKFLOW: Final = "TrainingWorkflow"
 
 # ---- activity types ----------------------------------------------------------------------------------------
 # pipeline actions
@@ -47,6 +48,8 @@ EXECUTE_TASK: Final = "execute_task"
 ROLLBACK_WORKSPACE: Final = "rollback_workspace"
 # orchestrations: a phase's files handed to the next phase
 GATHER_HANDOVER: Final = "gather_handover"
+# neural training (core/neural)
+TRAIN_MODEL: Final = "train_model"
 # maintenance
 SWEEP_EXPIRED_MEMORY: Final = "sweep_expired_memory"
 SWEEP_EXPIRED_ARTIFACTS: Final = "sweep_expired_artifacts"

@@ -255,6 +255,26 @@ async def _source_ctx(world: World) -> dict[str, Any]:
     return _ctx(source=_created(await world.call("owner", "POST", "/api/v2/sources", json=body))["id"])
 
 
+NEURAL_ROWS = [{"input": {"x": x / 10}, "output": {"label": "hi" if x > 5 else "lo"}} for x in range(12)]
+
+
+def _train_body(**extra: Any) -> dict[str, Any]:
+    return {"patternType": "ownership", "trainingData": {"samples": NEURAL_ROWS},
+            "configuration": {"epochs": 2, "batchSize": 4}, **extra}
+
+
+async def _model_ctx(world: World) -> dict[str, Any]:
+    """A's model, shared with `shared`, once its first version is registered."""
+    started = _created(await world.call("owner", "POST", "/api/v2/neural/train",
+                                        json=_train_body(sharedWith=[world.name("shared")])))
+    async with world.client("owner") as owner:
+        done = await eventually(lambda: owner.get(f"/api/v2/neural/training/{started['trainingId']}"),
+                                lambda r: r.json()["data"]["status"] != "training", "the training to end")
+    data = done.json()["data"]
+    assert data["status"] == "completed", data
+    return _ctx(model=data["model"]["modelId"])
+
+
 def _schedule(action: str) -> Case:
     body = {"json": {"start": "2025-01-01T00:00:00Z", "end": "2025-01-01T01:00:00Z"}} if action == "backfill" else {}
     return Case(action, _scheduled_ctx, lambda w, c, a: (f"/api/v2/workflows/{c['workflow']}/schedules/0/{action}",
@@ -392,6 +412,12 @@ CASES: dict[tuple[str, str], list[Case]] = {
     # an MCP tool through the /mcp/v1 façade: the same service and rule as DELETE /api/tasks/{id}
     ("POST", "/mcp/v1/tools/call"): [Case("task_cancel", _task_ctx, lambda w, c, a: (
         "/mcp/v1/tools/call", {"json": {"name": "task_cancel", "arguments": {"task_id": c["task"]}}}))],
+    # neural models: a new version changes the model; predicting uses it (owner, shared, admin)
+    ("POST", "/api/v2/neural/train"): [Case("new version of A's model", _model_ctx, lambda w, c, a: (
+        "/api/v2/neural/train", {"json": _train_body(modelId=c["model"])}))],
+    ("POST", "/api/v2/neural/predict"): [Case("predict with A's model", _model_ctx, lambda w, c, a: (
+        "/api/v2/neural/predict", {"json": {"modelId": c["model"], "input": {"x": 0.3}}}),
+        allowed=("owner", "shared", "admin"))],
     # credentials: their existence is private (404)
     ("DELETE", "/api/auth/keys/{key_id}"): [Case("revoke", _key_ctx, lambda w, c, a: (
         f"/api/auth/keys/{c['key']}", {}), other=404)],

@@ -11,11 +11,12 @@ from workflows.swarm import SwarmWorkflow
 from workflows.sync_source import SyncSourceWorkflow
 from workflows.system import DiagnosticsWorkflow, MetricsSampleWorkflow
 from workflows.task import TaskWorkflow
+from workflows.training import TrainingWorkflow
 
 ALL = [PipelineWorkflow, AgentWorkflow, TaskWorkflow, SwarmWorkflow, MemorySweepWorkflow, ConcurrencyGroupWorkflow,
        SyncSourceWorkflow, ArtifactSweepWorkflow, ReconcileWorkflow, MetricsSampleWorkflow, DiagnosticsWorkflow,
-       OrchestrationWorkflow]
+       OrchestrationWorkflow, TrainingWorkflow]
 
 __all__ = ["ALL", "AgentWorkflow", "ArtifactSweepWorkflow", "ConcurrencyGroupWorkflow", "DiagnosticsWorkflow",
            "MemorySweepWorkflow", "MetricsSampleWorkflow", "OrchestrationWorkflow", "PipelineWorkflow",
-           "ReconcileWorkflow", "SwarmWorkflow", "SyncSourceWorkflow", "TaskWorkflow"]
+           "ReconcileWorkflow", "SwarmWorkflow", "SyncSourceWorkflow", "TaskWorkflow", "TrainingWorkflow"]

@@ -12,6 +12,7 @@ from api.dialect2.routes import (
     health,
     memory,
     metrics,
+    neural,
     operations,
     orchestrations,
     runs,
@@ -24,4 +25,4 @@ from api.dialect2.routes import (
 
 ROUTERS: list[APIRouter] = [health.router, auth.router, workflows.router, runs.router, swarms.router, agents.router,
                             tasks.router, operations.router, memory.router, webhooks.router, sources.router,
-                            artifacts.router, metrics.router, orchestrations.router]
+                            artifacts.router, metrics.router, orchestrations.router, neural.router]

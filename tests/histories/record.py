@@ -527,8 +527,31 @@ async def orchestrations(api: Api, rec: HistoryWriter) -> None:
     await rec.save("orchestration-cancelled", cancelled)
 
 
+async def neural(api: Api, rec: HistoryWriter, client: Client) -> None:
+    """A training that completes (with progress signals and a model version), one that fails (too few samples:
+    the activity's non-retryable error) and one cancelled mid-training."""
+    rows = [{"input": {"x": x / 10, "kind": "a" if x % 2 else "b"}, "output": {"label": "hi" if x > 10 else "lo"}}
+            for x in range(20)]
+    body = {"patternType": "history", "trainingData": {"samples": rows, "validationSplit": 0.25},
+            "configuration": {"epochs": 5, "learningRate": 0.01, "batchSize": 8}}
+    trained = (await api.post("/api/v2/neural/train", body, expect=202))["data"]["trainingId"]
+    failing = (await api.post("/api/v2/neural/train", {**body, "trainingData": {"samples": rows[9:12]}},
+                              expect=202))["data"]["trainingId"]
+    long = {**body, "configuration": {"epochs": 1000, "learningRate": 0.01, "batchSize": 8}}
+    cancelled = (await api.post("/api/v2/neural/train", long, expect=202))["data"]["trainingId"]
+    await eventually(lambda: api.get(f"/api/v2/neural/training/{cancelled}"),
+                     lambda b: b["data"]["currentEpoch"] >= 1, "the long training's first epoch")
+    await client.get_workflow_handle(cancelled).cancel()
+    for training_id in (trained, failing, cancelled):
+        await eventually(lambda t=training_id: api.get(f"/api/v2/neural/training/{t}"),
+                         lambda b: b["data"]["status"] != "training", "the training to end")
+    await rec.save("training-completed", trained)
+    await rec.save("training-failed", failing)
+    await rec.save("training-cancelled", cancelled)
+
+
 SCENARIOS = ("pipelines", "automation", "agent_and_tasks", "swarm", "swarm_continue_as_new", "memory_sweep",
-             "reconcile", "system", "orchestrations")
+             "reconcile", "system", "orchestrations", "neural")
 
 
 # ---- the run ----------------------------------------------------------------------------------------------------
@@ -606,6 +629,8 @@ async def main(only: list[str]) -> None:
                         await system(api, rec, client, settings.task_queue)
                     if "orchestrations" in chosen:
                         await orchestrations(api, rec)
+                    if "neural" in chosen:
+                        await neural(api, rec, client)
         finally:
             await worker.shutdown()
             await asyncio.gather(worker_task, return_exceptions=True)

@@ -1,7 +1,6 @@
 """Orchestrations (issue 14, item 1): the `orchestrations` projection table.
 
-Numbered 0006 while other branches add 0004/0005: down_revision is the head when it was written (0004_metrics);
-whoever merges re-chains it (down_revision = the head it lands after).
+It follows 0005_neural (they were written side by side and chained at the merge).
 
 Revision ID: 0006_orchestrations
 Revises: 0004_metrics
@@ -16,7 +15,7 @@ from alembic import op
 from core.schema import complete_tables
 
 revision = "0006_orchestrations"
-down_revision = "0004_metrics"
+down_revision = "0005_neural"
 branch_labels = None
 depends_on = None
 
