@@ -20,8 +20,8 @@ from core.events.contracts import EntityRecord
 from core.events.store import ProjectionWriter
 from core.events.store import record as write
 from core.names import LEGACY_RECORD_ENTITY, LEGACY_RECORD_RUN, RECORD
-from core.orchestrations.projection import ORCHESTRATION_PROJECTION
 from core.neural.projection import TRAINING_PROJECTION
+from core.orchestrations.projection import ORCHESTRATION_PROJECTION
 from core.pipelines.contracts import LegacyRunRecord
 from core.pipelines.projection import RUN_PROJECTION
 

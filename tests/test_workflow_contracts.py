@@ -13,8 +13,8 @@ import activities
 import workflows
 from core import names
 from core.agents.contracts import STATUS_QUERY, AgentHandlers, SwarmHandlers, TaskHandlers
-from core.orchestrations.contracts import OrchestrationHandlers
 from core.neural.contracts import TrainingHandlers
+from core.orchestrations.contracts import OrchestrationHandlers
 from core.pipelines import contracts as pipeline_contracts
 
 pytestmark = pytest.mark.database("sqlite", reason="names and handlers: no database")
