@@ -20,13 +20,16 @@ from core.events.contracts import EntityRecord
 from core.events.store import ProjectionWriter
 from core.events.store import record as write
 from core.names import LEGACY_RECORD_ENTITY, LEGACY_RECORD_RUN, RECORD
+from core.neural.projection import TRAINING_PROJECTION
+from core.orchestrations.projection import ORCHESTRATION_PROJECTION
 from core.pipelines.contracts import LegacyRunRecord
 from core.pipelines.projection import RUN_PROJECTION
 
 log = logging.getLogger("stellarflow.record")
 
 WRITERS: dict[str, ProjectionWriter] = {
-    writer.kind: writer for writer in (RUN_PROJECTION, AGENT_PROJECTION, TASK_PROJECTION, SWARM_PROJECTION)
+    writer.kind: writer for writer in (RUN_PROJECTION, AGENT_PROJECTION, TASK_PROJECTION, SWARM_PROJECTION,
+                                      ORCHESTRATION_PROJECTION, TRAINING_PROJECTION)
 }
 
 

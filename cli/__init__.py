@@ -4,9 +4,11 @@ One module per job, assembled here into one typer app:
 
 - `cli.supervisor`: `up`, `worker`, `api` — start processes;
 - `cli.definitions`: `validate`, `schema` — definition files, offline;
-- `cli.client`: `run`, `runs`, `keys` — talk to the API over HTTP, like any other client, with `STELLARFLOW_TOKEN`
-  or else the API key `stellarflow up` wrote to `<data dir>/cli.key` (`cli.http_client`);
-- `cli.admin`: `bootstrap`, `users create` — work on the database directly (an operator's commands).
+- `cli.client`: `run`, `runs`, `keys` (and `cli.run_actions`: `runs logs|approve|reject`) — talk to the API over
+  HTTP, like any other client, with `STELLARFLOW_TOKEN`, else the API key `stellarflow up` wrote to
+  `<data dir>/cli.key`, else the stack `up` last started (`cli.http_client`, `cli.profile`);
+- `cli.admin`: `bootstrap`, `users`, `db`, `reconcile` — work on the database directly (an operator's commands);
+- `cli.mcp`: `mcp` — the MCP server over stdio, as the user of `STELLARFLOW_API_KEY` (`mcp_server`).
 
 Commands import what they need inside themselves, so the CLI starts fast and `up` never imports the API. The
 CLI never imports `activities` or `workflows`; it may use `core`.
@@ -20,7 +22,7 @@ import sys
 import httpx
 import typer
 
-from cli import admin, client, definitions, supervisor
+from cli import admin, client, definitions, mcp, run_actions, supervisor
 from cli.output import err_console
 
 app = typer.Typer(
@@ -32,7 +34,9 @@ app = typer.Typer(
 supervisor.register(app)
 definitions.register(app)
 client.register(app)
+run_actions.register(client.runs_app)
 admin.register(app)
+mcp.register(app)
 
 
 def main() -> None:
@@ -44,9 +48,10 @@ def main() -> None:
     except SystemExit as exit_:
         code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
     except httpx.TransportError as error:
+        from cli.profile import api_url
         from core.settings import get_settings
 
-        err_console.print(f"[red]✗[/] the API is not reachable at {get_settings().api_url} ({error}); "
+        err_console.print(f"[red]✗[/] the API is not reachable at {api_url(get_settings().api_url)} ({error}); "
                           "start the stack with `make up` or `stellarflow up`")
         code = 3
     sys.stdout.flush()

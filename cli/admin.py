@@ -1,5 +1,5 @@
-"""Operator commands that work on the database directly, not through the API: `bootstrap`, `users create`,
-`db upgrade`, `db revision`, `reconcile`.
+"""Operator commands that work on the database directly, not through the API: `bootstrap`, `users create|list|
+set-role|reset-password|disable|enable`, `db upgrade`, `db revision`, `reconcile`.
 
 They need no running stack and no credential — only access to the data dir and the database — which is how the
 operator prepares an installation and creates users before anyone can sign in.
@@ -8,14 +8,16 @@ operator prepares an installation and creates users before anyone can sign in.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 
-from cli.output import console, err_console
+from cli.output import Column, OutputOption, console, emit, err_console
 from cli.overrides import apply_overrides
 
+T = TypeVar("T")
 users_app = typer.Typer(pretty_exceptions_enable=False, help="Users (on the database directly).",
                         no_args_is_help=True)
 
@@ -95,6 +97,103 @@ def users_create(
     if generated:
         console.print("  password (shown once, keep it now):", highlight=False)
         print(password, flush=True)
+
+
+def _done(action: Callable[[], T]) -> T:
+    """Run an administration call; a domain error becomes one line and exit code 2."""
+    from core.errors import DomainError
+
+    try:
+        return action()
+    except DomainError as error:
+        err_console.print(f"[red]✗[/] {error.code}: {error.message}", markup=True)
+        for detail in error.details or []:
+            err_console.print(f"  - {detail.get('field')}: {detail.get('message')}", markup=False)
+        raise typer.Exit(2) from None
+
+
+@users_app.command("list")
+def users_list(
+    output: OutputOption = "table",
+    data_dir: Annotated[Path | None, typer.Option(help="where the database lives")] = None,
+) -> None:
+    """List every user: id, name, role, tier, whether disabled. Example: `stellarflow users list -o json`"""
+    apply_overrides(data_dir=data_dir)
+    from core.auth.admin import list_users
+
+    everyone = [user.model_dump(mode="json") for user in _done(list_users)]
+    emit(everyone, output, [
+        Column("id", lambda u: u["id"], identifier=True),
+        Column("username", lambda u: u["username"]),
+        Column("role", lambda u: u["role"]),
+        Column("tier", lambda u: u["tier"]),
+        Column("disabled", lambda u: "yes" if u["disabled"] else ""),
+    ])
+
+
+@users_app.command("set-role")
+def users_set_role(
+    username: Annotated[str, typer.Argument(metavar="USERNAME")],
+    role: Annotated[str, typer.Argument(metavar="ROLE", help="admin, developer or viewer")],
+    data_dir: Annotated[Path | None, typer.Option(help="where the database lives")] = None,
+) -> None:
+    """Give a user another role; it applies to their next request. Example: `stellarflow users set-role ana viewer`"""
+    apply_overrides(data_dir=data_dir)
+    from core.auth.admin import set_role
+
+    user = _done(lambda: set_role(username, role))
+    console.print(f"[green]✓[/] {user.username} ({user.id}) is now {user.role}")
+
+
+@users_app.command("reset-password")
+def users_reset_password(
+    username: Annotated[str, typer.Argument(metavar="USERNAME")],
+    prompt_password: Annotated[bool, typer.Option(help="type the password instead of generating one")] = False,
+    data_dir: Annotated[Path | None, typer.Option(help="where the database lives")] = None,
+) -> None:
+    """Set a new password (STELLARFLOW_NEW_PASSWORD, a prompt, or generated and printed once) and sign the user out
+    everywhere. Example: `stellarflow users reset-password ana`"""
+    apply_overrides(data_dir=data_dir)
+    from core.auth import passwords
+    from core.auth.admin import reset_password
+
+    password = os.environ.get("STELLARFLOW_NEW_PASSWORD") or None
+    if password is None and prompt_password:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    generated = password is None
+    password = password or passwords.generate()
+    user = _done(lambda: reset_password(username, password))
+    console.print(f"[green]✓[/] new password for {user.username} ({user.id}); their sessions were ended")
+    if generated:
+        console.print("  password (shown once, keep it now):", highlight=False)
+        print(password, flush=True)
+
+
+@users_app.command("disable")
+def users_disable(
+    username: Annotated[str, typer.Argument(metavar="USERNAME")],
+    data_dir: Annotated[Path | None, typer.Option(help="where the database lives")] = None,
+) -> None:
+    """Stop a user: no sign-in, and their tokens and API keys are refused from the next request.
+    Example: `stellarflow users disable ana`"""
+    apply_overrides(data_dir=data_dir)
+    from core.auth.admin import set_disabled
+
+    user = _done(lambda: set_disabled(username, True))
+    console.print(f"[green]✓[/] {user.username} ({user.id}) is disabled")
+
+
+@users_app.command("enable")
+def users_enable(
+    username: Annotated[str, typer.Argument(metavar="USERNAME")],
+    data_dir: Annotated[Path | None, typer.Option(help="where the database lives")] = None,
+) -> None:
+    """Let a disabled user back in. Example: `stellarflow users enable ana`"""
+    apply_overrides(data_dir=data_dir)
+    from core.auth.admin import set_disabled
+
+    user = _done(lambda: set_disabled(username, False))
+    console.print(f"[green]✓[/] {user.username} ({user.id}) is enabled")
 
 
 db_app = typer.Typer(pretty_exceptions_enable=False, help="The database: migrations.", no_args_is_help=True)

@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 
 from cli.http_client import check, client
-from cli.output import STATUS_STYLE, console, err_console
+from cli.output import STATUS_STYLE, Column, OutputOption, console, emit, err_console
 
 runs_app = typer.Typer(pretty_exceptions_enable=False, help="Inspect and cancel runs.", no_args_is_help=True)
 keys_app = typer.Typer(pretty_exceptions_enable=False, help="Your API keys (through the API).", no_args_is_help=True)
@@ -74,6 +74,37 @@ def _steps_table(run: dict) -> Table:
     return table
 
 
+def _failure_tails(run: dict, lines: int = 10) -> None:
+    """Why each failed step failed: the last lines of its stderr (else stdout), which the status alone hides."""
+    for step in run.get("steps", []):
+        for unit in step.get("instances") or [step]:
+            if unit.get("status") != "failed":
+                continue
+            outputs = unit.get("outputs") or {}
+            stream = "stderr" if (outputs.get("stderr") or "").strip() else "stdout"
+            tail = (outputs.get(stream) or "").rstrip("\n").splitlines()[-lines:]
+            if tail:
+                err_console.print(f"── {unit['id']} failed; last {len(tail)} line(s) of its {stream}:",
+                                  style="red", markup=False, highlight=False)
+                for line in tail:
+                    err_console.print(f"   {line}", markup=False, highlight=False)
+
+
+def _approval_hints(run: dict, shown: set[str], api_url: str) -> None:
+    """Once per waiting gate: its prompt, and how to decide it from here or with curl."""
+    for step in run.get("steps", []):
+        approval = step.get("approval") or {}
+        if approval.get("status") != "waiting" or step["id"] in shown:
+            continue
+        shown.add(step["id"])
+        console.print(f"⏸ {step['id']} waits for approval: {approval.get('message') or '(no message)'}",
+                      style="yellow", markup=False, highlight=False)
+        console.print(f"  approve: stellarflow runs approve {run['id']} {step['id']} -m \"…\"   "
+                      f"(or: stellarflow runs reject {run['id']} {step['id']})", markup=False, highlight=False)
+        console.print(f"  curl -s -X POST {api_url}/api/v2/runs/{run['id']}/steps/{step['id']}/approve "
+                      f'-H "Authorization: Bearer $TOKEN"', markup=False, highlight=False)
+
+
 def run(
     target: Annotated[str, typer.Argument(help="a definition file, or the id of a stored workflow")],
     input: Annotated[list[str] | None, typer.Option("--input", "-i", help="key=value, repeatable")] = None,
@@ -100,7 +131,12 @@ def run(
             return
         from cli.events import follow_run
 
-        current = follow_run(http, started["id"], _steps_table)  # the run's stream, with live log lines
+        hinted: set[str] = set()
+        base = str(http.base_url).rstrip("/")
+        # the run's stream, with live log lines; approval prompts as the run reaches them
+        current = follow_run(http, started["id"], _steps_table,
+                             on_update=lambda run: _approval_hints(run, hinted, base))
+        _failure_tails(current)
         if current.get("error"):
             err_console.print(f"[red]{current['error']}[/]")
         raise typer.Exit(0 if current["status"] == "succeeded" else 1)
@@ -108,25 +144,27 @@ def run(
 
 @runs_app.command("list")
 def runs_list(
-    workflow: Annotated[str | None, typer.Option(help="only runs of this workflow")] = None,
-    status: Annotated[str | None, typer.Option(help="only runs in this status")] = None,
-    limit: Annotated[int, typer.Option(max=100)] = 20,
+    workflow: Annotated[str | None, typer.Option(help="only runs of this workflow", metavar="WORKFLOW_ID")] = None,
+    status: Annotated[str | None, typer.Option(help="only runs in this status: pending, running, succeeded, "
+                                                    "failed, cancelled", metavar="STATUS")] = None,
+    limit: Annotated[int, typer.Option(max=100, help="at most this many, newest first")] = 20,
+    output: OutputOption = "table",
 ) -> None:
+    """The newest runs. Example: `stellarflow runs list --status failed -o json`"""
     params: dict[str, Any] = {"page[size]": limit}
     if status:
         params["filter[status]"] = status
     url = f"/api/v2/workflows/{workflow}/runs" if workflow else "/api/v2/runs"
     with client() as http:
         body = check(http.get(url, params=params))
-    table = Table()
-    table.add_column("run", no_wrap=True, min_width=30)  # ids must stay whole: they are pasted into commands
-    for column in ("workflow", "version", "status", "created", "duration"):
-        table.add_column(column)
-    for item in body["data"]:
-        duration = f"{item['durationMs'] / 1000:.2f}s" if item.get("durationMs") is not None else ""
-        table.add_row(item["id"], item["workflowId"], str(item["version"]),
-                      f"[{STATUS_STYLE.get(item['status'], '')}]{item['status']}[/]", item["createdAt"][:19], duration)
-    console.print(table)
+    emit(body["data"], output, [
+        Column("run", lambda r: r["id"], identifier=True),
+        Column("workflow", lambda r: r["workflowId"]),
+        Column("v", lambda r: r["version"]),
+        Column("status", lambda r: r["status"], status=True),
+        Column("created", lambda r: (r.get("createdAt") or "")[:19].replace("T", " ")),
+        Column("duration", lambda r: f"{r['durationMs'] / 1000:.2f}s" if r.get("durationMs") is not None else ""),
+    ])
 
 
 @runs_app.command("show")
@@ -142,6 +180,7 @@ def runs_show(
         else:
             body = check(http.get(f"/api/v2/runs/{run_id}"))["data"]
             console.print(_steps_table(body))
+    _failure_tails(body)
     console.print(f"Temporal UI: {body['links']['temporalUi']}")
 
 
@@ -175,19 +214,24 @@ def runs_rerun(
 
 
 @schedules_app.command("list")
-def schedules_list(workflow: str) -> None:
+def schedules_list(workflow: Annotated[str, typer.Argument(metavar="WORKFLOW_ID")],
+                   output: OutputOption = "table") -> None:
+    """A workflow's schedules, with their next and last run. Example: `stellarflow schedules list nightly`"""
     with client() as http:
         items = check(http.get(f"/api/v2/workflows/{workflow}/schedules"))["data"]
-    table = Table()
-    for column in ("n", "schedule", "spec", "paused", "next run", "last run"):
-        table.add_column(column)
-    for item in items:
-        spec = item.get("cron") or f"every {item['every'] / 1000:g}s"
-        if item.get("timezone"):
-            spec += f" ({item['timezone']})"
-        table.add_row(str(item["n"]), item["scheduleId"], spec, "yes" if item["paused"] else "",
-                      (item.get("nextRun") or "")[:19], (item.get("lastRun") or "")[:19])
-    console.print(table)
+
+    def spec(item: dict[str, Any]) -> str:
+        text = item.get("cron") or f"every {item['every'] / 1000:g}s"
+        return text + (f" ({item['timezone']})" if item.get("timezone") else "")
+
+    emit(items, output, [
+        Column("n", lambda i: i["n"]),
+        Column("schedule", lambda i: i["scheduleId"], identifier=True),
+        Column("spec", spec),
+        Column("paused", lambda i: "yes" if i["paused"] else ""),
+        Column("next run", lambda i: (i.get("nextRun") or "")[:19]),
+        Column("last run", lambda i: (i.get("lastRun") or "")[:19]),
+    ])
 
 
 def _schedule(workflow: str, n: int, action: str, body: dict[str, Any] | None = None) -> None:
@@ -256,17 +300,19 @@ def sources_add(
 
 
 @sources_app.command("list")
-def sources_list() -> None:
+def sources_list(output: OutputOption = "table") -> None:
+    """The git repositories whose definitions are synced. Example: `stellarflow sources list -o yaml`"""
     with client() as http:
         items = check(http.get("/api/v2/sources"))["data"]
-    table = Table()
-    table.add_column("id", no_wrap=True, min_width=30)
-    for column in ("name", "url", "branch:folder", "status", "commit", "last sync"):
-        table.add_column(column)
-    for item in items:
-        table.add_row(item["id"], item["name"], item["url"], f"{item['branch']}:{item['folder']}", item["status"],
-                      (item.get("lastCommit") or "")[:12], (item.get("lastSyncAt") or "")[:19])
-    console.print(table)
+    emit(items, output, [
+        Column("id", lambda i: i["id"], identifier=True),
+        Column("name", lambda i: i["name"]),
+        Column("url", lambda i: i["url"]),
+        Column("branch:folder", lambda i: f"{i['branch']}:{i['folder']}"),
+        Column("status", lambda i: i["status"]),
+        Column("commit", lambda i: (i.get("lastCommit") or "")[:12]),
+        Column("last sync", lambda i: (i.get("lastSyncAt") or "")[:19]),
+    ])
 
 
 @sources_app.command("show")
@@ -318,18 +364,18 @@ def keys_create(
 
 
 @keys_app.command("list")
-def keys_list() -> None:
-    """Your API keys (never the keys themselves)."""
+def keys_list(output: OutputOption = "table") -> None:
+    """Your API keys (never the keys themselves). Example: `stellarflow keys list`"""
     with client() as http:
         items = check(http.get("/api/v2/auth/keys"))["data"]
-    table = Table()
-    table.add_column("id", no_wrap=True, min_width=30)
-    for column in ("name", "prefix", "created", "last used", "expires"):
-        table.add_column(column)
-    for item in items:
-        table.add_row(item["id"], item["name"], item["prefix"] + "…", (item["createdAt"] or "")[:19],
-                      (item["lastUsedAt"] or "never")[:19], (item["expiresAt"] or "never")[:19])
-    console.print(table)
+    emit(items, output, [
+        Column("id", lambda i: i["id"], identifier=True),
+        Column("name", lambda i: i["name"]),
+        Column("prefix", lambda i: i["prefix"] + "…"),
+        Column("created", lambda i: (i["createdAt"] or "")[:19]),
+        Column("last used", lambda i: (i["lastUsedAt"] or "never")[:19]),
+        Column("expires", lambda i: (i["expiresAt"] or "never")[:19]),
+    ])
 
 
 @keys_app.command("revoke")

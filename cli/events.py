@@ -44,8 +44,11 @@ def _closed_reason(err: Exception) -> str:
     return f"{rcvd.code} {rcvd.reason}" if rcvd is not None else str(err)
 
 
-def follow_run(http: httpx.Client, run_id: str, table: Callable[[dict], Table]) -> dict:
-    """Show the run live until it ends (its table, and its log lines above it); returns its final state."""
+def follow_run(http: httpx.Client, run_id: str, table: Callable[[dict], Table],
+               on_update: Callable[[dict], None] | None = None) -> dict:
+    """Show the run live until it ends (its table, and its log lines above it); returns its final state.
+    `on_update` sees each new state of the run (approval prompts)."""
+    update = on_update or (lambda _run: None)
     from websockets.exceptions import WebSocketException
 
     current = check(http.get(f"/api/v2/runs/{run_id}"))["data"]
@@ -68,9 +71,11 @@ def follow_run(http: httpx.Client, run_id: str, table: Callable[[dict], Table]) 
                 elif kind == "run.state":
                     current = message["data"]
                     live.update(table(current))
+                    update(current)
                 elif kind and (kind.startswith("step.") or kind.startswith("run.")):
                     current = check(http.get(f"/api/v2/runs/{run_id}"))["data"]
                     live.update(table(current))
+                    update(current)
                     if kind.removeprefix("run.") in ENDED:
                         return current
     except (OSError, WebSocketException, RuntimeError) as err:
@@ -80,6 +85,7 @@ def follow_run(http: httpx.Client, run_id: str, table: Callable[[dict], Table]) 
             time.sleep(0.5)
             current = check(http.get(f"/api/v2/runs/{run_id}"))["data"]
             live.update(table(current))
+            update(current)
     return current
 
 

@@ -20,6 +20,10 @@ CONCURRENCY_GROUP_WORKFLOW: Final = "ConcurrencyGroupWorkflow"
 SYNC_SOURCE_WORKFLOW: Final = "SyncSourceWorkflow"
 ARTIFACT_SWEEP_WORKFLOW: Final = "ArtifactSweepWorkflow"
 RECONCILE_WORKFLOW: Final = "ReconcileWorkflow"
+METRICS_SAMPLE_WORKFLOW: Final = "MetricsSampleWorkflow"
+DIAGNOSTICS_WORKFLOW: Final = "DiagnosticsWorkflow"
+ORCHESTRATION_WORKFLOW: Final = "OrchestrationWorkflow"
+TRAINING_WORKFLOW: Final = "TrainingWorkflow"
 
 # ---- activity types ----------------------------------------------------------------------------------------
 # pipeline actions
@@ -42,10 +46,16 @@ SYNC_SOURCE: Final = "sync_source"
 PROVISION_WORKSPACE: Final = "provision_workspace"
 EXECUTE_TASK: Final = "execute_task"
 ROLLBACK_WORKSPACE: Final = "rollback_workspace"
+# orchestrations: a phase's files handed to the next phase
+GATHER_HANDOVER: Final = "gather_handover"
+# neural training (core/neural)
+TRAIN_MODEL: Final = "train_model"
 # maintenance
 SWEEP_EXPIRED_MEMORY: Final = "sweep_expired_memory"
 SWEEP_EXPIRED_ARTIFACTS: Final = "sweep_expired_artifacts"
 RECONCILE_PROJECTIONS: Final = "reconcile_projections"
+SAMPLE_HOST_METRICS: Final = "sample_host_metrics"
+BUILD_DIAGNOSTICS: Final = "build_diagnostics"
 # the read model: every workflow's events and projection, then its outgoing signals
 RECORD: Final = "record"
 # The record activity's names before it was one activity. Runs started before that still schedule these (their

@@ -317,10 +317,85 @@ def test_run_watch_of_a_failing_definition_exits_non_zero(stack: Stack, tmp_path
     assert "failed" in result.stdout
     assert "step(s) failed: boom" in result.stderr
     assert "exited with code 3" in result.stdout  # the step's detail column
+    assert "boom failed; last 1 line(s) of its stdout:" in result.stderr and "about to fail" in result.stderr
     # The worker says it in one line; a step failing is expected, so no traceback fills the terminal of `up`.
     worker_lines = [line for line in stack.output().splitlines() if match.group(1) in line and "boom" in line]
     assert any("failed on attempt 1: command exited with code 3" in line for line in worker_lines), stack.output()
     assert "Traceback" not in stack.output() and "Completing activity as failed" not in stack.output()
+
+
+GATED = """\
+name: Gated
+steps:
+  - id: build
+    action: execute-command
+    parameters:
+      command: echo built it; echo to stderr >&2
+  - id: approve
+    action: approval
+    dependsOn: [build]
+    parameters:
+      message: "Ship it?"
+      allowSelfApproval: true
+  - id: ship
+    action: execute-command
+    dependsOn: [approve]
+    parameters:
+      command: echo shipped
+"""
+
+
+def test_runs_logs_approve_and_reject_through_the_cli(stack: Stack, tmp_path: Path) -> None:
+    gated = tmp_path / "gated.yaml"
+    gated.write_text(GATED)
+    run_ids = []
+    for _ in range(2):
+        started = stack.cli("run", str(gated))
+        assert started.returncode == 0, started.stdout + started.stderr
+        run_ids.append(RUN_ID.search(started.stdout).group(1))
+    approved, rejected = run_ids
+    for run_id in run_ids:  # wait for the gate
+        deadline = time.monotonic() + 30
+        while "waiting" not in json.dumps(httpx.get(stack.url(f"/api/v2/runs/{run_id}"), timeout=10, headers={
+                "Authorization": f"Bearer {(stack.data_dir / 'cli.key').read_text().strip()}"}).json()):
+            assert time.monotonic() < deadline, run_id
+            time.sleep(0.2)
+    said = stack.cli("runs", "approve", approved, "approve", "-m", "fine by me")
+    assert said.returncode == 0 and "approved" in said.stdout, said.stdout + said.stderr
+    assert stack.cli("runs", "reject", rejected, "approve").returncode == 0
+    followed = stack.cli("runs", "logs", approved, "-f")  # returns once the run has ended
+    assert followed.returncode == 0, followed.stderr
+    assert "built it" in followed.stdout and "[stderr] to stderr" in followed.stdout and "shipped" in followed.stdout
+    only = json.loads(stack.cli("runs", "logs", rejected, "--step", "ship", "-o", "json").stdout)
+    assert [s["status"] for s in only] == ["skipped"]
+    twice = stack.cli("runs", "approve", rejected, "approve")
+    assert twice.returncode == 2, twice.stdout + twice.stderr  # decided already: the API's error, one line
+
+
+def test_watching_an_approval_run_says_how_to_approve_it(stack: Stack, tmp_path: Path) -> None:
+    gated = tmp_path / "gated.yaml"
+    gated.write_text(GATED)
+    watching = subprocess.Popen(
+        [*STELLARFLOW, "run", str(gated), "--watch"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, env=_clean_env(STELLARFLOW_API_PORT=str(stack.api_port), STELLARFLOW_DATA_DIR=str(stack.data_dir)),
+    )  # fmt: skip
+    try:
+        said: list[str] = []
+        deadline = time.monotonic() + 60
+        while not any("approve: stellarflow runs approve" in line for line in said):
+            assert time.monotonic() < deadline and watching.poll() is None, "".join(said)
+            said.append(watching.stdout.readline())
+        said.append(watching.stdout.readline())  # the curl line
+        text = "".join(said)
+        assert "approve waits for approval: Ship it?" in text, text
+        command = next(line for line in said if "approve: stellarflow" in line).split("approve: ", 1)[1]
+        run_id, step = command.split()[3:5]
+        assert stack.cli("runs", "approve", run_id, step).returncode == 0
+        assert f"/api/v2/runs/{run_id}/steps/approve/approve" in text
+        assert watching.wait(timeout=60) == 0  # the run went on and succeeded
+    finally:
+        if watching.poll() is None:
+            watching.kill()
 
 
 def test_runs_rerun_failed_through_the_cli(stack: Stack) -> None:
@@ -343,6 +418,32 @@ def test_runs_list_shows_the_runs(stack: Stack) -> None:
     assert "fan-out" in result.stdout and "fails-on-purpose" in result.stdout, result.stdout
     assert "succeeded" in result.stdout and "failed" in result.stdout
     assert len(re.findall(r"run-[0-9A-Za-z]{26}", result.stdout)) >= 2, result.stdout
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def test_reads_fit_80_columns_on_a_terminal_are_plain_when_piped_and_speak_json_and_yaml(stack: Stack) -> None:
+    assert stack.cli("run", "definitions/fan-out.yaml").returncode == 0  # at least one run to list
+    run_ids = set(re.findall(r"run-[0-9A-Za-z]{26}", stack.cli("runs", "list", "--limit", "5").stdout))
+    assert run_ids
+    # On a terminal 80 columns wide: every line fits, and every run id is whole on one line.
+    terminal = stack.cli("runs", "list", "--limit", "5", COLUMNS="80", FORCE_COLOR="1")
+    lines = ANSI.sub("", terminal.stdout).splitlines()
+    assert max(len(line) for line in lines) <= 80 and "━" in terminal.stdout, terminal.stdout  # a table
+    assert run_ids <= set(re.findall(r"run-[0-9A-Za-z]{26}", ANSI.sub("", terminal.stdout)))
+    # Piped: tab-separated, a header, whole values, no colour.
+    piped = stack.cli("runs", "list", "--limit", "5").stdout.splitlines()
+    assert piped[0].split("\t") == ["run", "workflow", "v", "status", "created", "duration"]
+    assert all(len(line.split("\t")) == 6 for line in piped[1:]) and "\x1b" not in "".join(piped)
+    as_json = json.loads(stack.cli("runs", "list", "--limit", "5", "-o", "json").stdout)
+    assert {run["id"] for run in as_json} == run_ids and all("status" in run for run in as_json)
+    import yaml
+
+    as_yaml = yaml.safe_load(stack.cli("keys", "list", "-o", "yaml").stdout)
+    assert isinstance(as_yaml, list) and all("prefix" in key for key in as_yaml)
+    wrong = stack.cli("runs", "list", "-o", "xml")
+    assert wrong.returncode == 2 and "table, json, yaml" in wrong.stderr, wrong.stderr
 
 
 def test_keys_create_list_revoke_through_the_cli(stack: Stack) -> None:
@@ -382,6 +483,40 @@ def test_users_create_gives_a_viewer_who_can_read_but_not_run(stack: Stack) -> N
 
     again = stack.cli("users", "create", "Auditor", "--role", "viewer")
     assert again.returncode == 2 and "AUTH_USER_EXISTS" in again.stderr, again.stdout + again.stderr
+
+
+def test_users_list_set_role_disable_and_reset_password(stack: Stack) -> None:
+    created = stack.cli("users", "create", "rotating", "--role", "viewer")
+    assert created.returncode == 0, created.stdout + created.stderr
+    password = created.stdout.strip().splitlines()[-1]
+
+    def login(secret: str) -> httpx.Response:
+        return httpx.post(stack.url("/api/auth/token"), json={"username": "rotating", "password": secret}, timeout=10)
+
+    token = login(password).json()["token"]
+    listed = json.loads(stack.cli("users", "list", "-o", "json").stdout)
+    assert {"username": "rotating", "role": "viewer", "disabled": False}.items() <= \
+        next(u for u in listed if u["username"] == "rotating").items()
+    assert "rotating" in stack.cli("users", "list").stdout  # the table
+
+    assert stack.cli("users", "set-role", "rotating", "developer").returncode == 0
+    assert stack.status_with("/api/v2/auth/me", token) == 200
+    assert httpx.get(stack.url("/api/v2/auth/me"), headers={"Authorization": f"Bearer {token}"},
+                     timeout=10).json()["data"]["role"] == "developer"  # the next request sees it
+    bad = stack.cli("users", "set-role", "rotating", "emperor")
+    assert bad.returncode == 2 and "VALIDATION_ERROR" in bad.stderr and "role" in bad.stderr, bad.stderr
+    assert stack.cli("users", "set-role", "nobody-here", "viewer").returncode == 2
+
+    assert stack.cli("users", "disable", "rotating").returncode == 0
+    assert stack.status_with("/api/v2/workflows", token) == 401 and login(password).status_code == 401
+    assert stack.cli("users", "enable", "rotating").returncode == 0
+    assert stack.status_with("/api/v2/workflows", token) == 200
+
+    reset = stack.cli("users", "reset-password", "rotating")
+    assert reset.returncode == 0, reset.stdout + reset.stderr
+    new_password = reset.stdout.strip().splitlines()[-1]
+    assert stack.status_with("/api/v2/workflows", token) == 401  # signed out everywhere
+    assert login(password).status_code == 401 and login(new_password).status_code == 200
 
 
 def test_validate_the_shipped_definitions() -> None:

@@ -409,6 +409,7 @@ async def _faults(figures: Figures, workers: list[WorkerProcess], apis: list[Api
     # 3. The Temporal dev server stops and starts again on the same database file.
     await asyncio.sleep(1)
     stopped = figures.at()
+    figures.recovery["temporal_stopped_wall"] = time.time()
     figures.faults.append(("stop Temporal dev server", stopped))
     server.stop(signal.SIGTERM)
     await asyncio.sleep(3)
@@ -420,6 +421,7 @@ async def _faults(figures: Figures, workers: list[WorkerProcess], apis: list[Api
     figures.faults.append(("Temporal dev server back", figures.at()))
     figures.recovery["temporal_stopped_at"] = stopped
     figures.recovery["temporal_back_at"] = figures.at()
+    figures.recovery["temporal_back_wall"] = time.time()
 
     # 4. Redis goes away for 10 s (the rate limiter fails open).
     await asyncio.sleep(1)
@@ -461,7 +463,7 @@ async def _all_finished(http: httpx.AsyncClient, bases: list[str], run_ids: set[
 class Verification:
     completions: Counter  # (tag, step) -> completions
     attempts: Counter  # (tag, step) -> starts
-    unacknowledged: list[tuple[str, str]]  # completions its worker did not live to report
+    unacknowledged: list[tuple[str, str]]  # completions nobody could report: worker killed, or server down
     interrupted_done: list[float]  # when the steps the worker kill interrupted completed on a live worker
     temporal: dict[str, str]
     projection: dict[str, str]
@@ -481,6 +483,7 @@ async def _verify(requests: list[Request], run_ids: set[str], finished: dict[str
     last = 0.0
     killed_pid = str(figures.recovery.get("worker_pid"))
     killed_wall = figures.recovery["worker_killed_wall"]
+    server_down = (figures.recovery["temporal_stopped_wall"], figures.recovery["temporal_back_wall"])
     for request in requests:
         for index in range(1, STEPS + 1):
             step = f"s{index}"
@@ -493,6 +496,10 @@ async def _verify(requests: list[Request], run_ids: set[str], finished: dict[str
             # before Temporal heard of it, so Temporal ran the step again (at-least-once).
             if (len(done) == 2 and done[0].split()[1] == killed_pid
                     and 0 <= killed_wall - float(done[0].split()[0]) < 2.0):
+                unacknowledged.append((request.tag, step))
+            # Or it completed while the Temporal server was down: the worker could not report it, the server timed
+            # the attempt out (heartbeat timeout) and ran the step again (at-least-once, the same window).
+            elif len(done) == 2 and server_down[0] - 1.0 <= float(done[0].split()[0]) <= server_down[1] + 1.0:
                 unacknowledged.append((request.tag, step))
             elif len(done) > 1 and len(samples) < 5:
                 samples.append(f"{request.tag}.{step}: starts {_lines(marks / f'{request.tag}.{step}.start')} "
@@ -544,7 +551,8 @@ def _report(figures: Figures, requests: list[Request], statuses: Counter, v: Ver
         f"  runs: {dict(statuses)} of {len(requests)}; all finished at t={done_at:.1f} s (wall {total_s:.1f} s)",
         f"  steps: {sum(v.completions.values())} completions of {len(requests) * STEPS} steps; "
         f"{reattempted} steps started more than once (interrupted by the worker kill); "
-        f"{len(v.unacknowledged)} completed twice because their worker died before reporting the first",
+        f"{len(v.unacknowledged)} completed twice because their worker died, or the Temporal server was down, "
+        f"before the first was reported",
         f"  projection vs Temporal: {len(v.projection)} rows, {len(v.temporal)} workflows; "
         f"{len(set(v.projection) ^ set(v.temporal))} ids on one side only",
         f"  keys: {sum(1 for n in v.per_key_runs.values() if n == 1)} keys -> exactly one run, "

@@ -4,14 +4,19 @@ from workflows.agent import AgentWorkflow
 from workflows.artifact_sweep import ArtifactSweepWorkflow
 from workflows.concurrency import ConcurrencyGroupWorkflow
 from workflows.memory_sweep import MemorySweepWorkflow
+from workflows.orchestration import OrchestrationWorkflow
 from workflows.pipeline import PipelineWorkflow
 from workflows.reconcile import ReconcileWorkflow
 from workflows.swarm import SwarmWorkflow
 from workflows.sync_source import SyncSourceWorkflow
+from workflows.system import DiagnosticsWorkflow, MetricsSampleWorkflow
 from workflows.task import TaskWorkflow
+from workflows.training import TrainingWorkflow
 
 ALL = [PipelineWorkflow, AgentWorkflow, TaskWorkflow, SwarmWorkflow, MemorySweepWorkflow, ConcurrencyGroupWorkflow,
-       SyncSourceWorkflow, ArtifactSweepWorkflow, ReconcileWorkflow]
+       SyncSourceWorkflow, ArtifactSweepWorkflow, ReconcileWorkflow, MetricsSampleWorkflow, DiagnosticsWorkflow,
+       OrchestrationWorkflow, TrainingWorkflow]
 
-__all__ = ["ALL", "AgentWorkflow", "ArtifactSweepWorkflow", "ConcurrencyGroupWorkflow", "MemorySweepWorkflow",
-           "PipelineWorkflow", "ReconcileWorkflow", "SwarmWorkflow", "SyncSourceWorkflow", "TaskWorkflow"]
+__all__ = ["ALL", "AgentWorkflow", "ArtifactSweepWorkflow", "ConcurrencyGroupWorkflow", "DiagnosticsWorkflow",
+           "MemorySweepWorkflow", "MetricsSampleWorkflow", "OrchestrationWorkflow", "PipelineWorkflow",
+           "ReconcileWorkflow", "SwarmWorkflow", "SyncSourceWorkflow", "TaskWorkflow", "TrainingWorkflow"]

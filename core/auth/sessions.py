@@ -124,6 +124,14 @@ def refresh(settings: Settings, refresh_token: str, *, client_id: str | None = N
     return _pair(settings, info(user), claims.sid, new_jti)
 
 
+def revoke_all(user_id: str, reason: str) -> None:
+    """End every open session of a user (a password reset): their access and refresh tokens stop working."""
+    with session_scope() as session:
+        session.exec(update(AuthSessionRow)  # type: ignore[call-overload]
+                     .where(col(AuthSessionRow.user_id) == user_id, col(AuthSessionRow.revoked_at).is_(None))
+                     .values(revoked_at=utcnow(), revoked_reason=reason))
+
+
 def logout(session_id: str, reason: str = "logout") -> None:
     with session_scope() as session:
         session.exec(update(AuthSessionRow)

@@ -56,7 +56,7 @@ def info(row: UserRow) -> UserInfo:
                     tier=row.tier, disabled=row.disabled, createdAt=row.created_at)
 
 
-def _invalid(field: str, constraint: str, message: str) -> ValidationFailed:
+def invalid_field(field: str, constraint: str, message: str) -> ValidationFailed:
     return ValidationFailed("Request validation failed",
                             details=[{"field": field, "constraint": constraint, "message": message}])
 
@@ -64,14 +64,14 @@ def _invalid(field: str, constraint: str, message: str) -> ValidationFailed:
 def create_user(username: str, password: str, *, email: str | None = None, full_name: str | None = None,
                 role: str = "developer", tier: str = "free") -> UserInfo:
     if not USERNAME.match(username):
-        raise _invalid("username", "pattern",
+        raise invalid_field("username", "pattern",
                        "3-64 characters: letters, digits, '.', '_' or '-', starting with a letter or digit")
     if email is not None and not EMAIL.match(email):
-        raise _invalid("email", "format", "Must be an e-mail address")
+        raise invalid_field("email", "format", "Must be an e-mail address")
     if role not in ROLE_NAMES:
-        raise _invalid("role", "enum", f"Must be one of {list(ROLE_NAMES)}")
+        raise invalid_field("role", "enum", f"Must be one of {list(ROLE_NAMES)}")
     if tier not in TIERS:
-        raise _invalid("tier", "enum", f"Must be one of {list(TIERS)}")
+        raise invalid_field("tier", "enum", f"Must be one of {list(TIERS)}")
     passwords.check_strength(password)
     email_key = email.lower() if email else None
     with session_scope() as session:
@@ -144,3 +144,4 @@ def first_admin() -> UserInfo | None:
             .order_by(UserRow.created_at)  # type: ignore[arg-type]
         ).first()
         return info(row) if row else None
+
