@@ -68,6 +68,8 @@ def _since(message: dict[str, Any]) -> int | None:
     value = message.get("since")
     if value is None:
         return None
+    if isinstance(value, str) and value.isdigit():  # clients that keep ids as strings
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValidationFailed("`since` must be an event id (an integer ≥ 0)", field="since")
     return value
@@ -76,6 +78,10 @@ def _since(message: dict[str, Any]) -> int | None:
 def _channels(message: dict[str, Any], principal: Principal) -> dict[str, set[str] | None]:
     names = message.get("channels") or []
     filters = message.get("filters") or {}
+    if isinstance(message.get("channel"), str):  # the one-channel form: {"channel": "swarms", "id": "sw-…"}
+        names = [*names, message["channel"]] if isinstance(names, list) else names
+        if isinstance(message.get("id"), str) and isinstance(filters, dict):
+            filters = {**filters, message["channel"]: [message["id"]]}
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names) or not isinstance(filters, dict):
         raise ValidationFailed("`channels` must be a list of channel names and `filters` an object")
     unknown = [n for n in [*names, *filters] if n not in CHANNELS]
