@@ -101,7 +101,8 @@ async def test_streams_refuse_bad_credentials_and_unknown_objects(ws_base: str, 
         with pytest.raises(websockets.ConnectionClosed) as info:
             await receive(client)
         assert info.value.rcvd.code == 4401
-    for path in (f"/v2/ws/runs/run-{ULID()}", f"/v2/ws/swarms/sw-{ULID()}", "/v2/ws/swarms/not-an-id"):
+    for path in (f"/v2/ws/runs/run-{ULID()}", f"/v2/ws/swarms/sw-{ULID()}", "/v2/ws/swarms/not-an-id",
+                 f"/v2/ws/orchestrations/orch-{ULID()}", f"/api/v2/ws/training/train-{ULID()}"):
         async with connect(f"{ws_base}{path}") as client:
             await client.send(json.dumps({"type": "authenticate", "token": admin_token}))
             assert (await receive(client))["error"]["code"] == "RESOURCE_NOT_FOUND"

@@ -20,7 +20,7 @@ from sqlmodel import select
 from core.access import Caller, may_read, owns
 from core.db import session_scope
 
-KINDS = {"ag": "agent", "tk": "task", "sw": "swarm", "run": "run"}
+KINDS = {"ag": "agent", "tk": "task", "sw": "swarm", "run": "run", "orch": "orchestration", "train": "training"}
 
 # Metadata only (docs/access.md "Reads"): every signed-in reader gets these.
 PUBLIC_TYPES = frozenset({
@@ -33,6 +33,8 @@ PUBLIC_TYPES = frozenset({
     "run.started", "run.succeeded", "run.cancelled", "run.concurrency_acquired", "step.started", "step.succeeded",
     "step.skipped", "step.cancelled", "step.reused", "step.waiting_approval", "step.approval_decided",
     "step.child_started",
+    "orchestration.started", "orchestration.status", "orchestration.phase_started", "training.started",
+    "training.progress", "training.completed", "training.cancelled",
 })
 
 
@@ -110,6 +112,14 @@ def lookup(resource_id: str) -> Audience:
                 owner, shared = found if found is not None else (None, None)
                 return Audience(kind=kind, owner=owner, shared_with=list(shared or []), starter=row.started_by,
                                 workflow_id=row.workflow_id, known=True)
+        elif kind in ("orchestration", "training"):
+            from core.neural.tables import TrainingRow
+            from core.orchestrations.tables import OrchestrationRow
+
+            table = OrchestrationRow if kind == "orchestration" else TrainingRow
+            found_row = session.get(table, rid)
+            if found_row is not None:  # owner and admins (no sharing of these yet)
+                return Audience(kind=kind, owner=found_row.owner, known=True)
     return Audience(kind=kind)
 
 

@@ -1,10 +1,11 @@
 """Dialect 2's WebSocket streams, one object each (stellarflow-api.md § WebSocket Events, docs/events.md):
-`/v2/ws/swarms/{id}` (the swarm, its agents and its tasks) and `/v2/ws/runs/{id}` (the run's state, its step events
-and its steps' live stdout/stderr lines), each also under `/api/v2/ws/...`.
+`/v2/ws/swarms/{id}` (the swarm, its agents and its tasks), `/v2/ws/runs/{id}` (the run's state, its step events
+and its steps' live stdout/stderr lines), `/v2/ws/orchestrations/{id}` and `/v2/ws/training/{id}` (their events),
+each also under `/api/v2/ws/...`.
 
 The client sends `{"type": "authenticate", "token": "Bearer …"}` first (optionally with `since: <event id>`, also
-accepted as `?since=`), and may send `{"type": "resume", "since": …}` or `{"type": "ping"}` later. The orchestration
-and training streams of the spec are one `STREAMS` entry each once those resources exist.
+accepted as `?since=`), and may send `{"type": "resume", "since": …}` or `{"type": "ping"}` later. A new stream is
+one `STREAMS` entry.
 """
 
 from __future__ import annotations
@@ -43,11 +44,20 @@ class Stream:
     scoped: bool = False  # its events are the object's own (and sub-resources'): catch up through the index
 
 
-async def _swarm_opening(websocket: WebSocket, principal: Principal, swarm_id: str) -> dict[str, Any] | None:
-    who = await ws.audience(websocket.app, swarm_id)
-    if not who.known:
-        raise NotFound("swarm", swarm_id)
-    return None
+def _exists(kind: str) -> Callable[[WebSocket, Principal, str], Awaitable[dict[str, Any] | None]]:
+    """An opening that only checks the object exists (its projection row)."""
+
+    async def opening(websocket: WebSocket, principal: Principal, object_id: str) -> dict[str, Any] | None:
+        who = await ws.audience(websocket.app, object_id)
+        if not who.known:
+            raise NotFound(kind, object_id)
+        return None
+
+    return opening
+
+
+def _own(rid: str, event: StoredEvent) -> bool:
+    return event.resource_id == rid or event.resource_id.startswith(f"{rid}/")
 
 
 async def _run_opening(websocket: WebSocket, principal: Principal, run_id: str) -> dict[str, Any] | None:
@@ -71,13 +81,17 @@ STREAMS: dict[str, Stream] = {
         id_kind="swarm", permission="swarms:read",
         belongs=lambda sid, e, who: base_id(e.resource_id) == sid or who.swarm_id == sid,
         cheap=lambda sid, e: kind_of(e.resource_id) in ("swarm", "agent", "task"),
-        opening=_swarm_opening),
+        opening=_exists("swarm")),
     "runs": Stream(
         id_kind="run", permission="workflows:read",
         belongs=lambda rid, e, who: base_id(e.resource_id) == rid,
-        cheap=lambda rid, e: e.resource_id == rid or e.resource_id.startswith(f"{rid}/"),
-        opening=_run_opening, scoped=True),
+        cheap=_own, opening=_run_opening, scoped=True),
+    "orchestrations": Stream(id_kind="orchestration", permission="tasks:read", belongs=lambda i, e, who: True,
+                             cheap=_own, opening=_exists("orchestration"), scoped=True),
+    "training": Stream(id_kind="training", permission="neural:read", belongs=lambda i, e, who: True,
+                       cheap=_own, opening=_exists("training"), scoped=True),
 }
+ID_PREFIXES = {"run": "run-", "orchestration": "orch-", "training": "train-"}  # the kinds api/common/ids.py lacks
 
 
 def _since(value: Any) -> int | None:
@@ -133,9 +147,9 @@ async def _serve(websocket: WebSocket, stream: Stream, resource_id: str) -> None
                    resource=resource_id if stream.scoped else None, shape="d2")
     try:
         try:
-            if stream.id_kind == "run":
-                if not resource_id.startswith("run-") or len(resource_id) > 100:
-                    raise NotFound("run", resource_id[:100])
+            if stream.id_kind in ID_PREFIXES:
+                if not resource_id.startswith(ID_PREFIXES[stream.id_kind]) or len(resource_id) > 100:
+                    raise NotFound(stream.id_kind, resource_id[:100])
             else:
                 checked(stream.id_kind, resource_id)
             since = _since(message.get("since", websocket.query_params.get("since")))
