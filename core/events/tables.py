@@ -19,3 +19,7 @@ class EventRow(SQLModel, table=True):
     type: str
     at: datetime
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+# Every insert of an event, ORM ones too (memory's expiry events), takes the events lock: core/events/ordering.py.
+import core.events.ordering  # noqa: E402, F401
