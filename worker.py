@@ -28,7 +28,8 @@ STRICT_PASSTHROUGH = (
     "core.names", "core.settings", "core.temporal", "core.errors", "core.events.models", "core.events.contracts",
     "core.pipelines.models", "core.pipelines.contracts", "core.agents.models", "core.agents.state",
     "core.agents.contracts", "core.dsl.models", "core.dsl.actions", "core.dsl.durations",
-    "core.concurrency.contracts", "core.sources.contracts", "core.reconcile.contracts",
+    "core.concurrency.contracts", "core.sources.contracts", "core.reconcile.contracts", "core.github.models",
+    "core.github.contracts",
 )
 
 

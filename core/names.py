@@ -20,6 +20,8 @@ CONCURRENCY_GROUP_WORKFLOW: Final = "ConcurrencyGroupWorkflow"
 SYNC_SOURCE_WORKFLOW: Final = "SyncSourceWorkflow"
 ARTIFACT_SWEEP_WORKFLOW: Final = "ArtifactSweepWorkflow"
 RECONCILE_WORKFLOW: Final = "ReconcileWorkflow"
+GITHUB_ANALYSIS_WORKFLOW: Final = "GitHubAnalysisWorkflow"
+PR_ENHANCE_WORKFLOW: Final = "PullRequestEnhanceWorkflow"
 
 # ---- activity types ----------------------------------------------------------------------------------------
 # pipeline actions
@@ -38,6 +40,12 @@ REQUEST_LOCK: Final = "request_lock"
 OPEN_WORKFLOWS: Final = "open_workflows"
 # definitions synced from git
 SYNC_SOURCE: Final = "sync_source"
+# GitHub analyses and PR enhancements (activities/github.py)
+GITHUB_CHECKOUT: Final = "github_checkout"
+GITHUB_RUN_ANALYZER: Final = "github_run_analyzer"
+GITHUB_CLEANUP: Final = "github_cleanup"
+GITHUB_FETCH_PULL: Final = "github_fetch_pull"
+GITHUB_POST_REVIEW: Final = "github_post_review"
 # agent tasks
 PROVISION_WORKSPACE: Final = "provision_workspace"
 EXECUTE_TASK: Final = "execute_task"
