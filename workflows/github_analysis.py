@@ -16,8 +16,14 @@ from core.github.repos import PHASE_TOOLS
 from workflows.recording import Recorder
 
 with workflow.unsafe.imports_passed_through():
-    from core.github.contracts import ANALYSIS_KIND, STATUS_QUERY, AnalysisRequest, AnalyzerRequest, \
-        CheckoutRequest, CleanupRequest
+    from core.github.contracts import (
+        ANALYSIS_KIND,
+        STATUS_QUERY,
+        AnalysisRequest,
+        AnalyzerRequest,
+        CheckoutRequest,
+        CleanupRequest,
+    )
     from core.github.models import AnalysisState, Checkout, Phase, ToolRun
     from core.names import GITHUB_ANALYSIS_WORKFLOW, GITHUB_CHECKOUT, GITHUB_CLEANUP, GITHUB_RUN_ANALYZER
 

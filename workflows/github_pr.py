@@ -16,11 +16,26 @@ from workflows.github_analysis import RETRY, elapsed_ms, error_text
 from workflows.recording import Recorder
 
 with workflow.unsafe.imports_passed_through():
-    from core.github.contracts import ENHANCE_KIND, STATUS_QUERY, AnalyzerRequest, CheckoutRequest, \
-        CleanupRequest, EnhanceRequest, PullInfo, ReviewPosted, ReviewRequest
+    from core.github.contracts import (
+        ENHANCE_KIND,
+        STATUS_QUERY,
+        AnalyzerRequest,
+        CheckoutRequest,
+        CleanupRequest,
+        EnhanceRequest,
+        PullInfo,
+        ReviewPosted,
+        ReviewRequest,
+    )
     from core.github.models import Checkout, EnhancementPart, EnhanceState, Finding, ReviewComment, ToolRun
-    from core.names import GITHUB_CHECKOUT, GITHUB_CLEANUP, GITHUB_FETCH_PULL, GITHUB_POST_REVIEW, \
-        GITHUB_RUN_ANALYZER, PR_ENHANCE_WORKFLOW
+    from core.names import (
+        GITHUB_CHECKOUT,
+        GITHUB_CLEANUP,
+        GITHUB_FETCH_PULL,
+        GITHUB_POST_REVIEW,
+        GITHUB_RUN_ANALYZER,
+        PR_ENHANCE_WORKFLOW,
+    )
 
 SECURITY_TOOLS = ("bandit", "detect-secrets")
 AGENT_PARTS = ("improveDescription", "addTests", "updateDocumentation", "performanceOptimization")

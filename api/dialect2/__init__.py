@@ -9,6 +9,7 @@ from api.dialect2.routes import (
     agents,
     artifacts,
     auth,
+    github,
     health,
     memory,
     operations,
@@ -22,4 +23,4 @@ from api.dialect2.routes import (
 
 ROUTERS: list[APIRouter] = [health.router, auth.router, workflows.router, runs.router, swarms.router, agents.router,
                             tasks.router, operations.router, memory.router, webhooks.router, sources.router,
-                            artifacts.router]
+                            artifacts.router, github.router]

@@ -47,7 +47,7 @@ class EnhanceBody(BaseModel):
 def _insert(job_id: str, kind: str, owner: str, repository: str, state: BaseModel) -> None:
     with session_scope() as session:
         session.add(GitHubJobRow(id=job_id, kind=kind, owner=owner, repository=repository,
-                                 status=getattr(state, "status"), seq=0, state=state.model_dump(mode="json")))
+                                 status=state.status, seq=0, state=state.model_dump(mode="json")))
 
 
 async def _start(client: Client, settings: Settings, workflow: str, arg: BaseModel, job_id: str,
