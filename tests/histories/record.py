@@ -480,8 +480,57 @@ async def reconcile(api: Api, rec: HistoryWriter, client: Client, task_queue: st
     await rec.save("reconcile", workflow_id)
 
 
+async def github(api: Api, rec: HistoryWriter, scratch: Path) -> None:
+    """A repository analysis (all three phases) and a PR security review, against the fake GitHub of the tests
+    (tests/fakes/github.py: REST and git over HTTP on 127.0.0.1)."""
+    from core.settings import reset_settings
+    from tests.fakes.github import FakeGitHub
+
+    root = scratch / "github"
+    bare, work = root / "octo" / "hist.git", scratch / "hist-work"
+    bare.mkdir(parents=True)
+    git_env = {"GIT_AUTHOR_NAME": "h", "GIT_AUTHOR_EMAIL": "h@example.com", "GIT_COMMITTER_NAME": "h",
+               "GIT_COMMITTER_EMAIL": "h@example.com", "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+               "HOME": str(scratch)}
+
+    def git(*args: str, cwd: Path) -> None:
+        subprocess.run(["git", *args], cwd=cwd, env=git_env, check=True, capture_output=True)
+
+    git("init", "--bare", "--initial-branch=main", str(bare), cwd=scratch)
+    git("init", "--initial-branch=main", str(work), cwd=scratch)
+    (work / "app.py").write_text("import subprocess\n\n\ndef run(c):\n    return subprocess.call(c, shell=True)\n")
+    for args in (["add", "."], ["commit", "-m", "app"], ["push", str(bare), "main"], ["checkout", "-b", "feature"]):
+        git(*args, cwd=work)
+    (work / "app.py").write_text((work / "app.py").read_text() + "\n\ndef ev(x):\n    return eval(x)\n")
+    for args in (["commit", "-am", "ev"], ["push", str(bare), "feature"]):
+        git(*args, cwd=work)
+    with FakeGitHub(root, token="ghp_history") as fake:
+        fake.add_pull("octo/hist", 1, "feature")
+        os.environ.update({"STELLARFLOW_GITHUB_API_URL": fake.url, "STELLARFLOW_GITHUB_TOKEN": "ghp_history",
+                           "STELLARFLOW_EGRESS_ALLOW": "127.0.0.1"})
+        reset_settings()
+        analysis = (await api.post("/api/v2/github/repos/analyze", {
+            "repository": "octo/hist", "analysisType": ["code-quality", "security", "performance"]},
+            expect=202))["data"]["analysisId"]
+
+        async def analysed() -> dict[str, Any]:
+            return (await api.get(f"/api/v2/github/analysis/{analysis}"))["data"]
+
+        done = await eventually(analysed, lambda a: a["status"] in ("completed", "failed"), "the analysis",
+                                interval=0.3)
+        if done["status"] != "completed":
+            raise RuntimeError(f"the analysis did not complete: {done}")
+        await rec.save("github-analysis", analysis)
+        enhanced = (await api.post("/api/v2/github/pr/1/enhance?wait=true&timeout=60", {
+            "repository": "octo/hist", "enhancements": {"securityReview": True, "addTests": True}},
+            expect=200))["data"]
+        if enhanced["enhancements"]["security"]["status"] != "done":
+            raise RuntimeError(f"the PR review did not complete: {enhanced}")
+        await rec.save("github-pr", enhanced["enhancementId"])
+
+
 SCENARIOS = ("pipelines", "automation", "agent_and_tasks", "swarm", "swarm_continue_as_new", "memory_sweep",
-             "reconcile")
+             "reconcile", "github")
 
 
 # ---- the run ----------------------------------------------------------------------------------------------------
@@ -555,6 +604,8 @@ async def main(only: list[str]) -> None:
                         await memory_sweep(api, rec, client, settings.task_queue)
                     if "reconcile" in chosen:
                         await reconcile(api, rec, client, settings.task_queue)
+                    if "github" in chosen:
+                        await github(api, rec, scratch)
         finally:
             await worker.shutdown()
             await asyncio.gather(worker_task, return_exceptions=True)
