@@ -136,7 +136,8 @@ async def github_checkout(request: CheckoutRequest) -> Checkout:
                              timeout_s=60, tail_bytes=4096, sandbox=sandbox)
     files = await asyncio.to_thread(normalise.source_files, str(checkout))
     return Checkout(workspace=str(workspace), commit=head.stdout.strip() if head.ok else None, branch=branch,
-                    languages=normalise.count_languages(files), duration_ms=int((time.monotonic() - started) * 1000))
+                    languages=normalise.count_languages(files), files=len(files),
+                    duration_ms=int((time.monotonic() - started) * 1000))
 
 
 @activity.defn(name=names.GITHUB_CLEANUP)
@@ -211,7 +212,7 @@ async def github_run_analyzer(request: AnalyzerRequest) -> ToolRun:
             return run
     else:
         targets = ["."]
-        run.files = (sum(request.languages.values()) if cover is None
+        run.files = (request.files if cover is None
                      else sum(n for lang, n in request.languages.items() if lang in cover))
         if cover is not None and not covered:
             run.duration_ms = 0  # nothing here in a language the tool reads: not run, and `languages` says so
@@ -221,6 +222,9 @@ async def github_run_analyzer(request: AnalyzerRequest) -> ToolRun:
     outcome = await run_process(_argv(request.tool, targets), cwd=checkout, env=base_environment(),
                                 timeout_s=settings.github_tool_timeout_s, tail_bytes=OUTPUT_BYTES, sandbox=sandbox)
     run.duration_ms = int((time.monotonic() - started) * 1000)
+    if outcome.stdout_bytes > OUTPUT_BYTES:
+        run.error = f"{request.tool}'s report is larger than {OUTPUT_BYTES // (1024 * 1024)} MiB: not read"
+        return run
     if not outcome.ok and not (request.tool.startswith("lizard") and outcome.exit_code == 1):
         run.error = (outcome.stderr or outcome.failure_message(request.tool)).strip()[-2000:]
         return run

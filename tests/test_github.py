@@ -18,7 +18,7 @@ import pytest
 from core.events.store import list_events
 from core.settings import reset_settings
 from tests.fakes.github import FakeGitHub
-from tests.support import poll
+from tests.support import bearer, poll, token_for
 
 TOKEN = "ghp_fake0123456789abcdefTOKEN"
 REPOSITORY = "octo-org/planted"
@@ -107,6 +107,7 @@ async def test_analysis_finds_the_planted_issues(api: httpx.AsyncClient, github:
     assert ("config.env", 2, "detect-secrets") in _where(security["findings"])
     bandit = next(t for t in security["tools"] if t["tool"] == "bandit")
     assert bandit["version"] and bandit["languages"] == ["Python"] and bandit["notAnalysed"] == ["JavaScript"]
+    assert bandit["files"] == 3 and next(t for t in security["tools"] if t["tool"] == "detect-secrets")["files"] == 5
     quality = phases["code-quality"]
     assert any(f["file"] == "app/complex.py" and f["line"] == 1 and f["rule"] == "cyclomatic-complexity"
                for f in quality["findings"]), quality["findings"]
@@ -121,10 +122,14 @@ async def test_analysis_finds_the_planted_issues(api: httpx.AsyncClient, github:
     types = [e.type for e in events]
     assert types[0] == "github.analysis.started" and types[-1] == "github.analysis.completed"
     assert types.count("github.phase.completed") == 3 and types.count("github.tool.completed") == 6
+    assert "AKIAZ7QJ3M4XK2PLW8RT" not in json.dumps(body)  # where the secret is, never the secret
     assert TOKEN not in body.__repr__() and TOKEN not in json.dumps([e.model_dump(mode="json") for e in events])
     assert all(TOKEN not in path for _, path, _ in github.requests)
     assert any(auth == f"Bearer {TOKEN}" or auth == f"token {TOKEN}" for _, _, auth in github.requests)
 
+    # another user's analysis is not theirs to read; unknown ids are 404s
+    other = await api.get(f"/api/v2/github/analysis/{analysis_id}", headers=bearer(token_for("developer")))
+    assert other.status_code == 403 and "AKIA" not in other.text
     assert (await api.get("/api/v2/github/analysis/gh-analysis-01ARZ3NDEKTSV4RRFFQ69G5FAV")).status_code == 404
     assert (await api.get("/api/v2/github/enhancements/gh-pr-01ARZ3NDEKTSV4RRFFQ69G5FAV")).status_code == 404
     assert (await api.post("/api/v2/github/repos/analyze",
@@ -149,5 +154,27 @@ async def test_pr_security_review_comments_on_changed_lines_only(api: httpx.Asyn
     assert [(c["path"], c["line"], c["side"]) for c in review["comments"]] == [("app/insecure.py", 9, "RIGHT")]
     assert "B307" in review["comments"][0]["body"]
     assert TOKEN not in answered.text
-    again = await api.get(data and answered.json()["links"]["self"])
+    again = await api.get(answered.json()["links"]["self"])
     assert again.status_code == 200 and again.json()["data"]["enhancements"]["security"]["reviewId"] == review["id"]
+
+    # a repository GitHub does not know: the analysis fails and says why, without the token
+    missing = (await api.post("/api/v2/github/repos/analyze", json={"repository": "octo-org/missing"})).json()
+    failed = await poll(api, missing["links"]["results"], lambda b: b["data"]["status"] in ("completed", "failed"),
+                        timeout=60, interval=0.2)
+    assert failed["data"]["status"] == "failed" and "404" in failed["data"]["error"], failed
+    assert TOKEN not in json.dumps(failed)
+
+
+@pytest.mark.database("sqlite")
+def test_where_the_token_may_go_and_which_lines_a_diff_adds() -> None:
+    from core.github.findings import added_lines
+    from core.github.repos import check_repository, token_may_go_to
+
+    assert token_may_go_to("https://api.github.com", "https://github.com/o/r.git")
+    assert token_may_go_to("https://ghe.example/api/v3", "https://ghe.example/o/r.git")
+    assert not token_may_go_to("https://api.github.com", "https://evil.example/o/r.git")
+    assert not token_may_go_to("https://api.github.com", "http://github.com/o/r.git")  # no downgrade
+    assert not token_may_go_to("http://127.0.0.1:8080", "http://127.0.0.1:9090/o/r.git")
+    assert check_repository("octo-org/repo.git") == "octo-org/repo"
+    patch = "@@ -3,3 +3,5 @@ def f():\n     a = 1\n-    b = 2\n+    b = 3\n+    c = 4\n     return a\n+# end\n"
+    assert added_lines(patch) == {4, 5, 7}

@@ -104,7 +104,8 @@ class GitHubAnalysisWorkflow:
             try:
                 run = await workflow.execute_activity(
                     GITHUB_RUN_ANALYZER, AnalyzerRequest(workspace=checkout.workspace or "", tool=tool,
-                                                         phase=phase.name, languages=checkout.languages),
+                                                         phase=phase.name, languages=checkout.languages,
+                                                         files=checkout.files),
                     result_type=ToolRun, start_to_close_timeout=timedelta(minutes=20), retry_policy=RETRY)
             except ActivityError as err:
                 run = ToolRun(tool=tool, phase=phase.name, error=error_text(err))

@@ -35,6 +35,7 @@ class AnalyzerRequest(BaseModel):
     tool: str
     phase: str
     languages: dict[str, int] = Field(default_factory=dict)
+    files: int = 0  # files in the checkout: what a language-agnostic tool (detect-secrets) reads
     only_files: list[str] | None = None  # restrict to these paths (a PR's changed files)
 
 

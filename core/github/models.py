@@ -62,6 +62,7 @@ class Checkout(BaseModel):
     commit: str | None = None
     branch: str | None = None
     languages: dict[str, int] = Field(default_factory=dict)  # language → files
+    files: int = 0  # every file of the checkout (outside .git and dependency folders)
     duration_ms: int | None = None
     error: str | None = None
 
