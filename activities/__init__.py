@@ -8,9 +8,12 @@ from activities.executors import ALL as EXECUTOR_ACTIVITIES
 from activities.github import (
     github_checkout,
     github_cleanup,
+    github_coverage,
     github_fetch_pull,
     github_post_review,
+    github_push,
     github_run_analyzer,
+    github_update_pull,
 )
 from activities.http_request import http_request
 from activities.memory import memory_read, memory_store, sweep_expired_memory
@@ -23,6 +26,7 @@ from activities.subworkflows import prepare_rerun_workspace, resolve_child_run
 ALL = [execute_command, http_request, deploy, notify, send_notifications, record, record_run, record_entity,
        memory_store, memory_read, sweep_expired_memory, reconcile_projections, *EXECUTOR_ACTIVITIES, request_lock,
        open_workflows, resolve_child_run, prepare_rerun_workspace, store_artifacts, sweep_expired_artifacts,
-       sync_source, github_checkout, github_run_analyzer, github_cleanup, github_fetch_pull, github_post_review]
+       sync_source, github_checkout, github_run_analyzer, github_cleanup, github_fetch_pull, github_post_review,
+       github_coverage, github_push, github_update_pull]
 
 __all__ = ["ALL"]

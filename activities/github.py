@@ -33,10 +33,15 @@ from core.github.contracts import (
     AnalyzerRequest,
     CheckoutRequest,
     CleanupRequest,
+    CoverageRequest,
+    CoverageResult,
     PullFile,
     PullInfo,
+    PushRequest,
+    PushResult,
     ReviewPosted,
     ReviewRequest,
+    UpdatePullRequest,
 )
 from core.github.models import Checkout, Finding, ToolRun
 from core.settings import Settings, get_settings
@@ -273,3 +278,94 @@ async def github_post_review(request: ReviewRequest) -> ReviewPosted:
     except Exception as err:  # noqa: BLE001 - every failure redacted
         raise _failure(err, f"posting a review on {request.repository}#{request.pr_number}", settings) from None
     return ReviewPosted(id=int(answer["id"]), url=answer.get("html_url"))
+
+
+# ---- agent-driven enhancements: coverage, the branch, the description -----------------------------------------
+
+
+def _agent_checkout(workspace: Path) -> Path:
+    return workspace / "checkout"
+
+
+@activity.defn(name=names.GITHUB_COVERAGE)
+async def github_coverage(request: CoverageRequest) -> CoverageResult:
+    """The repository's Python tests under coverage (`python -m coverage run -m pytest`, the worker's own
+    interpreter), in the sandbox without network; the total line coverage, or None with why not."""
+    workspace = Path(request.workspace)
+    checkout = _agent_checkout(workspace)
+    files = await asyncio.to_thread(normalise.source_files, str(checkout))
+    if "Python" not in normalise.count_languages(files):
+        return CoverageResult(note="no Python files: no test command is known for this repository's languages")
+    data = workspace / "coverage.data"
+    data.unlink(missing_ok=True)
+    sandbox = sandboxing.for_workspace(workspace, spec={"network": "none"}, where="coverage")
+    env = {**base_environment(), "PYTHONDONTWRITEBYTECODE": "1"}
+    python = sys.executable
+    ran = await run_process([python, "-m", "coverage", "run", f"--data-file={data}", "--source=.", "-m", "pytest", "-q",
+                             "-p", "no:cacheprovider"], cwd=checkout, env=env, timeout_s=get_settings().
+                            github_tool_timeout_s, tail_bytes=65536, sandbox=sandbox)
+    if ran.exit_code not in (0, 1):  # 1: some tests failed, still measured; 5: no tests collected
+        return CoverageResult(note=f"pytest under coverage exited {ran.exit_code}: {ran.stdout[-300:].strip()}")
+    report = await run_process([python, "-m", "coverage", "report", f"--data-file={data}", "--format=total",
+                                "--precision=1"], cwd=checkout, env=env, timeout_s=120, tail_bytes=4096,
+                               sandbox=sandbox)
+    try:
+        return CoverageResult(percent=float(report.stdout.strip()), note="python -m coverage run -m pytest")
+    except ValueError:
+        return CoverageResult(note=f"coverage report failed: {(report.stderr or report.stdout)[-300:].strip()}")
+
+
+@activity.defn(name=names.GITHUB_PUSH)
+async def github_push(request: PushRequest) -> PushResult:
+    """Commit what the agents changed in the checkout and push it to `branch` (forced: the branch is ours), with
+    the token as a header. Nothing changed: nothing pushed."""
+    settings = get_settings()
+    workspace = Path(request.workspace)
+    checkout = _agent_checkout(workspace)
+    owner, name = request.repository.split("/", 1)
+    info = await _get(settings, f"/repos/{owner}/{name}", f"reading {request.repository}")
+    clone_url = str(info.get("clone_url") or "")
+    if not repos.token_may_go_to(settings.github_api_url, clone_url):
+        raise ApplicationError("GitHub answered a clone URL on another host: not pushing there", non_retryable=True)
+    token = _token(settings)
+    parts = urlsplit(clone_url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    pinned = str(await resolve_checked(parts.hostname or "", port))
+    identity = {"GIT_AUTHOR_NAME": "StellarFlow", "GIT_AUTHOR_EMAIL": "stellarflow@users.noreply.github.com",
+                "GIT_COMMITTER_NAME": "StellarFlow", "GIT_COMMITTER_EMAIL": "stellarflow@users.noreply.github.com"}
+    env = {**base_environment(), **identity, **git.git_env(clone_url, token, home=str(workspace / "home"),
+                                                           pinned_ip=pinned, port=port)}
+    sandbox = sandboxing.for_workspace(workspace)
+    if sandbox is not None:
+        sandbox.hand_over(checkout, recursive=True)
+
+    async def run(*args: str, tail: int = 65536) -> Any:
+        return await run_process(["git", "-C", str(checkout), *args], cwd=workspace, env=env, timeout_s=GIT_TIMEOUT_S,
+                                 tail_bytes=tail, sandbox=sandbox)
+
+    await run("add", "-A")
+    staged = await run("diff", "--cached", "--name-only")
+    files = [line for line in staged.stdout.splitlines() if line.strip()]
+    if not files:
+        return PushResult(branch=request.branch)
+    diff = await run("diff", "--cached", "--unified=0", tail=OUTPUT_BYTES)
+    committed = await run("commit", "--quiet", "--no-verify", "-m", request.message)
+    if not committed.ok:
+        raise ApplicationError(f"git commit failed: {committed.stderr[-1000:]}", non_retryable=True)
+    pushed = await run("push", "--quiet", "--force", "--", clone_url, f"HEAD:refs/heads/{request.branch}")
+    if not pushed.ok:
+        raise ApplicationError(f"git push failed: {git.redact(pushed.stderr, token)[-1000:]}", type="GitFailed")
+    head = await run("rev-parse", "HEAD")
+    return PushResult(pushed=True, commit=head.stdout.strip(), branch=request.branch, files=files,
+                      tests_added=normalise.tests_added(diff.stdout))
+
+
+@activity.defn(name=names.GITHUB_UPDATE_PULL)
+async def github_update_pull(request: UpdatePullRequest) -> None:
+    settings = get_settings()
+    owner, name = request.repository.split("/", 1)
+    try:
+        async with _client(settings) as gh:
+            await gh.arequest("PATCH", f"/repos/{owner}/{name}/pulls/{request.pr_number}", json={"body": request.body})
+    except Exception as err:  # noqa: BLE001 - every failure redacted
+        raise _failure(err, f"updating {request.repository}#{request.pr_number}", settings) from None

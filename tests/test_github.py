@@ -14,11 +14,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from core.events.store import list_events
 from core.settings import reset_settings
 from tests.fakes.github import FakeGitHub
-from tests.support import bearer, poll, token_for
+from tests.fakes.http_server import Reply
+from tests.fakes.openai_server import CHAT_PATH, FakeOpenAIServer, completion
+from tests.support import bearer, poll, settings_changed, token_for
 
 TOKEN = "ghp_fake0123456789abcdefTOKEN"
 REPOSITORY = "octo-org/planted"
@@ -37,6 +40,22 @@ CLEAN = '''def add(a, b):
 COMPLEX = "def classify(x):\n" + "".join(
     f"    {'if' if i == 0 else 'elif'} x == {i}:\n        return {i * 3}\n" for i in range(14)) + "    return -1\n"
 JS = "function greet(name) {\n  return 'hi ' + name;\n}\n"
+CLEAN_TEST = "from app.clean import add\n\n\ndef test_add():\n    assert add(1, 2) == 3\n"
+AGENT_TESTS = """Here are the tests.
+
+```python path=tests/test_insecure.py
+from app.insecure import run
+
+
+def test_run_succeeds():
+    assert run("true") == 0
+
+
+def test_run_fails():
+    assert run("false") == 1
+```
+"""
+DESCRIPTION = "## Summary\n\nAdds a first test of `add`."
 PR_ADDITION = "\n\ndef evaluate(expression):\n    return eval(expression)\n"
 
 
@@ -68,8 +87,16 @@ def github(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitH
     (work / "app/insecure.py").write_text(INSECURE + PR_ADDITION)
     git("commit", "-am", "add evaluate", cwd=work)
     git("push", str(bare), "feature", cwd=work)
+    git("checkout", "-b", "tested", "main", cwd=work)
+    (work / "tests").mkdir()
+    (work / "tests/test_clean.py").write_text(CLEAN_TEST)
+    (work / "app/__init__.py").write_text("")
+    git("add", ".", cwd=work)
+    git("commit", "-m", "a first test", cwd=work)
+    git("push", str(bare), "tested", cwd=work)
     with FakeGitHub(root, token=TOKEN) as fake:
         fake.add_pull(REPOSITORY, 7, "feature")
+        fake.add_pull(REPOSITORY, 8, "tested")
         monkeypatch.setenv("STELLARFLOW_GITHUB_API_URL", fake.url)
         monkeypatch.setenv("STELLARFLOW_GITHUB_TOKEN", TOKEN)
         reset_settings()
@@ -163,6 +190,37 @@ async def test_pr_security_review_comments_on_changed_lines_only(api: httpx.Asyn
                         timeout=60, interval=0.2)
     assert failed["data"]["status"] == "failed" and "404" in failed["data"]["error"], failed
     assert TOKEN not in json.dumps(failed)
+
+
+async def test_pr_agent_parts_push_a_branch_with_measured_coverage(app: FastAPI, api: httpx.AsyncClient,
+                                                                    github: FakeGitHub,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the fake OpenAI server as the llm executor: tests are added on pr-8-enhanced and pushed (a real push to
+    the fake), counted from the diff, coverage measured before and after; the description written via the API."""
+    with FakeOpenAIServer() as llm:
+        llm.route(CHAT_PATH, Reply(200, completion(DESCRIPTION)), Reply(200, completion(AGENT_TESTS)))
+        monkeypatch.setenv("STELLARFLOW_LLM_BASE_URL", llm.base_url + "/v1")
+        monkeypatch.setenv("STELLARFLOW_LLM_MODEL", "fake-model")
+        reset_settings()  # the worker's settings; the API's (which says whether an executor is configured):
+        with settings_changed(app, llm_base_url=llm.base_url + "/v1", llm_model="fake-model"):
+            answered = await api.post("/api/v2/github/pr/8/enhance?wait=true&timeout=110", json={
+                "repository": REPOSITORY, "enhancements": {"addTests": True, "improveDescription": True}})
+    assert answered.status_code == 200, answered.text
+    data = answered.json()["data"]
+    tests = data["enhancements"]["tests"]
+    assert data["status"] == "completed" and tests["status"] == "done", data
+    assert tests["added"] == 2 and tests["files"] == ["tests/test_insecure.py"]
+    assert tests["coverageAfter"] > tests["coverageBefore"] > 0, tests
+    assert tests["coverage"] == f"increased from {tests['coverageBefore']:g}% to {tests['coverageAfter']:g}%"
+    assert data["enhancements"]["description"]["improved"] is True
+    assert github.pulls[(REPOSITORY, 8)].body == DESCRIPTION
+    bare = github.bare(REPOSITORY)
+    assert data["preview"]["branch"] == "pr-8-enhanced"
+    assert data["preview"]["commit"] == git("rev-parse", "pr-8-enhanced", cwd=bare)
+    assert data["preview"]["compareUrl"].endswith(f"/{REPOSITORY}/compare/tested...pr-8-enhanced")
+    assert "def test_run_fails" in git("show", "pr-8-enhanced:tests/test_insecure.py", cwd=bare)
+    assert git("rev-parse", "pr-8-enhanced~1", cwd=bare) == git("rev-parse", "tested", cwd=bare)
+    assert TOKEN not in answered.text
 
 
 @pytest.mark.database("sqlite")

@@ -78,6 +78,39 @@ class ReviewRequest(BaseModel):
     comments: list[ReviewComment] = Field(default_factory=list)
 
 
+class CoverageRequest(BaseModel):
+    workspace: str
+
+
+class CoverageResult(BaseModel):
+    """Line coverage of the repository's Python tests (`coverage run -m pytest`), measured; None when not."""
+
+    percent: float | None = None
+    note: str = ""
+
+
+class PushRequest(BaseModel):
+    workspace: str
+    repository: str
+    branch: str
+    message: str
+    base: str  # the commit the changes are measured against (the PR's head)
+
+
+class PushResult(BaseModel):
+    pushed: bool = False
+    commit: str | None = None
+    branch: str
+    files: list[str] = Field(default_factory=list)
+    tests_added: int = 0  # test functions the diff adds (`def test_…`, `it(`, `test(`)
+
+
+class UpdatePullRequest(BaseModel):
+    repository: str
+    pr_number: int
+    body: str
+
+
 class ReviewPosted(BaseModel):
     id: int
     url: str | None = None

@@ -211,6 +211,14 @@ def phase_summary(phases: Iterable[Phase]) -> dict[str, int]:
     return summarise(f for phase in phases for tool in phase.tools for f in tool.findings)
 
 
+_ADDED_TEST = re.compile(r"^\+(?!\+\+)\s*(?:async\s+)?(?:def\s+test_\w*|(?:it|test)\s*\()")
+
+
+def tests_added(diff: str) -> int:
+    """Test functions a unified diff adds: Python `def test_…`, JavaScript/TypeScript `it(`/`test(`."""
+    return sum(1 for line in diff.splitlines() if _ADDED_TEST.match(line))
+
+
 _HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(?P<start>\d+)(?:,\d+)? @@")
 
 

@@ -113,6 +113,7 @@ class EnhanceState(BaseModel):
     parts: dict[str, EnhancementPart] = Field(default_factory=dict)
     review_id: int | None = None
     review_url: str | None = None
+    preview: dict[str, Any] | None = None  # {branch, commit, compareUrl} once changes were pushed
     error: str | None = None
     started_at: str | None = None
     completed_at: str | None = None

@@ -166,6 +166,10 @@ class FakeGitHub:
             part = pulled[2]
             if part is None and method == "GET":
                 return 200, self._pull(pull)
+            if part is None and method == "PATCH":
+                update = json.loads(body or b"{}")
+                pull.title, pull.body = update.get("title", pull.title), update.get("body", pull.body)
+                return 200, self._pull(pull)
             if part == "/files" and method == "GET":
                 return 200, self._files(pull)
             if part == "/reviews" and method == "GET":

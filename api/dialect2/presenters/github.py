@@ -60,6 +60,8 @@ def _part(state: EnhanceState, name: str) -> dict[str, Any]:
     body: dict[str, Any] = {"status": part.status}
     if part.message:
         body["message"] = part.message
+    if name != "securityReview" and part.detail:
+        body.update(part.detail)
     if name == "securityReview" and part.status in ("done", "failed") and part.detail:
         detail = part.detail
         body.update({"issues": detail.get("issues"), "recommendations": detail.get("recommendations"),
@@ -78,5 +80,5 @@ def enhancement(state: EnhanceState) -> dict[str, Any]:
                              "documentation": _part(state, "updateDocumentation"),
                              "optimization": _part(state, "performanceOptimization"),
                              "security": _part(state, "securityReview")},
-            "preview": None, "autoCommit": state.auto_commit, "startedAt": state.started_at,
+            "preview": state.preview, "autoCommit": state.auto_commit, "startedAt": state.started_at,
             "completedAt": state.completed_at, "durationMs": state.duration_ms}
