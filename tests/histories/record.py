@@ -480,11 +480,13 @@ async def reconcile(api: Api, rec: HistoryWriter, client: Client, task_queue: st
     await rec.save("reconcile", workflow_id)
 
 
-async def github(api: Api, rec: HistoryWriter, scratch: Path) -> None:
-    """A repository analysis (all three phases) and a PR security review, against the fake GitHub of the tests
+async def github(api: Api, rec: HistoryWriter, scratch: Path, app: Any) -> None:
+    """A repository analysis (all three phases), a PR security review, and a PR's agent-driven tests (the fake
+    OpenAI server as the llm executor) pushed to a branch, against the fake GitHub of the tests
     (tests/fakes/github.py: REST and git over HTTP on 127.0.0.1)."""
     from core.settings import reset_settings
     from tests.fakes.github import FakeGitHub
+    from tests.fakes.openai_server import FakeOpenAIServer
 
     root = scratch / "github"
     bare, work = root / "octo" / "hist.git", scratch / "hist-work"
@@ -527,6 +529,25 @@ async def github(api: Api, rec: HistoryWriter, scratch: Path) -> None:
         if enhanced["enhancements"]["security"]["status"] != "done":
             raise RuntimeError(f"the PR review did not complete: {enhanced}")
         await rec.save("github-pr", enhanced["enhancementId"])
+        block = ("```python path=tests/test_app.py\nfrom app import run\n\n\ndef test_run():\n"
+                 "    assert run('true') == 0\n```\n")
+        with FakeOpenAIServer(block) as llm:
+            os.environ.update({"STELLARFLOW_LLM_BASE_URL": llm.base_url + "/v1", "STELLARFLOW_LLM_MODEL": "fake"})
+            reset_settings()
+            before = app.state.settings
+            app.state.settings = before.model_copy(update={"llm_base_url": llm.base_url + "/v1",
+                                                           "llm_model": "fake"})
+            try:
+                agent = (await api.post("/api/v2/github/pr/1/enhance?wait=true&timeout=100", {
+                    "repository": "octo/hist", "enhancements": {"addTests": True}}, expect=200))["data"]
+            finally:
+                app.state.settings = before
+                for name in ("STELLARFLOW_LLM_BASE_URL", "STELLARFLOW_LLM_MODEL"):
+                    os.environ.pop(name, None)
+                reset_settings()
+        if agent["enhancements"]["tests"]["status"] != "done" or not agent["preview"]:
+            raise RuntimeError(f"the PR's agent-driven tests did not complete: {agent}")
+        await rec.save("github-pr-agent", agent["enhancementId"])
 
 
 SCENARIOS = ("pipelines", "automation", "agent_and_tasks", "swarm", "swarm_continue_as_new", "memory_sweep",
@@ -605,7 +626,7 @@ async def main(only: list[str]) -> None:
                     if "reconcile" in chosen:
                         await reconcile(api, rec, client, settings.task_queue)
                     if "github" in chosen:
-                        await github(api, rec, scratch)
+                        await github(api, rec, scratch, app)
         finally:
             await worker.shutdown()
             await asyncio.gather(worker_task, return_exceptions=True)
