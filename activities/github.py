@@ -260,6 +260,7 @@ async def github_fetch_pull(request: CheckoutRequest) -> PullInfo:
             break
     return PullInfo(number=int(pull["number"]), title=pull.get("title") or "", body=pull.get("body"),
                     head_sha=pull["head"]["sha"], head_ref=pull["head"]["ref"], base_ref=pull["base"]["ref"],
+                    head_repository=(pull["head"].get("repo") or {}).get("full_name"),
                     files=files, html_url=(pull.get("base", {}).get("repo") or {}).get("html_url"))
 
 
@@ -352,7 +353,8 @@ async def github_push(request: PushRequest) -> PushResult:
     committed = await run("commit", "--quiet", "--no-verify", "-m", request.message)
     if not committed.ok:
         raise ApplicationError(f"git commit failed: {committed.stderr[-1000:]}", non_retryable=True)
-    pushed = await run("push", "--quiet", "--force", "--", clone_url, f"HEAD:refs/heads/{request.branch}")
+    pushed = await run("push", "--quiet", *(["--force"] if request.force else []), "--", clone_url,
+                       f"HEAD:refs/heads/{request.branch}")
     if not pushed.ok:
         raise ApplicationError(f"git push failed: {git.redact(pushed.stderr, token)[-1000:]}", type="GitFailed")
     head = await run("rev-parse", "HEAD")

@@ -189,10 +189,12 @@ class PullRequestEnhanceWorkflow:
                 after = await workflow.execute_activity(
                     GITHUB_COVERAGE, CoverageRequest(workspace=workspace), result_type=CoverageResult,
                     start_to_close_timeout=timedelta(minutes=30), retry_policy=RETRY)
-            branch = pull.head_ref if request.auto_commit else f"pr-{request.pr_number}-enhanced"
+            # autoCommit fast-forwards the PR's own branch, when it lives in this repository (a fork's is not ours)
+            own_branch = request.auto_commit and pull.head_repository == request.repository
+            branch = pull.head_ref if own_branch else f"pr-{request.pr_number}-enhanced"
             push = await workflow.execute_activity(
                 GITHUB_PUSH, PushRequest(workspace=workspace, repository=request.repository, branch=branch,
-                                         base=pull.head_sha,
+                                         base=pull.head_sha, force=not own_branch,
                                          message=f"StellarFlow: {', '.join(parts)} for #{request.pr_number}"),
                 result_type=PushResult, start_to_close_timeout=timedelta(minutes=15), retry_policy=RETRY)
             if push.pushed:

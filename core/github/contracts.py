@@ -66,6 +66,7 @@ class PullInfo(BaseModel):
     head_sha: str
     head_ref: str
     base_ref: str
+    head_repository: str | None = None  # owner/name of the head's repository (another one for a fork's PR)
     files: list[PullFile] = Field(default_factory=list)
     html_url: str | None = None
 
@@ -95,6 +96,7 @@ class PushRequest(BaseModel):
     branch: str
     message: str
     base: str  # the commit the changes are measured against (the PR's head)
+    force: bool = False  # only for our own pr-N-enhanced branch; the PR's branch is only fast-forwarded
 
 
 class PushResult(BaseModel):

@@ -47,7 +47,8 @@ async def enhance(body: EnhanceBody, client: ClientDep, settings: SettingsDep,
                   timeout: Annotated[float, Query(gt=0, le=WAIT_MAX_S)] = 60.0) -> JSONResponse:
     """Start a PullRequestEnhanceWorkflow (id `gh-pr-…`): 202 with its id, or with `wait=true` 200 and the
     result when it ends within `timeout` seconds (else 202). `securityReview` posts a review with inline comments
-    on the changed lines; the agent-driven parts answer `not_configured` (or `not_implemented`) for now."""
+    on the changed lines; the agent-driven parts run on the server's agent executor, their changes pushed to
+    `pr-N-enhanced` (`preview`), or answer `not_configured` without one."""
     state = await service.start_enhancement(client, settings, pr_number, body, principal.caller)
     links = present.enhancement_links(state.id)
     if wait:
