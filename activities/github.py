@@ -85,7 +85,7 @@ async def _get(settings: Settings, path: str, what: str, params: dict | None = N
     try:
         async with _client(settings) as gh:
             return (await gh.arequest("GET", path, params=params)).json()
-    except (RequestFailed, EgressRefused, OSError, Exception) as err:  # noqa: BLE001 - every failure redacted
+    except Exception as err:  # noqa: BLE001 - every failure redacted
         raise _failure(err, what, settings) from None
 
 
@@ -316,6 +316,21 @@ async def github_coverage(request: CoverageRequest) -> CoverageResult:
         return CoverageResult(note=f"coverage report failed: {(report.stderr or report.stdout)[-300:].strip()}")
 
 
+GIT_INIT_CONFIG = ("[core]\n\trepositoryformatversion = 0\n\tfilemode = true\n\tbare = false\n"
+                   "\tlogallrefupdates = true\n")
+
+
+def _reset_git_dir(git_dir: Path) -> None:
+    if git_dir.is_symlink() or not git_dir.is_dir():
+        raise ApplicationError("the checkout's .git is no longer a directory: not pushing", non_retryable=True)
+    config = git_dir / "config"
+    config.unlink(missing_ok=True)
+    config.write_text(GIT_INIT_CONFIG)
+    shutil.rmtree(git_dir / "hooks", ignore_errors=True)
+    for name in ("info/attributes", "commondir", "objects/info/alternates"):
+        (git_dir / name).unlink(missing_ok=True)
+
+
 @activity.defn(name=names.GITHUB_PUSH)
 async def github_push(request: PushRequest) -> PushResult:
     """Commit what the agents changed in the checkout and push it to `branch` (forced: the branch is ours), with
@@ -331,7 +346,14 @@ async def github_push(request: PushRequest) -> PushResult:
     token = _token(settings)
     parts = urlsplit(clone_url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
-    pinned = str(await resolve_checked(parts.hostname or "", port))
+    try:
+        pinned = str(await resolve_checked(parts.hostname or "", port))
+    except (EgressRefused, OSError) as err:
+        raise ApplicationError(f"pushing to {request.repository}: {err}", non_retryable=True) from None
+    # An agent ran in this checkout (agent-cli runs commands there): its .git/config could name commands git would
+    # run while pushing with the token in its environment (core.fsmonitor, core.sshCommand, …). Back to what
+    # `git init` wrote, and no hooks, before git touches it again.
+    await asyncio.to_thread(_reset_git_dir, checkout / ".git")
     identity = {"GIT_AUTHOR_NAME": "StellarFlow", "GIT_AUTHOR_EMAIL": "stellarflow@users.noreply.github.com",
                 "GIT_COMMITTER_NAME": "StellarFlow", "GIT_COMMITTER_EMAIL": "stellarflow@users.noreply.github.com"}
     env = {**base_environment(), **identity, **git.git_env(clone_url, token, home=str(workspace / "home"),
