@@ -27,6 +27,7 @@ COPY README.md worker.py ./
 COPY core/ core/
 COPY api/ api/
 COPY cli/ cli/
+COPY mcp_server/ mcp_server/
 COPY workflows/ workflows/
 COPY activities/ activities/
 RUN /opt/stellarflow/bin/pip wheel --no-deps --wheel-dir /wheels . \
@@ -49,6 +50,7 @@ RUN apt-get update \
 
 COPY --from=build /opt/stellarflow /opt/stellarflow
 COPY definitions/ /app/definitions/
+COPY docs/dsl.md /app/docs/dsl.md
 
 # The data dir holds local artifacts (workers: a shared volume) and, for the bootstrap job, the CLI's key; run
 # workspaces live beside it (STELLARFLOW_WORKSPACES_DIR, workers: a shared volume). The server secret comes from

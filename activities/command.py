@@ -3,8 +3,9 @@
 The process runs inside the sandbox (activities/sandbox.py: bubblewrap, its own uid, limits) and in its own
 session (process group), so a timeout or a cancellation can stop everything it started, not only the shell. It
 sees an allowlisted environment, never the worker's secrets. Output is kept as a bounded tail per stream, so a
-chatty command cannot exhaust the worker's memory or Temporal's payload limits. `deploy` reuses
-`run_in_workspace` for its deploy and rollback commands.
+chatty command cannot exhaust the worker's memory or Temporal's payload limits. A step's lines also go to the event
+log as they are printed (`log_lines.StepLog`: batched, capped, nothing written for a silent command), for live
+streams. `deploy` reuses `run_in_workspace` for its deploy and rollback commands.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from activities.environment import (
     step_failed,
     workspace_for,
 )
+from activities.log_lines import StepLog
 from activities.sandbox import Sandbox
 from core import names
 from core.dsl.actions import ExecuteCommandParams
@@ -362,6 +364,8 @@ async def run_process(
                 timed_out = True
                 break
             await asyncio.wait([proto.exited], timeout=min(HEARTBEAT_INTERVAL_S, remaining))
+            if proto.exited.done():
+                break  # nothing left to cancel: a heartbeat now would only cost a round trip
             heartbeat(
                 heartbeat_details() if heartbeat_details is not None
                 else {"elapsedMs": int((time.monotonic() - started) * 1000)}
@@ -465,11 +469,15 @@ async def run_in_workspace(
     )
     marker = group_marker(req.run_id, f"{req.step_id}{req.instance or ''}")
     reap_previous_attempt(marker, req.run_id, req.step_id)
+    lines = StepLog(req.run_id, req.step_id, current_attempt())  # live log lines (activities/log_lines.py)
     try:
-        outcome = await run_process(
-            command, cwd=cwd, env=env, timeout_s=timeout_s, tail_bytes=get_settings().output_tail_bytes,
-            sandbox=sandbox, on_start=lambda pgid: marker.write_text(str(pgid)),
-        )
+        try:
+            outcome = await run_process(
+                command, cwd=cwd, env=env, timeout_s=timeout_s, tail_bytes=get_settings().output_tail_bytes,
+                sandbox=sandbox, on_start=lambda pgid: marker.write_text(str(pgid)), on_output=lines.feed,
+            )
+        finally:
+            await lines.close()
         raw = sandboxing.read_back(output_path, MAX_OUTPUT_FILE_BYTES + 1) or b""
     finally:
         for leftover in (output_path, marker):  # the marker matters only if this worker dies mid-step

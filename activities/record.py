@@ -21,6 +21,8 @@ from core.events.store import ProjectionWriter
 from core.events.store import record as write
 from core.github.projection import ANALYSIS_PROJECTION, ENHANCE_PROJECTION
 from core.names import LEGACY_RECORD_ENTITY, LEGACY_RECORD_RUN, RECORD
+from core.neural.projection import TRAINING_PROJECTION
+from core.orchestrations.projection import ORCHESTRATION_PROJECTION
 from core.pipelines.contracts import LegacyRunRecord
 from core.pipelines.projection import RUN_PROJECTION
 
@@ -28,7 +30,8 @@ log = logging.getLogger("stellarflow.record")
 
 WRITERS: dict[str, ProjectionWriter] = {
     writer.kind: writer for writer in (RUN_PROJECTION, AGENT_PROJECTION, TASK_PROJECTION, SWARM_PROJECTION,
-                                ANALYSIS_PROJECTION, ENHANCE_PROJECTION)
+                                      ORCHESTRATION_PROJECTION, TRAINING_PROJECTION, ANALYSIS_PROJECTION,
+                                      ENHANCE_PROJECTION)
 }
 
 

@@ -7,7 +7,8 @@ One module per job, assembled here into one typer app:
 - `cli.client`: `run`, `runs`, `keys` (and `cli.run_actions`: `runs logs|approve|reject`) — talk to the API over
   HTTP, like any other client, with `STELLARFLOW_TOKEN`, else the API key `stellarflow up` wrote to
   `<data dir>/cli.key`, else the stack `up` last started (`cli.http_client`, `cli.profile`);
-- `cli.admin`: `bootstrap`, `users`, `db`, `reconcile` — work on the database directly (an operator's commands).
+- `cli.admin`: `bootstrap`, `users`, `db`, `reconcile` — work on the database directly (an operator's commands);
+- `cli.mcp`: `mcp` — the MCP server over stdio, as the user of `STELLARFLOW_API_KEY` (`mcp_server`).
 
 Commands import what they need inside themselves, so the CLI starts fast and `up` never imports the API. The
 CLI never imports `activities` or `workflows`; it may use `core`.
@@ -21,7 +22,7 @@ import sys
 import httpx
 import typer
 
-from cli import admin, client, definitions, run_actions, supervisor
+from cli import admin, client, definitions, mcp, run_actions, supervisor
 from cli.output import err_console
 
 app = typer.Typer(
@@ -35,6 +36,7 @@ definitions.register(app)
 client.register(app)
 run_actions.register(client.runs_app)
 admin.register(app)
+mcp.register(app)
 
 
 def main() -> None:

@@ -121,8 +121,8 @@ def up(
             raise typer.Exit(_fail(str(error))) from None
         worker_children = [
             supervisor.add(Child(f"worker-{n}" if workers > 1 else "worker",
-                                 start=lambda: subprocess.Popen([sys.executable, "-m", "worker"],
-                                                                start_new_session=True)))
+                                 start=lambda env=_worker_env(settings, n): subprocess.Popen(
+                                     [sys.executable, "-m", "worker"], start_new_session=True, env=env)))
             for n in range(1, workers + 1)
         ]
         api = supervisor.add(Child("API", start=lambda: subprocess.Popen(
@@ -134,6 +134,10 @@ def up(
         pids = ", ".join(str(child.pid) for child in worker_children)
         console.print(f"[green]✓[/] {len(worker_children)} worker{'s' if workers > 1 else ''} on task queue "
                       f"[bold]{settings.task_queue}[/] (pid {pids})")
+        if settings.worker_metrics_address:
+            first, last = (_worker_env(settings, n)["STELLARFLOW_WORKER_METRICS_ADDRESS"] for n in (1, workers))
+            console.print(f"[green]✓[/] worker metrics (Prometheus) on {first}"
+                          + (f" … {last}" if workers > 1 else ""))
         console.print(f"[green]✓[/] API docs     [link]{settings.api_url}/docs[/link]")
         if settings.temporal_address is None:
             console.print(f"[green]✓[/] Temporal UI  [link]{settings.ui_url}[/link]")
@@ -153,6 +157,16 @@ def up(
     if code:
         raise typer.Exit(code)
     console.print("stopped.")
+
+
+def _worker_env(settings: Any, n: int) -> dict[str, str] | None:
+    """Worker n's environment: with STELLARFLOW_WORKER_METRICS_ADDRESS=host:port, worker n exports its metrics on
+    port + n - 1, so `--workers N` on one machine never clash (docs/observability.md). None: inherit as is."""
+    address = settings.worker_metrics_address
+    if not address:
+        return None
+    host, _, port = address.rpartition(":")
+    return {**os.environ, "STELLARFLOW_WORKER_METRICS_ADDRESS": f"{host}:{int(port) + n - 1}"}
 
 
 def _sandbox_line(settings: Any) -> bool:

@@ -104,8 +104,11 @@ import core.events.tables  # noqa: E402, F401
 import core.github.tables  # noqa: E402, F401
 import core.idempotency.tables  # noqa: E402, F401
 import core.memory.tables  # noqa: E402, F401
+import core.neural.tables  # noqa: E402, F401
 import core.operations.tables  # noqa: E402, F401
+import core.orchestrations.tables  # noqa: E402, F401
 import core.pipelines.tables  # noqa: E402, F401
 import core.schedules.tables  # noqa: E402, F401
 import core.sources.tables  # noqa: E402, F401
+import core.system.tables  # noqa: E402, F401
 import core.webhooks.tables  # noqa: E402, F401

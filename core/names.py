@@ -22,6 +22,10 @@ ARTIFACT_SWEEP_WORKFLOW: Final = "ArtifactSweepWorkflow"
 RECONCILE_WORKFLOW: Final = "ReconcileWorkflow"
 GITHUB_ANALYSIS_WORKFLOW: Final = "GitHubAnalysisWorkflow"
 PR_ENHANCE_WORKFLOW: Final = "PullRequestEnhanceWorkflow"
+METRICS_SAMPLE_WORKFLOW: Final = "MetricsSampleWorkflow"
+DIAGNOSTICS_WORKFLOW: Final = "DiagnosticsWorkflow"
+ORCHESTRATION_WORKFLOW: Final = "OrchestrationWorkflow"
+TRAINING_WORKFLOW: Final = "TrainingWorkflow"
 
 # ---- activity types ----------------------------------------------------------------------------------------
 # pipeline actions
@@ -53,10 +57,16 @@ GITHUB_UPDATE_PULL: Final = "github_update_pull"
 PROVISION_WORKSPACE: Final = "provision_workspace"
 EXECUTE_TASK: Final = "execute_task"
 ROLLBACK_WORKSPACE: Final = "rollback_workspace"
+# orchestrations: a phase's files handed to the next phase
+GATHER_HANDOVER: Final = "gather_handover"
+# neural training (core/neural)
+TRAIN_MODEL: Final = "train_model"
 # maintenance
 SWEEP_EXPIRED_MEMORY: Final = "sweep_expired_memory"
 SWEEP_EXPIRED_ARTIFACTS: Final = "sweep_expired_artifacts"
 RECONCILE_PROJECTIONS: Final = "reconcile_projections"
+SAMPLE_HOST_METRICS: Final = "sample_host_metrics"
+BUILD_DIAGNOSTICS: Final = "build_diagnostics"
 # the read model: every workflow's events and projection, then its outgoing signals
 RECORD: Final = "record"
 # The record activity's names before it was one activity. Runs started before that still schedule these (their

@@ -201,6 +201,20 @@ class Settings(BaseSettings):
     manage_schedules: bool = True
     memory_cache_entries: int = Field(default=10_000, ge=0)
 
+    # Observability (docs/observability.md). The API rolls its requests up per minute (flushed every
+    # `metrics_flush_interval_s`); the worker's metrics Schedule samples host resources every
+    # `metrics_sample_interval_s` and deletes rollups, samples and diagnostic bundles older than `metrics_retention_s`.
+    metrics_retention_s: float = Field(default=30 * 24 * 3600, gt=0)
+    metrics_sample_interval_s: float = Field(default=60.0, ge=5)
+    metrics_flush_interval_s: float = Field(default=60.0, gt=0)
+    # `GET /metrics` (Prometheus text format) answers an admin's credential, or this token as `Authorization: Bearer`
+    # (what a Prometheus scrape config sends); `metrics_public=true` opens it to anyone who reaches the API.
+    metrics_token: SecretStr | None = None
+    metrics_public: bool = False
+    # The worker's Temporal SDK metrics (Prometheus format) on this host:port; unset = off. `stellarflow up --workers N`
+    # gives worker n the port + n - 1, so replicas on one machine never clash.
+    worker_metrics_address: str | None = None
+
     # CORS (api/common/middleware.py). No origins (the default) means no CORS headers at all, so browsers on other
     # origins cannot call the API. `STELLARFLOW_CORS_ORIGINS` is a JSON list or comma-separated; `*` allows any origin.
     # Credentials (cookies) are off: the API authenticates with `Authorization: Bearer`, not cookies.

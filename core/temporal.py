@@ -13,6 +13,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import Runtime
 from temporalio.service import TLSConfig
 
 from core.errors import PayloadTooLarge
@@ -143,5 +144,9 @@ def connect_options(settings: Settings) -> dict[str, Any]:
     return options
 
 
-async def connect(settings: Settings) -> Client:
-    return await Client.connect(settings.temporal_target, **connect_options(settings))
+async def connect(settings: Settings, *, runtime: Runtime | None = None) -> Client:
+    """`runtime`: the worker's, when it exports the SDK's metrics (worker.py: `metrics_runtime`)."""
+    options = connect_options(settings)
+    if runtime is not None:
+        options["runtime"] = runtime
+    return await Client.connect(settings.temporal_target, **options)

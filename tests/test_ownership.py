@@ -37,6 +37,7 @@ from tests.support import (
     cmd,
     new_user,
     poll,
+    settings_changed,
     token_for,
     wait_for_run,
     wait_for_step,
@@ -70,6 +71,16 @@ NOT_ON_ANOTHER_USERS_OBJECT = {
     ("DELETE", "/api/v2/webhooks/secrets/{name}"): "names the caller's own secret (others' are invisible: 404)",
     ("POST", "/api/v2/webhooks/github"): "no caller: a signed delivery starts runs as each workflow's owner",
     ("POST", "/api/v2/webhooks/{workflow_id}"): "no caller: a signed delivery starts a run as the workflow's owner",
+    ("POST", "/api/system/diagnostics"): "a diagnostic bundle of the platform (admins only: system:diagnostics)",
+    # /mcp/v1 (the REST façade of the MCP server) is POST throughout, as the spec has it; these only read
+    ("POST", "/mcp/v1/initialize"): "reads: the server's capabilities",
+    ("POST", "/mcp/v1/tools/list"): "reads: the tool list",
+    ("POST", "/mcp/v1/resources/list"): "reads: what the caller may read",
+    ("POST", "/mcp/v1/resources/read"): "reads, under the same read rules as REST",
+    ("POST", "/mcp/v1/prompts/list"): "reads: the prompt list",
+    ("POST", "/mcp/v1/prompts/get"): "reads: a prompt",
+    ("POST", "/api/v2/tasks/orchestrate"): "an orchestration of the caller's own (a swarm it names must be the "
+                                           "caller's or shared with them: 403, like submitting a task into it)",
 }
 # A *use* of another user's object, open to anyone with the route's permission: the result is the caller's own.
 USES = {
@@ -204,6 +215,16 @@ async def _task_ctx(world: World) -> dict[str, Any]:
     return _ctx(task=await task_of(world))
 
 
+async def _orchestration_ctx(world: World) -> dict[str, Any]:
+    body = {"task": "wait", "agentConfig": {"executor": "shell"}, "sharedWith": [world.name("shared")],
+            "requirements": {"phases": [{"name": "wait", "agents": ["devops"],
+                                         "requirements": {"command": "sleep 30"}}]}}
+    with settings_changed(world.app, heartbeat_timeout_s=2):  # its agent hears of a cancel within about 2 s
+        response = await world.call("owner", "POST", "/api/v2/tasks/orchestrate", json=body)
+    assert response.status_code == 202, response.text
+    return _ctx(orchestration=response.json()["data"]["orchestrationId"])
+
+
 async def _swarm_ctx(world: World) -> dict[str, Any]:
     return _ctx(swarm=await swarm_of(world))
 
@@ -232,6 +253,26 @@ async def _finished_run_ctx(world: World) -> dict[str, Any]:
 async def _source_ctx(world: World) -> dict[str, Any]:
     body = {"name": "mine", "url": "http://127.0.0.1:9/nothing.git", "interval": 0}
     return _ctx(source=_created(await world.call("owner", "POST", "/api/v2/sources", json=body))["id"])
+
+
+NEURAL_ROWS = [{"input": {"x": x / 10}, "output": {"label": "hi" if x > 5 else "lo"}} for x in range(12)]
+
+
+def _train_body(**extra: Any) -> dict[str, Any]:
+    return {"patternType": "ownership", "trainingData": {"samples": NEURAL_ROWS},
+            "configuration": {"epochs": 2, "batchSize": 4}, **extra}
+
+
+async def _model_ctx(world: World) -> dict[str, Any]:
+    """A's model, shared with `shared`, once its first version is registered."""
+    started = _created(await world.call("owner", "POST", "/api/v2/neural/train",
+                                        json=_train_body(sharedWith=[world.name("shared")])))
+    async with world.client("owner") as owner:
+        done = await eventually(lambda: owner.get(f"/api/v2/neural/training/{started['trainingId']}"),
+                                lambda r: r.json()["data"]["status"] != "training", "the training to end")
+    data = done.json()["data"]
+    assert data["status"] == "completed", data
+    return _ctx(model=data["model"]["modelId"])
 
 
 def _schedule(action: str) -> Case:
@@ -331,6 +372,9 @@ CASES: dict[tuple[str, str], list[Case]] = {
         f"/api/v2/workflows/{c['workflow']}", {}))],
     ("POST", "/api/v2/runs/{run_id}/cancel"): [Case("cancel", _run_ctx, lambda w, c, a: (
         f"/api/v2/runs/{c['run']}/cancel", {}))],
+    # orchestrations: cancelling is for the owner and admins, not for users it is shared with
+    ("POST", "/api/v2/orchestrations/{orchestration_id}/cancel"): [Case("cancel", _orchestration_ctx, lambda w, c, a: (
+        f"/api/v2/orchestrations/{c['orchestration']}/cancel", {}), refused_too=("shared",))],
     # a re-run carries the run's inputs and outputs over: for those who may read them (the workflow is shared)
     ("POST", "/api/v2/runs/{run_id}/rerun"): [Case("rerun", _finished_run_ctx, lambda w, c, a: (
         f"/api/v2/runs/{c['run']}/rerun", {"json": {"failedOnly": True}}), allowed=("owner", "shared", "admin"))],
@@ -365,6 +409,15 @@ CASES: dict[tuple[str, str], list[Case]] = {
         "/api/memory", {"json": {"key": c["key"], "namespace": c["namespace"], "value": {"by": a}}}))],
     ("POST", "/api/v2/memory"): [Case("new version of a shared key", _shared_memory, lambda w, c, a: (
         "/api/v2/memory", {"json": {"key": c["key"], "namespace": c["namespace"], "value": {"by": a}}}))],
+    # an MCP tool through the /mcp/v1 façade: the same service and rule as DELETE /api/tasks/{id}
+    ("POST", "/mcp/v1/tools/call"): [Case("task_cancel", _task_ctx, lambda w, c, a: (
+        "/mcp/v1/tools/call", {"json": {"name": "task_cancel", "arguments": {"task_id": c["task"]}}}))],
+    # neural models: a new version changes the model; predicting uses it (owner, shared, admin)
+    ("POST", "/api/v2/neural/train"): [Case("new version of A's model", _model_ctx, lambda w, c, a: (
+        "/api/v2/neural/train", {"json": _train_body(modelId=c["model"])}))],
+    ("POST", "/api/v2/neural/predict"): [Case("predict with A's model", _model_ctx, lambda w, c, a: (
+        "/api/v2/neural/predict", {"json": {"modelId": c["model"], "input": {"x": 0.3}}}),
+        allowed=("owner", "shared", "admin"))],
     # credentials: their existence is private (404)
     ("DELETE", "/api/auth/keys/{key_id}"): [Case("revoke", _key_ctx, lambda w, c, a: (
         f"/api/auth/keys/{c['key']}", {}), other=404)],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 
 import httpx
 
@@ -31,8 +32,10 @@ async def test_cancel_kills_running_steps_and_cancels_pending(api: httpx.AsyncCl
     [sleeper] = await wait_running("sleep 60.401")  # a host pid (`$!` in the sandbox is not one)
     assert _alive(sleeper)
 
+    asked = time.monotonic()
     response = await api.post(f"/api/v2/runs/{run_id}/cancel")
     assert response.status_code == 202
+    assert time.monotonic() - asked < 10  # answered at once, with the run as it stands
     run = await wait_for_run(api, run_id)
     assert run["status"] == "cancelled"
     assert step_of(run, "long")["status"] == "cancelled"
@@ -42,6 +45,9 @@ async def test_cancel_kills_running_steps_and_cancels_pending(api: httpx.AsyncCl
             break
         await asyncio.sleep(0.05)
     assert not _alive(sleeper)
+    # Issue 11: a cancel acts in about a second (bench/cancel.py measures it); asserted loosely here.
+    assert time.monotonic() - asked < 10, f"cancelling took {time.monotonic() - asked:.1f}s"
+    print(f"run cancel: process gone and run cancelled after {time.monotonic() - asked:.2f}s")
 
     again = await api.post(f"/api/v2/runs/{run_id}/cancel")
     assert again.status_code == 409

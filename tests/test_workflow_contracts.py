@@ -13,6 +13,8 @@ import activities
 import workflows
 from core import names
 from core.agents.contracts import STATUS_QUERY, AgentHandlers, SwarmHandlers, TaskHandlers
+from core.neural.contracts import TrainingHandlers
+from core.orchestrations.contracts import OrchestrationHandlers
 from core.pipelines import contracts as pipeline_contracts
 
 pytestmark = pytest.mark.database("sqlite", reason="names and handlers: no database")
@@ -49,7 +51,9 @@ def test_every_activity_name_is_registered_and_nothing_else_is() -> None:
     (workflows.AgentWorkflow, AgentHandlers),
     (workflows.TaskWorkflow, TaskHandlers),
     (workflows.SwarmWorkflow, SwarmHandlers),
-], ids=["agent", "task", "swarm"])
+    (workflows.OrchestrationWorkflow, OrchestrationHandlers),
+    (workflows.TrainingWorkflow, TrainingHandlers),
+], ids=["agent", "task", "swarm", "orchestration", "training"])
 def test_entity_handler_names_exist_on_their_workflow(workflow_class: type, holder: type) -> None:
     available = handlers(workflow_class)
     assert constants(holder) | {STATUS_QUERY} <= available, constants(holder) - available

@@ -213,7 +213,7 @@ async def execute(inp: ExecuteTaskInput) -> TaskResult:
                 error = f"tests failed: {tests.error if not tests.success else f'{figures.failed} failing'}"
         elif test_command is not None:
             outcome.notes.append("tests were not run because the work failed")
-        progress.set(1.0 if success else progress.progress, "done" if success else "failed")
+        progress.set(1.0 if success else progress.progress, "done" if success else "failed", final=True)
 
     notes = list(outcome.notes)
     result = TaskResult(

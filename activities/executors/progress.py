@@ -1,8 +1,8 @@
 """Task progress: parsed from the task's output, sent as activity heartbeats and as a `progress` signal.
 
-Heartbeats carry `{"progress": 0..1, "message": str}` about every second whatever the executor is doing
-(copying a workspace, waiting for an LLM, running tests): they are how Temporal notices a dead worker and
-how it delivers a cancellation. The `progress` signal goes to the workflow whose id is the task id (the
+Heartbeats carry `{"progress": 0..1, "message": str}` every HEARTBEAT_INTERVAL_S (0.5 s) whatever the executor
+is doing (copying a workspace, waiting for an LLM, running tests): they are how Temporal notices a dead worker
+and how it delivers a cancellation. The `progress` signal goes to the workflow whose id is the task id (the
 TaskWorkflow), at most once a second and only when the figure changed; a task run outside such a workflow
 has no one to signal, so every failure of it is ignored.
 
@@ -98,9 +98,11 @@ class Progress:
     def details(self) -> dict[str, Any]:
         return {"progress": round(self.progress, 4), "message": self.message}
 
-    def set(self, progress: float | None = None, message: str | None = None) -> None:
+    def set(self, progress: float | None = None, message: str | None = None, *, final: bool = False) -> None:
         """A new figure is heartbeaten at once (the SDK batches heartbeats, so this is cheap); a new message
-        alone waits for the next pulse."""
+        alone waits for the next pulse. The `final` figure (the task is done) is heartbeaten but not signalled:
+        the agent's report of the task's end carries it, and a signal racing that report would only add a
+        `task.progress` event just before `task.completed`."""
         before = self.progress
         if progress is not None:
             self.progress = min(max(float(progress), 0.0), 1.0)
@@ -110,6 +112,9 @@ class Progress:
             self.updates.append((self.progress, self.message))
         if self.progress != before:
             heartbeat(self.details())
+        if final:
+            self._signals_off = True
+            return
         self._maybe_signal()
 
     def feed(self, fd: int, chunk: bytes) -> None:

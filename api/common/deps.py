@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -31,7 +31,11 @@ def get_settings_dep(request: Request) -> Settings:
 
 async def get_client(request: Request) -> Client:
     """Connect once, on first use, so the API starts even while Temporal is still coming up."""
-    state = request.app.state
+    return await app_client(request.app.state)
+
+
+async def app_client(state: Any) -> Client:
+    """The app's Temporal client (`app.state`), connected on first use; for routes and the mounted MCP endpoint."""
     if state.temporal_client is None:
         async with state.temporal_lock:
             if state.temporal_client is None:

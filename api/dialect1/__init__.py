@@ -5,7 +5,7 @@ parse a request into a service call through the request schemas (`schemas/`) and
 
 from fastapi import APIRouter
 
-from api.dialect1.routes import agents, auth, health, memory, runs, swarms, tasks, workflows
+from api.dialect1.routes import agents, auth, health, mcp, memory, runs, swarms, system, tasks, workflows
 
 ROUTERS: list[APIRouter] = [health.router, auth.router, workflows.router, runs.router, agents.router, tasks.router,
-                            swarms.router, memory.router]
+                            swarms.router, memory.router, system.router, mcp.router]

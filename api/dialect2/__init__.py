@@ -12,7 +12,10 @@ from api.dialect2.routes import (
     github,
     health,
     memory,
+    metrics,
+    neural,
     operations,
+    orchestrations,
     runs,
     sources,
     swarms,
@@ -23,4 +26,4 @@ from api.dialect2.routes import (
 
 ROUTERS: list[APIRouter] = [health.router, auth.router, workflows.router, runs.router, swarms.router, agents.router,
                             tasks.router, operations.router, memory.router, webhooks.router, sources.router,
-                            artifacts.router, github.router]
+                            artifacts.router, metrics.router, orchestrations.router, neural.router, github.router]

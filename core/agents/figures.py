@@ -6,10 +6,12 @@ converts them and names them as its spec does.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from core.agents.models import TaskStatus
 from core.agents.state import AgentState, HistoryEntry, SwarmState, TaskState
+from core.rates import rate
 
 
 def cpu_share(entry: HistoryEntry | None) -> float | None:
@@ -66,3 +68,47 @@ def estimated_completion(state: TaskState) -> datetime | None:
     if state.spec.estimated_duration_s is not None:
         return timeline.started_at + timedelta(seconds=state.spec.estimated_duration_s)
     return None
+
+
+@dataclass(frozen=True)
+class SwarmPerformance:
+    """`throughput`: finished tasks per minute over `window_s`, None unless core/rates.py allows a rate (at least
+    60 s and 10 tasks); `efficiency`, `coordination_overhead`: shares over the same tasks; `finished`: how many
+    tasks the figures are measured over; `window_s`: from the first one queued to the last one finished."""
+
+    throughput: float | None
+    efficiency: float | None
+    coordination_overhead: float | None
+    window_s: float | None
+    finished: int
+
+
+TaskTiming = tuple[datetime | None, datetime | None, datetime | None, str]  # queued, started, ended, status
+
+
+def swarm_performance(timings: list[TaskTiming], agent_count: int) -> SwarmPerformance:
+    """From the swarm's tasks' recorded timelines: throughput over the window from the first queued to the last
+    finished (completed or failed); efficiency = time agents spent running tasks / (agents × window); coordination
+    overhead = time waiting to start / total latency. Shares need no minimum window; the rate does."""
+    done = (TaskStatus.completed.value, TaskStatus.failed.value)
+    finished = [(_utc(q), _utc(s), _utc(c)) for q, s, c, status in timings if status in done and q and s and c]
+    if not finished:
+        return SwarmPerformance(throughput=None, efficiency=None, coordination_overhead=None, window_s=None,
+                                finished=0)
+    first = min(q for q, _, _ in finished)
+    last = max(c for _, _, c in finished)
+    window = max((last - first).total_seconds(), 0.001)
+    busy = sum(max((c - s).total_seconds(), 0) for _, s, c in finished)
+    waiting = sum(max((s - q).total_seconds(), 0) for q, s, _ in finished)
+    latency = sum(max((c - q).total_seconds(), 0) for q, _, c in finished)
+    return SwarmPerformance(
+        throughput=rate(len(finished), window),
+        efficiency=round(min(busy / (max(agent_count, 1) * window), 1.0), 4),
+        coordination_overhead=round(waiting / latency, 4) if latency else 0.0,
+        window_s=round(window, 3),
+        finished=len(finished),
+    )
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -41,7 +41,6 @@ from core.agents.models import (
     Strategy,
     SwarmSpec,
     SwarmStatus,
-    TaskStatus,
     Topology,
 )
 from core.agents.projection import SWARM_PROJECTION
@@ -100,10 +99,11 @@ class SwarmCreate(BaseModel):
 
 
 class Performance(BaseModel):
-    throughput: float | None  # tasks finished per minute, over the window from first queued to last finished
+    throughput: float | None  # tasks finished per minute over window_s; None below core/rates.py's minimum
     efficiency: float | None  # share of agent-time spent running tasks in that window
     coordination_overhead: float | None  # share of a task's latency spent waiting to start
-    window_s: float | None
+    window_s: float | None  # from the first finished task's queueing to the last one's end
+    finished: int = 0  # tasks the figures are measured over
 
 
 class SwarmStatusReport(BaseModel):
@@ -273,30 +273,12 @@ def task_timings(swarm_id: str) -> list[tuple[datetime | None, datetime | None, 
 
 
 def performance(swarm_id: str, agent_count: int) -> Performance:
-    """From the tasks' recorded timeline (their events' projection): throughput per minute over the busy window,
-    efficiency = time agents spent running tasks / (agents × window), coordination overhead = time waiting to
-    start / total latency."""
-    rows = task_timings(swarm_id)
-    finished = [(q, s, c) for q, s, c, status in rows
-                if status in (TaskStatus.completed.value, TaskStatus.failed.value) and q and s and c]
-    if not finished:
-        return Performance(throughput=None, efficiency=None, coordination_overhead=None, window_s=None)
-
-    def utc(moment: datetime) -> datetime:
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-    first = min(utc(q) for q, _, _ in finished)
-    last = max(utc(c) for _, _, c in finished)
-    window = max((last - first).total_seconds(), 0.001)
-    busy = sum(max((utc(c) - utc(s)).total_seconds(), 0) for _, s, c in finished)
-    waiting = sum(max((utc(s) - utc(q)).total_seconds(), 0) for q, s, _ in finished)
-    latency = sum(max((utc(c) - utc(q)).total_seconds(), 0) for q, _, c in finished)
-    return Performance(
-        throughput=round(len(finished) / window * 60, 3),
-        efficiency=round(min(busy / (max(agent_count, 1) * window), 1.0), 4),
-        coordination_overhead=round(waiting / latency, 4) if latency else 0.0,
-        window_s=round(window, 3),
-    )
+    """From the tasks' recorded timeline (their events' projection); the figures and the rule for when a
+    throughput may be shown are `figures.swarm_performance`."""
+    perf = figures.swarm_performance(task_timings(swarm_id), agent_count)
+    return Performance(throughput=perf.throughput, efficiency=perf.efficiency,
+                       coordination_overhead=perf.coordination_overhead, window_s=perf.window_s,
+                       finished=perf.finished)
 
 
 async def swarm_status(client: Client, swarm_id: str) -> SwarmStatusReport:

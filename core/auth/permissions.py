@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-READ = ("swarms:read", "agents:read", "tasks:read", "workflows:read", "memory:read")
-WRITE = ("swarms:manage", "agents:create", "tasks:execute", "workflows:run", "memory:write")
+READ = ("swarms:read", "agents:read", "tasks:read", "workflows:read", "memory:read", "neural:read")
+WRITE = ("swarms:manage", "agents:create", "tasks:execute", "workflows:run", "memory:write", "neural:train")
 ADMIN_ONLY = ("users:manage",)
 
 ROLES: dict[str, tuple[str, ...]] = {

@@ -19,10 +19,12 @@ The service owns the counting (``used`` is what the caller holds now, or did in 
 `check_quota` before it creates anything. Where each quota will be enforced, as those resources land:
 
 * ``agents``: the agent service's create (``POST /api/agents``, ``POST /api/v2/agents``, swarm spawns that create
-  agents), with ``used`` = the owner's live (not terminated) agents and ``requested`` = how many the call adds.
+  agents, and the agents an orchestration spawns for itself), with ``used`` = the owner's live (not terminated)
+  agents and ``requested`` = how many the call adds.
 * ``tasks_per_hour``: the task service's create/orchestrate (``POST /api/tasks``, ``POST /api/v2/tasks``,
-  ``POST /api/v2/tasks/orchestrate``), with ``used`` = the owner's tasks created in the last 3600 s and
-  ``retry_after`` = when the oldest of them turns an hour old.
+  ``POST /api/v2/tasks/orchestrate``), with ``used`` = the owner's tasks created in the last 3600 s,
+  ``requested`` = 1 for a task and the number of agent slots of all phases for an orchestration (one task each;
+  an `adaptive` retry is not counted in advance), and ``retry_after`` = when the oldest of them turns an hour old.
 * ``memory_bytes``: the memory service's store and update (``POST /api/memory``, ``PUT …``, ``POST /api/v2/memory``),
   with ``used`` = bytes the owner stores now and ``requested`` = the size of the new value (minus the old one on an
   update).

@@ -1,16 +1,17 @@
-"""Repair the read model from Temporal: the `runs`, `agents`, `tasks` and `swarms` projections.
+"""Repair the read model from Temporal: the `runs`, `agents`, `tasks`, `swarms` and `orchestrations` projections.
 
 Workflows write their projection rows themselves (`core.events.store.record`), in the same transaction as their
 events, so in normal operation the two never disagree. They can drift when the database loses writes — a restore
 from a backup older than Temporal's state, a manual edit, a deleted row. `reconcile` compares the two and repairs
 the projection:
 
-1. **Temporal → projection.** Every PipelineWorkflow, AgentWorkflow, TaskWorkflow and SwarmWorkflow in Temporal's
-   visibility (the latest run of each workflow id) is matched with its row. A row that is missing is rebuilt; a row
-   whose status disagrees with the workflow's (open vs. finished) is rewritten. The state comes from the workflow's
-   `status` query — live for open workflows, a replay on a worker for closed ones — so the rebuilt row is exactly
-   what the workflow would have written. A workflow that Temporal ended without it recording its end (terminated,
-   timed out, cancelled before it could record) is marked ended with Temporal's reason.
+1. **Temporal → projection.** Every PipelineWorkflow, AgentWorkflow, TaskWorkflow, SwarmWorkflow and
+   OrchestrationWorkflow in Temporal's visibility (the latest run of each workflow id) is matched with its row.
+   A row that is missing is rebuilt; a row whose status disagrees with the workflow's (open vs. finished) is
+   rewritten. The state comes from the workflow's `status` query — live for open workflows, a replay on a worker
+   for closed ones — so the rebuilt row is exactly what the workflow would have written. A workflow that Temporal
+   ended without it recording its end (terminated, timed out, cancelled before it could record) is marked ended
+   with Temporal's reason.
 2. **Projection → Temporal.** Rows whose workflow Temporal does not know are reported as `orphans` and left alone:
    Temporal deletes closed histories after the namespace's retention period, while the projection keeps them.
 
@@ -37,7 +38,10 @@ from core.db import session_scope
 from core.events.contracts import EntityRecord
 from core.events.store import repair
 from core.events.tables import EventRow
-from core.names import AGENT_WORKFLOW, PIPELINE_WORKFLOW, SWARM_WORKFLOW, TASK_WORKFLOW
+from core.names import AGENT_WORKFLOW, ORCHESTRATION_WORKFLOW, PIPELINE_WORKFLOW, SWARM_WORKFLOW, TASK_WORKFLOW
+from core.orchestrations.models import OrchestrationState
+from core.orchestrations.projection import ORCHESTRATION_PROJECTION
+from core.orchestrations.tables import OrchestrationRow
 from core.pipelines.models import RunState
 from core.pipelines.projection import RUN_PROJECTION
 from core.pipelines.tables import RunRow
@@ -75,6 +79,10 @@ KINDS = [
          open_statuses=frozenset({"initializing", "active", "paused"}),
          exclude=frozenset({"queue", "tickets", "recent"}),
          ended=dict.fromkeys(("CANCELED", "TERMINATED", "TIMED_OUT", "FAILED", "COMPLETED"), "terminated")),
+    Kind(name="orchestration", workflow_type=ORCHESTRATION_WORKFLOW, state=OrchestrationState,
+         writer=ORCHESTRATION_PROJECTION, table=OrchestrationRow, open_statuses=frozenset({"planning", "running"}),
+         ended={"CANCELED": "cancelled", "TERMINATED": "failed", "TIMED_OUT": "failed", "FAILED": "failed",
+                "COMPLETED": "failed"}),
 ]
 BY_TYPE = {kind.workflow_type: kind for kind in KINDS}
 
@@ -165,7 +173,7 @@ async def _state(client: Client, kind: Kind, execution: _Execution) -> dict[str,
         if kind.name == "run":
             snapshot["error"] = snapshot.get("error") or message
             snapshot["endedAt"] = snapshot.get("endedAt") or _iso(execution.close_time)
-        elif kind.name == "task":
+        elif kind.name in ("task", "orchestration"):
             snapshot["error"] = snapshot.get("error") or message
     return snapshot
 

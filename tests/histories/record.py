@@ -550,8 +550,78 @@ async def github(api: Api, rec: HistoryWriter, scratch: Path, app: Any) -> None:
         await rec.save("github-pr-agent", agent["enhancementId"])
 
 
+async def system(api: Api, rec: HistoryWriter, client: Client, task_queue: str) -> None:
+    """A host sample (as the metrics Schedule starts it) and a diagnostic bundle requested through the API."""
+    workflow_id = f"metrics-sample-history-{int(time.time())}"
+    sample = await client.execute_workflow("MetricsSampleWorkflow", id=workflow_id, task_queue=task_queue,
+                                           result_type=dict)
+    if "cpu" not in sample:
+        raise RuntimeError(f"the sample measured nothing: {sample!r}")
+    await rec.save("metrics-sample", workflow_id)
+    report = await api.post("/api/system/diagnostics", {"include": ["versions", "config"], "compress": True},
+                            expect=202)
+    result = await client.get_workflow_handle(report["report_id"]).result()
+    if result.get("status") != "ready":
+        raise RuntimeError(f"the diagnostic bundle was not built: {result!r}")
+    await rec.save("diagnostics", report["report_id"])
+
+
+async def orchestrations(api: Api, rec: HistoryWriter) -> None:
+    """An adaptive orchestration (a slot failing once and passing on its retry, files handed to the next phase,
+    agents spawned and released), and a cancelled one."""
+
+    async def orchestrate(strategy: str, phases: list[dict[str, Any]]) -> str:
+        body = {"task": "history", "strategy": strategy, "agentConfig": SHELL, "requirements": {"phases": phases}}
+        return (await api.post("/api/v2/tasks/orchestrate", body, expect=202))["data"]["orchestrationId"]
+
+    async def orchestration(orchestration_id: str) -> dict[str, Any]:
+        return (await api.get(f"/api/v2/orchestrations/{orchestration_id}"))["data"]
+
+    ended = ("completed", "failed", "cancelled")
+    adaptive = await orchestrate("adaptive", [
+        {"name": "make", "agents": ["coder", "tester"], "duration": 120, "tasks": [
+            {"requirements": {"command": "echo made > made.txt"}},
+            # fails on the first (parallel) attempt; its retry sees the coder's completed result in the context
+            {"requirements": {"command": "grep -q made.txt .stellarflow/orchestration.json"}}]},
+        {"name": "use", "agents": ["devops"], "requirements": {"command": "cat made.txt"}},
+    ])
+    done = await eventually(lambda: orchestration(adaptive), lambda o: o["status"] in ended, "the orchestration")
+    assert done["status"] == "completed", done
+    await rec.save("orchestration-adaptive", adaptive)
+
+    cancelled = await orchestrate("parallel", [{"name": "wait", "agents": ["devops"],
+                                                "requirements": {"command": "sleep 30"}}])
+    await eventually(lambda: orchestration(cancelled), lambda o: o["phases"][0]["tasks"][0]["status"] == "running",
+                     "the orchestration's task running")
+    await api.post(f"/api/v2/orchestrations/{cancelled}/cancel", expect=200)
+    await rec.save("orchestration-cancelled", cancelled)
+
+
+async def neural(api: Api, rec: HistoryWriter, client: Client) -> None:
+    """A training that completes (with progress signals and a model version), one that fails (too few samples:
+    the activity's non-retryable error) and one cancelled mid-training."""
+    rows = [{"input": {"x": x / 10, "kind": "a" if x % 2 else "b"}, "output": {"label": "hi" if x > 10 else "lo"}}
+            for x in range(20)]
+    body = {"patternType": "history", "trainingData": {"samples": rows, "validationSplit": 0.25},
+            "configuration": {"epochs": 5, "learningRate": 0.01, "batchSize": 8}}
+    trained = (await api.post("/api/v2/neural/train", body, expect=202))["data"]["trainingId"]
+    failing = (await api.post("/api/v2/neural/train", {**body, "trainingData": {"samples": rows[9:12]}},
+                              expect=202))["data"]["trainingId"]
+    long = {**body, "configuration": {"epochs": 1000, "learningRate": 0.01, "batchSize": 8}}
+    cancelled = (await api.post("/api/v2/neural/train", long, expect=202))["data"]["trainingId"]
+    await eventually(lambda: api.get(f"/api/v2/neural/training/{cancelled}"),
+                     lambda b: b["data"]["currentEpoch"] >= 1, "the long training's first epoch")
+    await client.get_workflow_handle(cancelled).cancel()
+    for training_id in (trained, failing, cancelled):
+        await eventually(lambda t=training_id: api.get(f"/api/v2/neural/training/{t}"),
+                         lambda b: b["data"]["status"] != "training", "the training to end")
+    await rec.save("training-completed", trained)
+    await rec.save("training-failed", failing)
+    await rec.save("training-cancelled", cancelled)
+
+
 SCENARIOS = ("pipelines", "automation", "agent_and_tasks", "swarm", "swarm_continue_as_new", "memory_sweep",
-             "reconcile", "github")
+             "reconcile", "system", "orchestrations", "neural", "github")
 
 
 # ---- the run ----------------------------------------------------------------------------------------------------
@@ -625,7 +695,13 @@ async def main(only: list[str]) -> None:
                         await memory_sweep(api, rec, client, settings.task_queue)
                     if "reconcile" in chosen:
                         await reconcile(api, rec, client, settings.task_queue)
-                    if "github" in chosen:
+                    if "system" in chosen:
+                        await system(api, rec, client, settings.task_queue)
+                    if "orchestrations" in chosen:
+                        await orchestrations(api, rec)
+                    if "neural" in chosen:
+                        await neural(api, rec, client)
+                    if "github" in chosen:  # last: it points the settings at its fake GitHub
                         await github(api, rec, scratch, app)
         finally:
             await worker.shutdown()

@@ -30,9 +30,12 @@ def swarm_status(report: SwarmStatusReport) -> dict[str, Any]:
         "id": state.spec.id, "status": state.status.value, "health": report.health,
         "topology": state.spec.topology.value, "strategy": state.spec.strategy.value,
         "agents": report.agents, "tasks": report.tasks, "progress": report.progress,
-        # throughput: tasks per minute; efficiency, coordination_overhead: shares (core/agents/swarms.py)
+        # throughput: tasks per minute, null until measured over ≥ 60 s and ≥ 10 tasks (core/rates.py); window:
+        # the seconds it is measured over, window_tasks: how many finished tasks; efficiency, coordination_overhead:
+        # shares (core/agents/figures.py)
         "performance": {"throughput": perf.throughput, "efficiency": perf.efficiency,
-                        "coordination_overhead": perf.coordination_overhead, "window": perf.window_s},
+                        "coordination_overhead": perf.coordination_overhead, "window": perf.window_s,
+                        "window_tasks": perf.finished},
         # Nothing samples a swarm's live CPU, memory or network: null, with the busy time we did measure.
         "resource_usage": {"cpu": None, "memory": None, "network": None, **report.resource_usage},
         "last_update": iso(state.updated_at or state.spec.created_at),

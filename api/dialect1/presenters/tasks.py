@@ -9,7 +9,7 @@ from api.common.visible import shown, withheld
 from api.dialect1.presenters.units import seconds
 from core.agents import figures
 from core.agents.contracts import AssignAck, CancelOutcome
-from core.agents.models import TaskResult
+from core.agents.models import TERMINAL_TASK, TaskResult
 from core.agents.state import TaskState
 
 
@@ -84,6 +84,11 @@ def task_created(state: TaskState) -> dict[str, Any]:
 
 
 def cancelled(outcome: CancelOutcome) -> dict[str, Any]:
+    """The final outcome, or (a status not yet terminal) a cancellation still under way: whether the workspace
+    is rolled back is not known yet, so `rollback_performed` is null."""
+    if outcome.status not in TERMINAL_TASK:
+        return {"message": "Task cancellation requested", "task_id": outcome.task_id, "status": outcome.status.value,
+                "cancelled_at": None, "rollback_performed": None}
     return {"message": "Task cancelled successfully", "task_id": outcome.task_id, "status": outcome.status.value,
             "cancelled_at": iso(outcome.cancelled_at), "rollback_performed": outcome.rollback_performed}
 

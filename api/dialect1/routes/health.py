@@ -1,4 +1,5 @@
-"""`GET /api/health`: no token needed. Each component is checked for real; 503 while any is unhealthy. Anyone
+"""`GET /api/health`: no token needed. Each component is checked for real; 503 while the
+database or Temporal is down, 200 when healthy or degraded (no worker polling, Redis down). Anyone
 gets the status; an admin's token also gets the components (core/system/health.py says why)."""
 
 from __future__ import annotations

@@ -18,6 +18,7 @@ from api.dialect1.presenters import tasks as present
 from api.dialect1.presenters.lists import paged
 from api.dialect1.schemas.tasks import AssignV1, TaskCreateV1, TaskUpdateV1
 from core.agents import tasks
+from core.agents.models import TERMINAL_TASK
 from core.errors import ValidationFailed
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks (dialect 1)"])
@@ -59,13 +60,17 @@ async def update_task(task_id: str, body: TaskUpdateV1, client: ClientDep,
     return present.task(state, detail=True)
 
 
-@router.delete("/{task_id}", responses=CONFLICT)
+@router.delete("/{task_id}", responses={**CONFLICT, 202: {"description": "Cancellation under way: the task "
+                                                                        "had not stopped within 5 s"}})
 async def cancel_task(task_id: str, client: ClientDep,
-                      principal: Annotated[Principal, Depends(require("tasks:execute"))]) -> dict:
-    """Stops the task wherever it is (its owner or an admin). `rollback_performed` is true only when its workspace
-    really had to be restored. Cancelling a cancelled task answers the same again; a finished one is a 409."""
+                      principal: Annotated[Principal, Depends(require("tasks:execute"))]) -> JSONResponse:
+    """Stops the task wherever it is (its owner or an admin): 200 with the final state, usually within a second;
+    202 with the task's current status when it has not stopped within 5 s (it will: poll the task).
+    `rollback_performed` is true only when its workspace really had to be restored. Cancelling a cancelled task
+    answers the same again; a finished one is a 409."""
     checked("task", task_id)
-    return present.cancelled(await tasks.cancel_task(client, task_id, caller=principal.caller))
+    outcome = await tasks.cancel_task(client, task_id, caller=principal.caller)
+    return JSONResponse(present.cancelled(outcome), status_code=200 if outcome.status in TERMINAL_TASK else 202)
 
 
 @router.post("/{task_id}/assign", responses=CONFLICT)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from api.common.values import InitialAgent, SwarmTasks, Usernames, initial_agents, initial_tasks
 from core.agents.contracts import ControlRequest
@@ -42,8 +42,18 @@ class SwarmCreateV1(BaseModel):
     agent_config: dict[str, Any] = Field(
         default_factory=dict, description="config of every agent the swarm spawns, e.g. {\"executor\": \"shell\"}")
     initial_agents: list[InitialAgent] = Field(default_factory=list, max_length=100)
+    agents: list[InitialAgent] | None = Field(
+        default=None, max_length=100,
+        description="the claude-flow SDK's name for `initial_agents` ([{type, count}, ...]); send one or the other")
     tasks: SwarmTasks = Field(default_factory=list, max_length=1000)
     shared_with: Usernames = Field(default_factory=list, description="users who may submit tasks into it")
+
+    @field_validator("agents")
+    @classmethod
+    def _one_agents_list(cls, value: list[InitialAgent] | None, info: ValidationInfo) -> list[InitialAgent] | None:
+        if value is not None and info.data.get("initial_agents"):
+            raise ValueError("send `agents` or `initial_agents`, not both (they are the same list)")
+        return value
 
     def to_domain(self) -> SwarmCreate:
         """`config.strategy`, when given, wins over the top-level `strategy`; the rest of `config` beyond
@@ -53,7 +63,7 @@ class SwarmCreateV1(BaseModel):
         return SwarmCreate(
             name=self.name, objective=self.objective, topology=self.topology, strategy=strategy or self.strategy,
             max_agents=max_agents, auto_scale=auto_scale, config=config, agent_config=self.agent_config,
-            initial_agents=initial_agents(self.initial_agents), tasks=initial_tasks(self.tasks),
+            initial_agents=initial_agents(self.agents or self.initial_agents), tasks=initial_tasks(self.tasks),
             shared_with=self.shared_with,
         )
 

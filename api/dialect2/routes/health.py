@@ -1,4 +1,5 @@
-"""`GET /api/v2/system/health`: no token needed. Each component is checked for real; 503 while any is unhealthy.
+"""`GET /api/v2/system/health`: no token needed. Each component is checked for real; 503 while the
+database or Temporal is down, 200 when healthy or degraded (no worker polling, Redis down).
 Anyone gets the status; an admin's token also gets version, uptime and components (core/system/health.py)."""
 
 from __future__ import annotations

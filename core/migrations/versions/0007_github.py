@@ -1,7 +1,7 @@
 """GitHub analyses and PR enhancements (issue 14): the `github_jobs` projection.
 
-Revision ID: 0003_github
-Revises: 0002_automation
+Revision ID: 0007_github
+Revises: 0006_orchestrations
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from alembic import op
 
 from core.schema import complete_tables
 
-revision = "0003_github"
-down_revision = "0002_automation"
+revision = "0007_github"
+down_revision = "0006_orchestrations"
 branch_labels = None
 depends_on = None
 
