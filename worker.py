@@ -31,7 +31,7 @@ STRICT_PASSTHROUGH = (
     "core.agents.contracts", "core.dsl.models", "core.dsl.actions", "core.dsl.durations",
     "core.concurrency.contracts", "core.sources.contracts", "core.reconcile.contracts", "core.system.contracts",
     "core.orchestrations.models", "core.orchestrations.contracts",
-    "core.neural.models", "core.neural.contracts",
+    "core.neural.models", "core.neural.contracts", "core.github.models", "core.github.contracts",
 )
 
 

@@ -19,6 +19,7 @@ from core.agents.projection import AGENT_PROJECTION, SWARM_PROJECTION, TASK_PROJ
 from core.events.contracts import EntityRecord
 from core.events.store import ProjectionWriter
 from core.events.store import record as write
+from core.github.projection import ANALYSIS_PROJECTION, ENHANCE_PROJECTION
 from core.names import LEGACY_RECORD_ENTITY, LEGACY_RECORD_RUN, RECORD
 from core.neural.projection import TRAINING_PROJECTION
 from core.orchestrations.projection import ORCHESTRATION_PROJECTION
@@ -29,7 +30,8 @@ log = logging.getLogger("stellarflow.record")
 
 WRITERS: dict[str, ProjectionWriter] = {
     writer.kind: writer for writer in (RUN_PROJECTION, AGENT_PROJECTION, TASK_PROJECTION, SWARM_PROJECTION,
-                                      ORCHESTRATION_PROJECTION, TRAINING_PROJECTION)
+                                      ORCHESTRATION_PROJECTION, TRAINING_PROJECTION, ANALYSIS_PROJECTION,
+                                      ENHANCE_PROJECTION)
 }
 
 

@@ -101,6 +101,7 @@ import core.agents.tables  # noqa: E402, F401
 import core.artifacts.tables  # noqa: E402, F401
 import core.auth.tables  # noqa: E402, F401
 import core.events.tables  # noqa: E402, F401
+import core.github.tables  # noqa: E402, F401
 import core.idempotency.tables  # noqa: E402, F401
 import core.memory.tables  # noqa: E402, F401
 import core.neural.tables  # noqa: E402, F401

@@ -129,6 +129,11 @@ class Settings(BaseSettings):
     artifact_max_bytes: int = Field(default=100 * 1024 * 1024, ge=1)  # one file
     artifact_sweep_interval_s: float = Field(default=3600.0, gt=0)
     source_sync_interval_s: float = Field(default=300.0, ge=0)  # default interval of git sources (0 = push only)
+    # GitHub analyses and PR enhancements (docs/github.md): the REST API's base URL (a GitHub Enterprise server's is
+    # https://HOST/api/v3) and the server's token, sent only to that host, never in a URL, log, event or response.
+    github_api_url: str = "https://api.github.com"
+    github_token: SecretStr | None = None
+    github_tool_timeout_s: float = Field(default=900.0, gt=0)  # one analyzer's run over one checkout
 
 
     # The sandbox user-supplied code runs in (activities/sandbox.py, docs/sandbox.md). `bwrap` (bubblewrap) is the

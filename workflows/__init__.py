@@ -3,6 +3,8 @@
 from workflows.agent import AgentWorkflow
 from workflows.artifact_sweep import ArtifactSweepWorkflow
 from workflows.concurrency import ConcurrencyGroupWorkflow
+from workflows.github_analysis import GitHubAnalysisWorkflow
+from workflows.github_pr import PullRequestEnhanceWorkflow
 from workflows.memory_sweep import MemorySweepWorkflow
 from workflows.orchestration import OrchestrationWorkflow
 from workflows.pipeline import PipelineWorkflow
@@ -15,8 +17,9 @@ from workflows.training import TrainingWorkflow
 
 ALL = [PipelineWorkflow, AgentWorkflow, TaskWorkflow, SwarmWorkflow, MemorySweepWorkflow, ConcurrencyGroupWorkflow,
        SyncSourceWorkflow, ArtifactSweepWorkflow, ReconcileWorkflow, MetricsSampleWorkflow, DiagnosticsWorkflow,
-       OrchestrationWorkflow, TrainingWorkflow]
+       OrchestrationWorkflow, TrainingWorkflow, GitHubAnalysisWorkflow, PullRequestEnhanceWorkflow]
 
 __all__ = ["ALL", "AgentWorkflow", "ArtifactSweepWorkflow", "ConcurrencyGroupWorkflow", "DiagnosticsWorkflow",
-           "MemorySweepWorkflow", "MetricsSampleWorkflow", "OrchestrationWorkflow", "PipelineWorkflow",
-           "ReconcileWorkflow", "SwarmWorkflow", "SyncSourceWorkflow", "TaskWorkflow", "TrainingWorkflow"]
+           "GitHubAnalysisWorkflow", "MemorySweepWorkflow", "MetricsSampleWorkflow", "OrchestrationWorkflow",
+           "PipelineWorkflow", "PullRequestEnhanceWorkflow", "ReconcileWorkflow", "SwarmWorkflow",
+           "SyncSourceWorkflow", "TaskWorkflow", "TrainingWorkflow"]

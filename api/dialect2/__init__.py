@@ -9,6 +9,7 @@ from api.dialect2.routes import (
     agents,
     artifacts,
     auth,
+    github,
     health,
     memory,
     metrics,
@@ -26,4 +27,5 @@ from api.dialect2.routes import (
 
 ROUTERS: list[APIRouter] = [health.router, auth.router, workflows.router, runs.router, swarms.router, agents.router,
                             tasks.router, operations.router, memory.router, webhooks.router, sources.router,
-                            artifacts.router, metrics.router, orchestrations.router, neural.router, ws.router]
+                            artifacts.router, metrics.router, orchestrations.router, neural.router, github.router,
+                            ws.router]

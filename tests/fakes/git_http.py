@@ -13,6 +13,30 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 
+def http_backend(root: Path, method: str, raw_path: str, content_type: str, body: bytes, *,
+                 remote_user: str | None = None) -> tuple[int, list[tuple[str, str]], bytes]:
+    """One request through `git http-backend` (CGI) over the bare repositories under `root`: (status, headers,
+    payload). With `remote_user`, pushes (receive-pack) are allowed too."""
+    path, _, query = raw_path.partition("?")
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "GIT_PROJECT_ROOT": str(root),
+           "GIT_HTTP_EXPORT_ALL": "1", "PATH_INFO": path, "QUERY_STRING": query,
+           "REQUEST_METHOD": method, "CONTENT_TYPE": content_type,
+           "CONTENT_LENGTH": str(len(body)), "REMOTE_ADDR": "127.0.0.1"}
+    if remote_user:
+        env["REMOTE_USER"] = remote_user
+    done = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True, timeout=60)
+    head, _, payload = done.stdout.partition(b"\r\n\r\n")
+    status = 200
+    headers = []
+    for line in head.decode("latin-1").split("\r\n"):
+        name, _, value = line.partition(":")
+        if name.lower() == "status":
+            status = int(value.strip().split()[0])
+        elif name:
+            headers.append((name, value.strip()))
+    return status, headers, payload
+
+
 class GitHttpServer:
     def __init__(self, root: Path, token: str | None = None) -> None:
         self.root = root
@@ -34,23 +58,10 @@ class GitHttpServer:
                         self.send_header("WWW-Authenticate", 'Basic realm="git"')
                         self.end_headers()
                         return
-                path, _, query = self.path.partition("?")
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "GIT_PROJECT_ROOT": str(fake.root),
-                       "GIT_HTTP_EXPORT_ALL": "1", "PATH_INFO": path, "QUERY_STRING": query,
-                       "REQUEST_METHOD": self.command, "CONTENT_TYPE": self.headers.get("Content-Type", ""),
-                       "CONTENT_LENGTH": str(len(body)), "REMOTE_ADDR": "127.0.0.1"}
-                done = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True, timeout=60)
-                head, _, payload = done.stdout.partition(b"\r\n\r\n")
-                status = 200
-                headers = []
-                for line in head.decode("latin-1").split("\r\n"):
-                    name, _, value = line.partition(":")
-                    if name.lower() == "status":
-                        status = int(value.strip().split()[0])
-                    elif name:
-                        headers.append((name, value.strip()))
+                status, headers, payload = http_backend(fake.root, self.command, self.path,
+                                                        self.headers.get("Content-Type", ""), body)
                 self.send_response(status)
                 for name, value in headers:
                     self.send_header(name, value)

@@ -480,6 +480,76 @@ async def reconcile(api: Api, rec: HistoryWriter, client: Client, task_queue: st
     await rec.save("reconcile", workflow_id)
 
 
+async def github(api: Api, rec: HistoryWriter, scratch: Path, app: Any) -> None:
+    """A repository analysis (all three phases), a PR security review, and a PR's agent-driven tests (the fake
+    OpenAI server as the llm executor) pushed to a branch, against the fake GitHub of the tests
+    (tests/fakes/github.py: REST and git over HTTP on 127.0.0.1)."""
+    from core.settings import reset_settings
+    from tests.fakes.github import FakeGitHub
+    from tests.fakes.openai_server import FakeOpenAIServer
+
+    root = scratch / "github"
+    bare, work = root / "octo" / "hist.git", scratch / "hist-work"
+    bare.mkdir(parents=True)
+    git_env = {"GIT_AUTHOR_NAME": "h", "GIT_AUTHOR_EMAIL": "h@example.com", "GIT_COMMITTER_NAME": "h",
+               "GIT_COMMITTER_EMAIL": "h@example.com", "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+               "HOME": str(scratch)}
+
+    def git(*args: str, cwd: Path) -> None:
+        subprocess.run(["git", *args], cwd=cwd, env=git_env, check=True, capture_output=True)
+
+    git("init", "--bare", "--initial-branch=main", str(bare), cwd=scratch)
+    git("init", "--initial-branch=main", str(work), cwd=scratch)
+    (work / "app.py").write_text("import subprocess\n\n\ndef run(c):\n    return subprocess.call(c, shell=True)\n")
+    for args in (["add", "."], ["commit", "-m", "app"], ["push", str(bare), "main"], ["checkout", "-b", "feature"]):
+        git(*args, cwd=work)
+    (work / "app.py").write_text((work / "app.py").read_text() + "\n\ndef ev(x):\n    return eval(x)\n")
+    for args in (["commit", "-am", "ev"], ["push", str(bare), "feature"]):
+        git(*args, cwd=work)
+    with FakeGitHub(root, token="ghp_history") as fake:
+        fake.add_pull("octo/hist", 1, "feature")
+        os.environ.update({"STELLARFLOW_GITHUB_API_URL": fake.url, "STELLARFLOW_GITHUB_TOKEN": "ghp_history",
+                           "STELLARFLOW_EGRESS_ALLOW": "127.0.0.1"})
+        reset_settings()
+        analysis = (await api.post("/api/v2/github/repos/analyze", {
+            "repository": "octo/hist", "analysisType": ["code-quality", "security", "performance"]},
+            expect=202))["data"]["analysisId"]
+
+        async def analysed() -> dict[str, Any]:
+            return (await api.get(f"/api/v2/github/analysis/{analysis}"))["data"]
+
+        done = await eventually(analysed, lambda a: a["status"] in ("completed", "failed"), "the analysis",
+                                interval=0.3)
+        if done["status"] != "completed":
+            raise RuntimeError(f"the analysis did not complete: {done}")
+        await rec.save("github-analysis", analysis)
+        enhanced = (await api.post("/api/v2/github/pr/1/enhance?wait=true&timeout=60", {
+            "repository": "octo/hist", "enhancements": {"securityReview": True, "addTests": True}},
+            expect=200))["data"]
+        if enhanced["enhancements"]["security"]["status"] != "done":
+            raise RuntimeError(f"the PR review did not complete: {enhanced}")
+        await rec.save("github-pr", enhanced["enhancementId"])
+        block = ("```python path=tests/test_app.py\nfrom app import run\n\n\ndef test_run():\n"
+                 "    assert run('true') == 0\n```\n")
+        with FakeOpenAIServer(block) as llm:
+            os.environ.update({"STELLARFLOW_LLM_BASE_URL": llm.base_url + "/v1", "STELLARFLOW_LLM_MODEL": "fake"})
+            reset_settings()
+            before = app.state.settings
+            app.state.settings = before.model_copy(update={"llm_base_url": llm.base_url + "/v1",
+                                                           "llm_model": "fake"})
+            try:
+                agent = (await api.post("/api/v2/github/pr/1/enhance?wait=true&timeout=100", {
+                    "repository": "octo/hist", "enhancements": {"addTests": True}}, expect=200))["data"]
+            finally:
+                app.state.settings = before
+                for name in ("STELLARFLOW_LLM_BASE_URL", "STELLARFLOW_LLM_MODEL"):
+                    os.environ.pop(name, None)
+                reset_settings()
+        if agent["enhancements"]["tests"]["status"] != "done" or not agent["preview"]:
+            raise RuntimeError(f"the PR's agent-driven tests did not complete: {agent}")
+        await rec.save("github-pr-agent", agent["enhancementId"])
+
+
 async def system(api: Api, rec: HistoryWriter, client: Client, task_queue: str) -> None:
     """A host sample (as the metrics Schedule starts it) and a diagnostic bundle requested through the API."""
     workflow_id = f"metrics-sample-history-{int(time.time())}"
@@ -551,7 +621,7 @@ async def neural(api: Api, rec: HistoryWriter, client: Client) -> None:
 
 
 SCENARIOS = ("pipelines", "automation", "agent_and_tasks", "swarm", "swarm_continue_as_new", "memory_sweep",
-             "reconcile", "system", "orchestrations", "neural")
+             "reconcile", "system", "orchestrations", "neural", "github")
 
 
 # ---- the run ----------------------------------------------------------------------------------------------------
@@ -631,6 +701,8 @@ async def main(only: list[str]) -> None:
                         await orchestrations(api, rec)
                     if "neural" in chosen:
                         await neural(api, rec, client)
+                    if "github" in chosen:  # last: it points the settings at its fake GitHub
+                        await github(api, rec, scratch, app)
         finally:
             await worker.shutdown()
             await asyncio.gather(worker_task, return_exceptions=True)
