@@ -22,8 +22,10 @@ import sys
 import httpx
 import typer
 
-from cli import admin, client, definitions, mcp, run_actions, supervisor
+from cli import admin, client, definitions, help_style, mcp, run_actions, supervisor
 from cli.output import err_console
+
+help_style.install()
 
 app = typer.Typer(
     help="StellarFlow: durable workflows and agent swarms on Temporal.",

@@ -106,11 +106,15 @@ def _approval_hints(run: dict, shown: set[str], api_url: str) -> None:
 
 
 def run(
-    target: Annotated[str, typer.Argument(help="a definition file, or the id of a stored workflow")],
-    input: Annotated[list[str] | None, typer.Option("--input", "-i", help="key=value, repeatable")] = None,
+    target: Annotated[str, typer.Argument(help="a definition file, or the id of a stored workflow",
+                                          metavar="FILE_OR_ID")],
+    input: Annotated[list[str] | None, typer.Option("--input", "-i", help="an input of the run; repeat for more",
+                                                    metavar="KEY=VALUE")] = None,
     watch: Annotated[bool, typer.Option("--watch", "-w", help="show live progress until the run ends")] = False,
 ) -> None:
-    """Start a run; with --watch, exit non-zero unless it succeeds."""
+    """Start a run of a definition file (stored or updated first) or of a stored workflow; with --watch, follow
+    it live and exit non-zero unless it succeeds.
+    Example: `stellarflow run definitions/fan-out.yaml -i regions=eu,us -w`"""
     inputs = _parse_inputs(input or [])
     with client() as http:
         path = Path(target)
@@ -169,9 +173,11 @@ def runs_list(
 
 @runs_app.command("show")
 def runs_show(
-    run_id: str,
+    run_id: Annotated[str, typer.Argument(metavar="RUN_ID")],
     watch: Annotated[bool, typer.Option("--watch", "-w", help="follow the run live, with its log lines")] = False,
 ) -> None:
+    """A run's steps: status, attempts, duration, and why a failed one failed. Example:
+    `stellarflow runs show run-01J9Z… --watch`"""
     with client() as http:
         if watch:
             from cli.events import follow_run
@@ -185,7 +191,9 @@ def runs_show(
 
 
 @runs_app.command("cancel")
-def runs_cancel(run_id: str) -> None:
+def runs_cancel(run_id: Annotated[str, typer.Argument(metavar="RUN_ID")]) -> None:
+    """Cancel a run: its running step's processes are stopped, the rest is skipped. Example:
+    `stellarflow runs cancel run-01J9Z…`"""
     with client() as http:
         body = check(http.post(f"/api/v2/runs/{run_id}/cancel"))["data"]
     console.print(f"cancellation requested for [bold]{body['id']}[/] (status {body['status']})")
@@ -242,12 +250,16 @@ def _schedule(workflow: str, n: int, action: str, body: dict[str, Any] | None = 
 
 
 @schedules_app.command("pause")
-def schedules_pause(workflow: str, n: Annotated[int, typer.Argument()] = 0) -> None:
+def schedules_pause(workflow: Annotated[str, typer.Argument(metavar="WORKFLOW_ID")],
+                    n: Annotated[int, typer.Argument(metavar="N", help="which schedule (0: the first)")] = 0) -> None:
+    """Stop a schedule from firing until resumed. Example: `stellarflow schedules pause nightly`"""
     _schedule(workflow, n, "pause")
 
 
 @schedules_app.command("resume")
-def schedules_resume(workflow: str, n: Annotated[int, typer.Argument()] = 0) -> None:
+def schedules_resume(workflow: Annotated[str, typer.Argument(metavar="WORKFLOW_ID")],
+                     n: Annotated[int, typer.Argument(metavar="N", help="which schedule (0: the first)")] = 0) -> None:
+    """Let a paused schedule fire again. Example: `stellarflow schedules resume nightly`"""
     _schedule(workflow, n, "resume")
 
 
@@ -332,14 +344,16 @@ def sources_show(source_id: str) -> None:
 
 
 @sources_app.command("sync")
-def sources_sync(source_id: str) -> None:
+def sources_sync(source_id: Annotated[str, typer.Argument(metavar="SOURCE_ID")]) -> None:
+    """Sync a source now instead of waiting for its schedule or a push. Example: `stellarflow sources sync src-01J…`"""
     with client() as http:
         started = check(http.post(f"/api/v2/sources/{source_id}/sync"))["data"]
     console.print(f"sync started: {started['workflowId']}")
 
 
 @sources_app.command("remove")
-def sources_remove(source_id: str) -> None:
+def sources_remove(source_id: Annotated[str, typer.Argument(metavar="SOURCE_ID")]) -> None:
+    """Stop syncing a source; the workflows it created stay. Example: `stellarflow sources remove src-01J…`"""
     with client() as http:
         check(http.delete(f"/api/v2/sources/{source_id}"))
     console.print(f"[green]✓[/] removed {source_id} (its workflows stay)")
@@ -379,7 +393,8 @@ def keys_list(output: OutputOption = "table") -> None:
 
 
 @keys_app.command("revoke")
-def keys_revoke(key_id: str) -> None:
+def keys_revoke(key_id: Annotated[str, typer.Argument(metavar="KEY_ID")]) -> None:
+    """Revoke one of your API keys: it stops working at once. Example: `stellarflow keys revoke key-01J…`"""
     with client() as http:
         check(http.delete(f"/api/v2/auth/keys/{key_id}"))
     console.print(f"[green]✓[/] revoked {key_id}")
