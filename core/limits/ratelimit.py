@@ -194,8 +194,10 @@ class RateLimiter:
         self.shared = redis_url is not None and redis_url != ""
         options: dict[str, Any] = {}
         if self.shared:
+            # A connection is opened once per pool slot: give it longer than one command (under load, 0.5 s to
+            # connect made a healthy Redis look down and the limiter fail open).
             options = {"implementation": "redispy", "key_prefix": key_prefix, "wrap_exceptions": True,
-                       "socket_timeout": timeout_s, "socket_connect_timeout": timeout_s}
+                       "socket_timeout": timeout_s, "socket_connect_timeout": max(timeout_s, 2.0)}
         storage = storage_from_string(self.uri, **options)
         assert isinstance(storage, Storage)
         self.storage: Storage = storage
