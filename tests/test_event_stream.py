@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from ulid import ULID
 
 from core.settings import get_settings
+from core.system.prometheus import REGISTRY
 from tests.support import cmd, start, wait_for_run
 from tests.ws_support import RawClient, connect, free_port, receive, receive_until, served, write_events
 
@@ -97,6 +98,8 @@ async def test_a_slow_client_is_disconnected_without_stalling_others(ws_url: str
     fast = await subscribed(ws_url, admin_token, run_id)
     hub = _app.state.event_hub
     dropped = hub.dropped
+    drops_metric = REGISTRY.get_sample_value("stellarflow_websocket_drops_total") or 0.0
+    assert (REGISTRY.get_sample_value("stellarflow_websocket_connections") or 0) >= 2  # /metrics counts them
     line = "x" * 200_000
     seq = received = 0
     while hub.dropped == dropped and seq < 4000:
@@ -106,6 +109,7 @@ async def test_a_slow_client_is_disconnected_without_stalling_others(ws_url: str
             await receive(fast)
             received += 1  # the fast client gets every event meanwhile
     assert hub.dropped == dropped + 1
+    assert REGISTRY.get_sample_value("stellarflow_websocket_drops_total") == drops_metric + 1
     code, reason = await asyncio.to_thread(slow.close_frame)
     slow.close()
     assert code in (4408, None), (code, reason)  # disconnected: with its reason when the close frame gets through

@@ -34,6 +34,7 @@ from core.events.audience import Audience, AudienceCache, base_id, lookup
 from core.events.models import StoredEvent
 from core.events.stream import EventHub, SlowConsumer, Subscription
 from core.limits.quotas import check_quota
+from core.system.prometheus import WS_CONNECTIONS, WS_DROPS
 
 log = logging.getLogger("stellarflow.ws")
 
@@ -154,13 +155,17 @@ class Connections:
         used = self.open.get(principal.id, 0)
         check_quota(principal.tier, "websocket_connections", used, 1, settings=settings)
         self.open[principal.id] = used + 1
+        WS_CONNECTIONS.inc()
 
     def release(self, principal: Principal) -> None:
-        left = self.open.get(principal.id, 0) - 1
+        if principal.id not in self.open:
+            return
+        left = self.open[principal.id] - 1
         if left > 0:
             self.open[principal.id] = left
         else:
             self.open.pop(principal.id, None)
+        WS_CONNECTIONS.dec()
 
     @property
     def total(self) -> int:
@@ -234,8 +239,15 @@ class Pump:
         close now, rather than when that send finally times out."""
         reason = self.subscription.reason if self.subscription is not None else None
         self.failure = reason or "send queue overflow"
+        self._count_drop()
         log.info("disconnecting a slow WebSocket client of %s: %s", self.principal.username, self.failure)
         self._closing = asyncio.create_task(self._close_slow(self.task))
+
+    def _count_drop(self) -> None:
+        """One slow client is one drop, however its overflow is noticed (the callback, the stream, or both)."""
+        if not getattr(self, "_dropped", False):
+            self._dropped = True
+            WS_DROPS.inc()
 
     async def _close_slow(self, pump: asyncio.Task[None] | None) -> None:
         # Close while the pump may still be blocked in a send: cancelling that send first can leave uvicorn's
@@ -271,6 +283,7 @@ class Pump:
                     await self.websocket.send_text(text)
         except SlowConsumer as err:
             self.failure = str(err)
+            self._count_drop()
             await close(self.websocket, SLOW_CONSUMER, f"slow consumer: {err}")
         except (WebSocketDisconnect, RuntimeError):
             pass
