@@ -18,8 +18,8 @@ Two figures per subscriber count, each over every (event, client) pair:
 Clients, worker and Temporal share this machine's cores with the API, so heavy fan-out competes with the writer:
 the figures are for this machine under that load, not for the API alone.
 
-One function per measurement (`measure_commit_latency`, `measure_workflow_latency`); other measurements of the
-live features (cancel latency) belong next to them.
+One function per measurement (`measure_commit_latency`, `measure_workflow_latency`, and cancel latency —
+`measure_cancel_latency` from bench/cancel.py, on the same stack: `--cancels N`, 0 to skip).
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_P99_MS = 250.0
+CANCEL_TARGET_P99_S = 2.0
 
 
 def pctl(values: list[float], q: float) -> float | None:
@@ -231,6 +232,11 @@ async def run_bench(args: argparse.Namespace, tmp: Path) -> dict:
             results["commit_to_client"].append(
                 await measure_commit_latency(url, token, n, args.writes, args.interval_ms / 1000))
             results["workflow_to_client"].append(await measure_workflow_latency(http, url, token, n, args.runs))
+        if args.cancels:
+            from cancel import measure_cancel_latency  # bench/cancel.py: the same stack, cancels through the API
+
+            results["cancel"] = await measure_cancel_latency(http, cancels=args.cancels,
+                                                             log=lambda line: print(line, file=sys.stderr))
         return results
     finally:
         await stack.aclose()
@@ -244,6 +250,8 @@ def main() -> int:
     parser.add_argument("--interval-ms", type=float, default=100.0,
                         help="mean time between two writes (commit → client), jittered ±50 %%: 200 clients × 10 "
                              "events/s = 2,000 messages/s")
+    parser.add_argument("--cancels", type=int, default=20,
+                        help="cancel latency: this many cancels of a running task and of a run (0: skip)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     args.subscribers = [int(x) for x in args.subscribers.split(",")]
@@ -261,6 +269,11 @@ def main() -> int:
             verdict = "" if row["p99_ms"] is None else (" ✓" if row["p99_ms"] <= TARGET_P99_MS else " ✗")
             print(f"  {name:<19} {row['subscribers']:>4} subscribers: p50 {row['p50_ms']} ms, p99 {row['p99_ms']} ms"
                   f" (max {row['max_ms']}, {row['samples']} samples; target p99 ≤ {TARGET_P99_MS:g} ms){verdict}")
+    for kind, measured in (results.get("cancel") or {}).items():
+        done = measured["summary"]["done"]
+        verdict = " ✓" if done["p99"] <= CANCEL_TARGET_P99_S else " ✗"
+        print(f"  cancel {kind:<13} done (process gone and state reported): p50 {done['p50']:.2f} s, "
+              f"p99 {done['p99']:.2f} s (target p99 ≤ {CANCEL_TARGET_P99_S:g} s){verdict}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0

@@ -40,7 +40,10 @@ def check(response: httpx.Response) -> dict:
         except ValueError:
             error = {"message": response.text}
         err_console.print(f"[red]✗[/] {response.status_code} {error.get('code', '')}: {error.get('message', '')}")
-        for detail in error.get("details") or []:
+        details = error.get("details") or []
+        if isinstance(details, dict):  # dialect 1 names a missing resource so: {"agent_id": "ag-…"}
+            details = [{"field": key, "message": value} for key, value in details.items()]
+        for detail in details:
             where = f" (line {detail['line']})" if detail.get("line") else ""
             err_console.print(f"  - {detail.get('field')}{where}: {detail.get('message')}", markup=False)
         if response.status_code == 401:

@@ -559,3 +559,43 @@ def test_ctrl_c_stops_everything(stack: Stack) -> None:
     with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
         stored = {row[0] for row in conn.execute("SELECT workflow_id FROM current_executions")}
     assert set(stack.run_ids) <= stored, (stack.run_ids, stored)
+
+
+def test_agents_tasks_swarms_memory_and_workflows_through_the_cli(stack: Stack, tmp_path: Path) -> None:
+    def ok(*args: str) -> str:
+        result = stack.cli(*args)
+        assert result.returncode == 0, (args, result.stdout + result.stderr)
+        return result.stdout
+
+    agent_id = re.search(r"agent (ag-\S+)", ok("agents", "spawn", "coder", "--config", '{"executor": "shell"}'))[1]
+    task_id = re.search(r"task (tk-\S+)", ok("tasks", "create", "say hi", "--requirements",
+                                               '{"command": "echo hi from the cli"}'))[1]
+    ok("tasks", "assign", task_id, agent_id)
+    deadline = time.monotonic() + 60
+    while (task := json.loads(ok("tasks", "show", task_id, "-o", "json")))["status"] not in ("completed", "failed"):
+        assert time.monotonic() < deadline, task
+        time.sleep(0.3)
+    assert task["status"] == "completed" and "hi from the cli" in json.dumps(task), task
+    assert task_id in ok("tasks", "list") and agent_id in ok("agents", "list", "--type", "coder")
+
+    swarm_id = re.search(r"swarm (sw-\S+)", ok("swarms", "create", "cli swarm", "-a", "tester:1", "--agent-config",
+                                                  '{"executor": "shell"}'))[1]
+    assert swarm_id in ok("swarms", "list")
+    assert json.loads(ok("swarms", "show", swarm_id, "-o", "json"))["id"] == swarm_id
+    ok("swarms", "control", swarm_id, "pause")
+    bad = stack.cli("swarms", "create", "x", "-a", "coder:two")
+    assert bad.returncode == 2 and "TYPE:COUNT" in bad.stderr, bad.stderr
+
+    ok("memory", "set", "stack", '{"db": "postgres"}', "-n", "cli-ns", "-t", "infra")
+    assert json.loads(ok("memory", "get", "stack", "-n", "cli-ns"))["value"] == {"db": "postgres"}
+    assert "stack" in ok("memory", "search", "postgres", "-n", "cli-ns")
+    ok("memory", "delete", "stack", "-n", "cli-ns")
+    assert stack.cli("memory", "get", "stack", "-n", "cli-ns").returncode == 2  # 404, said in one line
+
+    definition = tmp_path / "cli-wf.yaml"
+    definition.write_text("name: From the CLI\nsteps:\n  - id: a\n    action: execute-command\n"
+                          "    parameters: {command: 'true'}\n")
+    assert "cli-wf version 1" in ok("workflows", "apply", str(definition))
+    assert "cli-wf" in ok("workflows", "list") and "From the CLI" in ok("workflows", "show", "cli-wf")
+    ok("workflows", "delete", "cli-wf")
+    ok("agents", "terminate", agent_id)
