@@ -72,6 +72,10 @@ NOT_ON_ANOTHER_USERS_OBJECT = {
     ("POST", "/api/v2/webhooks/github"): "no caller: a signed delivery starts runs as each workflow's owner",
     ("POST", "/api/v2/webhooks/{workflow_id}"): "no caller: a signed delivery starts a run as the workflow's owner",
     ("POST", "/api/system/diagnostics"): "a diagnostic bundle of the platform (admins only: system:diagnostics)",
+    ("POST", "/api/v2/github/repos/analyze"): "an analysis of the caller's own; a repository is no StellarFlow object "
+                                              "(the server's token decides what it reaches: docs/github.md)",
+    ("POST", "/api/v2/github/pr/{pr_number}/enhance"): "an enhancement of the caller's own, acting on GitHub with the "
+                                                       "server's token (scoped by the operator: docs/github.md)",
     # /mcp/v1 (the REST façade of the MCP server) is POST throughout, as the spec has it; these only read
     ("POST", "/mcp/v1/initialize"): "reads: the server's capabilities",
     ("POST", "/mcp/v1/tools/list"): "reads: the tool list",
