@@ -539,28 +539,6 @@ def test_validate_reports_a_cycle(tmp_path: Path) -> None:
     assert "a -> c -> b -> a" in result.stderr, result.stderr
 
 
-def test_ctrl_c_stops_everything(stack: Stack) -> None:
-    """Last on purpose: it takes the module's stack down."""
-    stack.children |= _descendants(stack.proc.pid)
-    os.killpg(stack.proc.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
-    try:
-        code = stack.proc.wait(timeout=STOP_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"`stellarflow up` still running {STOP_TIMEOUT_S}s after SIGINT:\n{stack.output()}")
-    assert code == 0, stack.output()
-    assert "stopped." in stack.output()
-    left = [pid for pid in stack.children if _running(pid)]
-    assert not left, f"processes left running after Ctrl-C: {left}"
-    for port in (stack.api_port, stack.temporal_port, stack.ui_port):
-        assert not _listening(port), f"something still listens on {port}"
-
-    # With the server gone, the runs' histories are still on disk (Temporal's own SQL schema).
-    db = stack.data_dir / "temporal.db"
-    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
-        stored = {row[0] for row in conn.execute("SELECT workflow_id FROM current_executions")}
-    assert set(stack.run_ids) <= stored, (stack.run_ids, stored)
-
-
 def test_agents_tasks_swarms_memory_and_workflows_through_the_cli(stack: Stack, tmp_path: Path) -> None:
     def ok(*args: str) -> str:
         result = stack.cli(*args)
@@ -599,3 +577,25 @@ def test_agents_tasks_swarms_memory_and_workflows_through_the_cli(stack: Stack, 
     assert "cli-wf" in ok("workflows", "list") and "From the CLI" in ok("workflows", "show", "cli-wf")
     ok("workflows", "delete", "cli-wf")
     ok("agents", "terminate", agent_id)
+
+
+def test_ctrl_c_stops_everything(stack: Stack) -> None:  # last: it stops the module's stack
+    """Last on purpose: it takes the module's stack down."""
+    stack.children |= _descendants(stack.proc.pid)
+    os.killpg(stack.proc.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
+    try:
+        code = stack.proc.wait(timeout=STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"`stellarflow up` still running {STOP_TIMEOUT_S}s after SIGINT:\n{stack.output()}")
+    assert code == 0, stack.output()
+    assert "stopped." in stack.output()
+    left = [pid for pid in stack.children if _running(pid)]
+    assert not left, f"processes left running after Ctrl-C: {left}"
+    for port in (stack.api_port, stack.temporal_port, stack.ui_port):
+        assert not _listening(port), f"something still listens on {port}"
+
+    # With the server gone, the runs' histories are still on disk (Temporal's own SQL schema).
+    db = stack.data_dir / "temporal.db"
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+        stored = {row[0] for row in conn.execute("SELECT workflow_id FROM current_executions")}
+    assert set(stack.run_ids) <= stored, (stack.run_ids, stored)
