@@ -222,24 +222,39 @@ def _masks(hidden: tuple[Path, ...], other_uid: bool) -> tuple[list[str], tuple[
     """The part of the command line that is the same for every command of this worker: what is masked and what
     of the worker's own installation is bound back (`_out_of_reach`). Returns (arguments, tmpfs mount points,
     directories already created), cached: the paths are fixed by the settings."""
+    closed, reopened = _out_of_reach(other_uid)
+    return _mask_plan(hidden, closed, reopened)
+
+
+def _mask_plan(hidden: tuple[Path, ...], closed: tuple[Path, ...],
+               reopened: tuple[Path, ...]) -> tuple[list[str], tuple[str, ...], tuple[str, ...]]:
+    """In this order, since a later mount wins: closed directories become empty tmpfs; the worker's own files are
+    bound back read-only (also from under the private /tmp and /dev/shm, where a checkout may live); then the
+    masks, so a secret inside a bound-back path (a data dir inside the checkout) stays hidden."""
     args: list[str] = []
     roots = [Path("/tmp"), Path("/dev/shm")]
-    closed, reopened = _out_of_reach() if other_uid else ((), ())
-    for path in _outermost((*hidden, *closed), roots):
+    for path in _outermost(closed, roots):
+        if path.is_dir():
+            args += ["--tmpfs", str(path)]
+            roots.append(path)
+    made: list[str] = []
+    private = tuple(str(root) for root in roots)
+    for path in reopened:
+        for parent in _parents_below(str(path), private):
+            if parent not in made:
+                made.append(parent)
+                args += ["--perms", "0755", "--dir", parent]
+        args += ["--ro-bind", str(path), str(path)]
+    for path in _outermost(hidden, []):
+        inside_reopened = any(path == back or path.is_relative_to(back) for back in reopened)
+        if not inside_reopened and any(path == root or path.is_relative_to(root) for root in roots):
+            continue  # already invisible: under a private tmpfs, and nothing bound it back
         if path.is_dir():
             args += ["--tmpfs", str(path)]
             roots.append(path)
         elif path.exists():
             args += ["--ro-bind", "/dev/null", str(path)]
-    root_names = tuple(str(root) for root in roots)
-    made: list[str] = []
-    for path in reopened:
-        for parent in _parents_below(str(path), root_names):
-            if parent not in made:
-                made.append(parent)
-                args += ["--perms", "0755", "--dir", parent]
-        args += ["--ro-bind", str(path), str(path)]
-    return args, root_names, tuple(made)
+    return args, tuple(str(root) for root in roots), tuple(made)
 
 
 @functools.lru_cache(maxsize=1)
@@ -250,19 +265,22 @@ def _host_dev_masks() -> tuple[str, ...]:
 
 
 @functools.lru_cache(maxsize=1)
-def _out_of_reach() -> tuple[tuple[Path, ...], tuple[Path, ...]]:
-    """What the sandbox's uid needs of the worker's own installation — the interpreter (e.g. under
-    /root/.pyenv), the venv, this project's code (the rusage shim, the python executor's runner) — and could not
-    reach because a directory on the way is closed to other users (/root is 0700). Returns (closed ancestors,
-    needed paths): each closed ancestor becomes an empty tmpfs, which also hides the rest of it, and the needed
-    paths are bound back read-only."""
+def _out_of_reach(other_uid: bool) -> tuple[tuple[Path, ...], tuple[Path, ...]]:
+    """What the sandbox needs of the worker's own installation — the interpreter (e.g. under /root/.pyenv), the
+    venv with `stellarflow-sandbox-exec`, this project's code (the rusage shim, the python executor's runner) —
+    and could not reach: because it lies under /tmp or /dev/shm, which the sandbox replaces with private ones (a
+    checkout in /tmp), or, when commands run as another uid, because a directory on the way is closed to other
+    users (/root is 0700). Returns (closed ancestors, needed paths): each closed ancestor becomes an empty tmpfs,
+    which also hides the rest of it, and the needed paths are bound back read-only."""
     needed = {
         Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), Path(sys.executable).resolve().parent,
         Path(__file__).resolve().parents[1],
     }  # fmt: skip
+    private = (Path("/tmp"), Path("/dev/shm"))
     closed: set[Path] = set()
-    reopened: set[Path] = set()
-    for path in needed:
+    reopened: set[Path] = {path for path in needed
+                           if any(path == root or path.is_relative_to(root) for root in private)}
+    for path in needed if other_uid else ():
         for ancestor in reversed(path.parents):
             try:
                 open_to_others = os.stat(ancestor).st_mode & stat.S_IXOTH

@@ -431,3 +431,21 @@ def test_data_dir_is_private_and_an_old_one_is_tightened(data_dir: Path) -> None
     assert stat.S_IMODE((data_dir / "stellarflow.db").stat().st_mode) == 0o600
     workspaces = get_settings().workspaces_dir
     assert not workspaces.is_relative_to(data_dir) and workspaces.name == "data-workspaces"
+
+
+def test_a_checkout_under_tmp_is_bound_back_and_secrets_inside_it_stay_masked(tmp_path: Path) -> None:
+    """The sandbox's /tmp is private, so a checkout (its venv, the helper) under /tmp is bound back read-only — and
+    a data dir inside that checkout is masked after the bind, so the bind does not reveal it."""
+    from activities.sandbox import _mask_plan
+
+    checkout = tmp_path / "checkout"
+    (checkout / ".stellarflow").mkdir(parents=True)
+    (checkout / ".env").write_text("SECRET=1")
+    args, roots, _ = _mask_plan(hidden=(checkout / ".stellarflow", checkout / ".env", tmp_path / "elsewhere"),
+                                closed=(), reopened=(checkout,))
+    joined = " ".join(args)
+    bind = joined.index(f"--ro-bind {checkout} {checkout}")
+    assert joined.index(f"--tmpfs {checkout / '.stellarflow'}") > bind
+    assert joined.index(f"--ro-bind /dev/null {checkout / '.env'}") > bind
+    assert str(tmp_path / "elsewhere") not in joined  # under the private /tmp and not bound back: invisible anyway
+    assert str(checkout / ".stellarflow") in roots
