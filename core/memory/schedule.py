@@ -9,20 +9,10 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from temporalio.client import (
-    Client,
-    Schedule,
-    ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
-    ScheduleIntervalSpec,
-    ScheduleOverlapPolicy,
-    SchedulePolicy,
-    ScheduleSpec,
-    ScheduleUpdate,
-    ScheduleUpdateInput,
-)
+from temporalio.client import Client, Schedule
 
 from core.names import MEMORY_SWEEP_WORKFLOW
+from core.schedules.maintenance import ensure, interval_schedule
 from core.settings import Settings
 
 log = logging.getLogger("stellarflow.memory")
@@ -31,32 +21,11 @@ SWEEP_WORKFLOW_ID = "memory-sweep"
 
 
 def sweep_schedule(settings: Settings) -> Schedule:
-    return Schedule(
-        action=ScheduleActionStartWorkflow(MEMORY_SWEEP_WORKFLOW, id=SWEEP_WORKFLOW_ID, task_queue=settings.task_queue,
-                                           execution_timeout=timedelta(minutes=30)),
-        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(seconds=settings.memory_sweep_interval_s))]),
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),  # a slow sweep is never doubled up
-    )
+    return interval_schedule(MEMORY_SWEEP_WORKFLOW, SWEEP_WORKFLOW_ID, settings.task_queue,
+                             timedelta(seconds=settings.memory_sweep_interval_s), timedelta(minutes=30))
 
 
 async def ensure_schedules(client: Client, settings: Settings) -> None:
     """Create the memory sweep schedule, or update it when its interval or task queue changed."""
-    wanted = sweep_schedule(settings)
-    try:
-        await client.create_schedule(SWEEP_SCHEDULE_ID, wanted)
-        log.info("created schedule %s (every %ss)", SWEEP_SCHEDULE_ID, settings.memory_sweep_interval_s)
-        return
-    except ScheduleAlreadyRunningError:
-        pass
-    handle = client.get_schedule_handle(SWEEP_SCHEDULE_ID)
-    current = (await handle.describe()).schedule
-    action = current.action
-    if (current.spec.intervals == wanted.spec.intervals and isinstance(action, ScheduleActionStartWorkflow)
-            and action.task_queue == settings.task_queue and action.workflow == MEMORY_SWEEP_WORKFLOW):
-        return
-
-    def replace(_: ScheduleUpdateInput) -> ScheduleUpdate:
-        return ScheduleUpdate(schedule=wanted)
-
-    await handle.update(replace)
-    log.info("updated schedule %s (every %ss)", SWEEP_SCHEDULE_ID, settings.memory_sweep_interval_s)
+    await ensure(client, SWEEP_SCHEDULE_ID, sweep_schedule(settings), log,
+                 f"every {settings.memory_sweep_interval_s}s")

@@ -6,20 +6,10 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from temporalio.client import (
-    Client,
-    Schedule,
-    ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
-    ScheduleIntervalSpec,
-    ScheduleOverlapPolicy,
-    SchedulePolicy,
-    ScheduleSpec,
-    ScheduleUpdate,
-    ScheduleUpdateInput,
-)
+from temporalio.client import Client, Schedule
 
 from core.names import METRICS_SAMPLE_WORKFLOW
+from core.schedules.maintenance import ensure, interval_schedule
 from core.settings import Settings
 
 log = logging.getLogger("stellarflow.metrics")
@@ -28,32 +18,9 @@ WORKFLOW_ID = "metrics-sample"
 
 
 def sample_schedule(settings: Settings) -> Schedule:
-    return Schedule(
-        action=ScheduleActionStartWorkflow(METRICS_SAMPLE_WORKFLOW, id=WORKFLOW_ID, task_queue=settings.task_queue,
-                                           execution_timeout=timedelta(minutes=2)),
-        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(
-            every=timedelta(seconds=settings.metrics_sample_interval_s))]),
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
-    )
+    return interval_schedule(METRICS_SAMPLE_WORKFLOW, WORKFLOW_ID, settings.task_queue,
+                             timedelta(seconds=settings.metrics_sample_interval_s), timedelta(minutes=2))
 
 
 async def ensure_schedule(client: Client, settings: Settings) -> None:
-    wanted = sample_schedule(settings)
-    try:
-        await client.create_schedule(SCHEDULE_ID, wanted)
-        log.info("created schedule %s (every %ss)", SCHEDULE_ID, settings.metrics_sample_interval_s)
-        return
-    except ScheduleAlreadyRunningError:
-        pass
-    handle = client.get_schedule_handle(SCHEDULE_ID)
-    current = (await handle.describe()).schedule
-    action = current.action
-    if (current.spec.intervals == wanted.spec.intervals and isinstance(action, ScheduleActionStartWorkflow)
-            and action.task_queue == settings.task_queue and action.workflow == METRICS_SAMPLE_WORKFLOW):
-        return
-
-    def replace(_: ScheduleUpdateInput) -> ScheduleUpdate:
-        return ScheduleUpdate(schedule=wanted)
-
-    await handle.update(replace)
-    log.info("updated schedule %s (every %ss)", SCHEDULE_ID, settings.metrics_sample_interval_s)
+    await ensure(client, SCHEDULE_ID, sample_schedule(settings), log, f"every {settings.metrics_sample_interval_s}s")
