@@ -5,12 +5,15 @@ agents and tasks (and `include=`), a shell swarm running a task, and 400/403/404
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 import httpx
 from fastapi import FastAPI
 from ulid import ULID
 
 from core.ids import new_id
 from tests.support import client_for, poll
+from tests.swarm_support import eventually
 
 V1_CREATE = {
     "name": "Microservices Development", "objective": "Build microservices architecture", "topology": "mesh",
@@ -73,7 +76,10 @@ async def test_create_list_and_status_with_the_v1_example(api: httpx.AsyncClient
     assert {a["role"] for a in mine["agents"]} == {"worker"}
     assert listed["pagination"]["limit"] == 100
 
-    agents = (await api.get(f"/api/v2/swarms/{swarm_id}/agents", params={"sort": "name"})).json()
+    # Each agent's own row is written by its own workflow, a moment after the swarm's snapshot lists it.
+    agents = await eventually(
+        lambda: _json(api.get(f"/api/v2/swarms/{swarm_id}/agents", params={"sort": "name"})),
+        lambda body: body["meta"]["pagination"]["totalCount"] == 6, "the six agents' rows", timeout=15)
     assert agents["meta"]["pagination"]["totalCount"] == 6
     assert sorted(a["attributes"]["agentType"] for a in agents["data"]) == [
         "architect", "backend-dev", "backend-dev", "backend-dev", "tester", "tester"]
@@ -325,3 +331,7 @@ async def test_creating_posts_take_an_idempotency_key(api: httpx.AsyncClient) ->
     stopped = await api.post(f"/api/v2/swarms/{swarm_id}/stop", headers=stop_key)
     replayed = await api.post(f"/api/v2/swarms/{swarm_id}/stop", headers=stop_key)
     assert replayed.json()["data"]["operationId"] == stopped.json()["data"]["operationId"]
+
+
+async def _json(response: Awaitable[httpx.Response]) -> dict:
+    return (await response).json()
