@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
+from collections.abc import Callable, Iterable
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Query, Request
@@ -21,6 +23,7 @@ from core.listing import (
     MAX_PAGE_SIZE,
     PageRequest,
     camel,
+    snake,
 )
 from core.settings import Settings
 
@@ -157,9 +160,26 @@ def _names(raw: str | None) -> list[str]:
     return [part for part in raw.split(",") if part] if raw else []
 
 
-def list_params_v2(*, include: tuple[str, ...] = (), default_size: int = DEFAULT_PAGE_SIZE_V2):
+def _documenting(function: Callable[..., PageRequest], names: list[str]) -> Callable[..., PageRequest]:
+    """`function` with one optional string query parameter per filter name added to its signature, so the OpenAPI
+    document lists the list's filters. The values are read from the query string itself (an unknown filter is a
+    400 from core/listing.py, which a declared parameter would hide)."""
+    declared = [
+        inspect.Parameter(f"filter_{index}", inspect.Parameter.KEYWORD_ONLY, annotation=str | None,
+                          default=Query(None, alias=name, max_length=500, description="equality filter"))
+        for index, name in enumerate(names)
+    ]
+    signature = inspect.signature(function)
+    function.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD] + declared)
+    return function
+
+
+def list_params_v2(*, include: tuple[str, ...] = (), filters: Iterable[str] = (),
+                   default_size: int = DEFAULT_PAGE_SIZE_V2):
     """Dialect 2 list parameters (see core/listing.py). `include` names what this list may include; anything
-    else in `include=` → 400 naming `include`."""
+    else in `include=` → 400 naming `include`. `filters` (the service's `FILTERABLE` names) are documented as
+    `filter[name]`."""
     allowed = tuple(sorted(include))
     described = f"Related resources to include, comma-separated: {', '.join(allowed)}" if allowed else \
         "Related resources to include (this list has none)"
@@ -171,6 +191,7 @@ def list_params_v2(*, include: tuple[str, ...] = (), default_size: int = DEFAULT
         size: int = Query(default_size, alias="page[size]", ge=1, description=f"at most {MAX_PAGE_SIZE}"),
         sort: Annotated[str | None, Query(pattern=_SORT_V2, description="e.g. `-createdAt,name`")] = None,
         include_: str | None = Query(None, alias="include", max_length=200, description=described),
+        **_documented: str | None,
     ) -> PageRequest:
         filters = {
             key[len("filter["):-1]: value
@@ -181,15 +202,18 @@ def list_params_v2(*, include: tuple[str, ...] = (), default_size: int = DEFAULT
         page.check_include(allowed)
         return page
 
-    return page_v2
+    return _documenting(page_v2, [f"filter[{name}]" for name in dict.fromkeys(filters)])
 
 
 page_v2 = list_params_v2()
 
 
-def list_params_v1(*, include: tuple[str, ...] = (), default_size: int = DEFAULT_PAGE_SIZE_V1):
+def list_params_v1(*, include: tuple[str, ...] = (), filters: Iterable[str] = (),
+                   default_size: int = DEFAULT_PAGE_SIZE_V1):
     """Dialect 1 list parameters (see core/listing.py): `page`, `limit`, `sort`, `order`, `cursor`; every other
-    query parameter that the route itself does not declare is an equality filter (`status=active`)."""
+    query parameter that the route itself does not declare is an equality filter (`status=active`). `filters`
+    (the service's `FILTERABLE` names) are documented in snake_case."""
+    filter_names = list(dict.fromkeys(snake(name) for name in filters))
     allowed = tuple(sorted(include))
     described = f"Related resources to include, comma-separated: {', '.join(allowed)}" if allowed else \
         "Related resources to include (this list has none)"
@@ -202,15 +226,16 @@ def list_params_v1(*, include: tuple[str, ...] = (), default_size: int = DEFAULT
         order: Annotated[Literal["asc", "desc"], Query(description="for sort keys without `-`/`+`")] = "desc",
         cursor: Annotated[str | None, Query(max_length=2048, description="`nextCursor` of the previous page")] = None,
         include_: str | None = Query(None, alias="include", max_length=200, description=described),
+        **_documented: str | None,
     ) -> PageRequest:
-        declared = _LIST_PARAMS_V1 | _declared_query_params(request)
+        declared = (_LIST_PARAMS_V1 | _declared_query_params(request)) - set(filter_names)
         filters = {camel(key): value for key, value in request.query_params.items() if key not in declared}
         result = PageRequest(number=page, size=limit, sort=[camel(key) for key in _names(sort)], order=order,
                              filters=filters, include=_names(include_), cursor=cursor or None, dialect=1)
         result.check_include(allowed)
         return result
 
-    return page_v1
+    return _documenting(page_v1, filter_names)
 
 
 page_v1 = list_params_v1()

@@ -8,19 +8,21 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends
 from fastapi.responses import JSONResponse
 
-from api.common.deps import ClientDep, PageV1Dep, Principal, SettingsDep, require
+from api.common.deps import ClientDep, Principal, SettingsDep, list_params_v1, require
 from api.common.ids import checked
 from api.common.openapi import CONFLICT
 from api.dialect1.presenters import agents as present
 from api.dialect1.presenters.lists import paged
 from api.dialect1.schemas.agents import AgentCreateV1, AgentUpdateV1
 from core.agents import agents
+from core.listing import PageRequest
 
 router = APIRouter(prefix="/api/agents", tags=["agents (dialect 1)"])
 
 
 @router.get("")
-def list_agents(page: PageV1Dep, principal: Annotated[Principal, Depends(require("agents:read"))]) -> dict:
+def list_agents(page: Annotated[PageRequest, Depends(list_params_v1(filters=agents.FILTERABLE))],
+                 principal: Annotated[Principal, Depends(require("agents:read"))]) -> dict:
     """Filters: `status`, `type`, `swarm_id`. Sort: `created_at` (default), `name`, `type`, `status`,
     `updated_at`."""
     result = agents.list_agents(page, caller=principal.caller)

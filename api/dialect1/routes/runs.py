@@ -8,16 +8,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from api.common.deps import PageV1Dep, Principal, require
+from api.common.deps import Principal, list_params_v1, require
 from api.dialect1.presenters import runs as present
 from api.dialect1.presenters.lists import paged
+from core.listing import PageRequest
 from core.pipelines import runs
 
 router = APIRouter(prefix="/api", tags=["lists (dialect 1)"])
 
 
 @router.get("/runs")
-def list_runs(page: PageV1Dep, principal: Annotated[Principal, Depends(require("workflows:read"))]) -> dict:
+def list_runs(page: Annotated[PageRequest, Depends(list_params_v1(filters=runs.FILTERABLE))],
+               principal: Annotated[Principal, Depends(require("workflows:read"))]) -> dict:
     """Filters: `status`, `workflow_id`, `started_by` (a user id). Sort: `created_at` (default), `status`."""
     result = runs.list_runs(page, caller=principal.caller)
     return paged("runs", [present.run(info) for info in result.items], result)

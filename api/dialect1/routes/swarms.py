@@ -8,19 +8,21 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
-from api.common.deps import ClientDep, PageV1Dep, Principal, SettingsDep, require
+from api.common.deps import ClientDep, Principal, SettingsDep, list_params_v1, require
 from api.common.ids import checked
 from api.common.openapi import CONFLICT
 from api.dialect1.presenters import swarms as present
 from api.dialect1.presenters.lists import paged
 from api.dialect1.schemas.swarms import BroadcastV1, ControlV1, SwarmCreateV1
 from core.agents import swarms
+from core.listing import PageRequest
 
 router = APIRouter(prefix="/api/swarms", tags=["swarms (dialect 1)"])
 
 
 @router.get("")
-def list_swarms(page: PageV1Dep, _: Annotated[Principal, Depends(require("swarms:read"))]) -> dict:
+def list_swarms(page: Annotated[PageRequest, Depends(list_params_v1(filters=swarms.FILTERABLE))],
+                 _: Annotated[Principal, Depends(require("swarms:read"))]) -> dict:
     """Filters: `status`, `topology`, `strategy`. Sort: `created_at` (default), `name`, `status`, `updated_at`."""
     result = swarms.list_swarms(page)
     return paged("swarms", [present.swarm(state) for state in result.items], result)

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
-from api.common.deps import ClientDep, PageV1Dep, Principal, SettingsDep, require
+from api.common.deps import ClientDep, Principal, SettingsDep, list_params_v1, require
 from api.common.ids import checked
 from api.common.openapi import CONFLICT
 from api.dialect1.presenters import tasks as present
@@ -20,12 +20,14 @@ from api.dialect1.schemas.tasks import AssignV1, TaskCreateV1, TaskUpdateV1
 from core.agents import tasks
 from core.agents.models import TERMINAL_TASK
 from core.errors import ValidationFailed
+from core.listing import PageRequest
 
 router = APIRouter(prefix="/api/tasks", tags=["tasks (dialect 1)"])
 
 
 @router.get("")
-def list_tasks(page: PageV1Dep, principal: Annotated[Principal, Depends(require("tasks:read"))]) -> dict:
+def list_tasks(page: Annotated[PageRequest, Depends(list_params_v1(filters=tasks.FILTERABLE))],
+                principal: Annotated[Principal, Depends(require("tasks:read"))]) -> dict:
     """Filters: `status`, `agent_id`, `priority`, `swarm_id`, `type`, `parent_id`. Sort: `created_at` (default),
     `priority`, `status`, `updated_at`."""
     result = tasks.list_tasks(page, caller=principal.caller)

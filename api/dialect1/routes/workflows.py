@@ -8,16 +8,18 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from api.common.deps import PageV1Dep, Principal, require
+from api.common.deps import Principal, list_params_v1, require
 from api.dialect1.presenters import workflows as present
 from api.dialect1.presenters.lists import paged
+from core.listing import PageRequest
 from core.pipelines import definitions as workflows
 
 router = APIRouter(prefix="/api", tags=["lists (dialect 1)"])
 
 
 @router.get("/workflows")
-def list_workflows(page: PageV1Dep, _: Annotated[Principal, Depends(require("workflows:read"))]) -> dict:
+def list_workflows(page: Annotated[PageRequest, Depends(list_params_v1(filters=workflows.FILTERABLE))],
+                    _: Annotated[Principal, Depends(require("workflows:read"))]) -> dict:
     """Filters: `name`, `status`. Sort: `created_at` (default), `updated_at`, `name`."""
     result = workflows.list_workflows(page)
     return paged("workflows", [present.workflow(info) for info in result.items], result)

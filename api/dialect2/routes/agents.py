@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 
-from api.common.deps import ClientDep, PageDep, Principal, SettingsDep, require
+from api.common.deps import ClientDep, Principal, SettingsDep, list_params_v2, require
 from api.common.fields import fields_named
 from api.common.ids import checked
 from api.common.openapi import CONFLICT
@@ -17,6 +17,7 @@ from api.dialect2.presenters import agents as present
 from api.dialect2.schemas.agents import CREATE_FIELDS, AgentDocument
 from core.agents import agents
 from core.errors import ValidationFailed
+from core.listing import PageRequest
 
 router = APIRouter(prefix="/api/v2/agents", tags=["agents"])
 
@@ -24,7 +25,8 @@ METRIC_GROUPS = ("performance", "resource", "coordination")
 
 
 @router.get("")
-def list_agents(page: PageDep, principal: Annotated[Principal, Depends(require("agents:read"))]) -> dict:
+def list_agents(page: Annotated[PageRequest, Depends(list_params_v2(filters=agents.FILTERABLE))],
+                 principal: Annotated[Principal, Depends(require("agents:read"))]) -> dict:
     """Filters: `filter[swarmId]`, `filter[type]` (or `filter[agentType]`), `filter[status]`. Sort: `createdAt`,
     `name`, `type`, `status`, `updatedAt`. `configuration` is null (named in `meta.redacted`) for agents that are
     not yours or shared with you (admins see all)."""

@@ -23,7 +23,8 @@ router = APIRouter(prefix="/api/v2/runs", tags=["runs"])
 
 
 @router.get("")
-def list_runs(page: Annotated[PageRequest, Depends(list_params_v2(include=("workflow",)))], settings: SettingsDep,
+def list_runs(page: Annotated[PageRequest, Depends(list_params_v2(include=("workflow",), filters=runs.FILTERABLE))],
+              settings: SettingsDep,
               principal: Annotated[Principal, Depends(require("workflows:read"))]) -> dict:
     """Filters: `filter[status]`, `filter[workflowId]`, `filter[startedBy]` (a user id). `include=workflow` adds
     the runs' workflows as `included`. `inputs` is null for runs you may not read in full."""

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Query, Response
 from fastapi.responses import JSONResponse
 
-from api.common.deps import ClientDep, PageDep, Principal, SettingsDep, list_params_v2, require
+from api.common.deps import ClientDep, Principal, SettingsDep, list_params_v2, require
 from api.common.fields import fields_named
 from api.common.ids import checked
 from api.common.openapi import CONFLICT
@@ -55,7 +55,7 @@ def _compound(states: list[SwarmState], include: list[str],
 
 
 @router.get("")
-def list_swarms(page: Annotated[PageRequest, Depends(list_params_v2(include=INCLUDES))],
+def list_swarms(page: Annotated[PageRequest, Depends(list_params_v2(include=INCLUDES, filters=swarms.FILTERABLE))],
                 principal: Annotated[Principal, Depends(require("swarms:read"))]) -> dict:
     """Filters: `filter[status]`, `filter[topology]`, `filter[strategy]`. Sort: `createdAt`, `name`, `status`,
     `updatedAt`. `include=agents,tasks` adds them as `included` (and their linkage)."""
@@ -146,7 +146,8 @@ def _known(swarm_id: str) -> str:
 
 
 @router.get("/{swarm_id}/agents")
-def swarm_agents(swarm_id: str, page: PageDep,
+def swarm_agents(swarm_id: str, page: Annotated[PageRequest, Depends(list_params_v2(filters=agents.FILTERABLE))],
+
                  principal: Annotated[Principal, Depends(require("agents:read"))]) -> dict:
     """The swarm's agents, terminated ones included (`filter[status]` to narrow). Sort as `/api/v2/agents`."""
     result = agents.list_agents(page, caller=principal.caller, swarm_id=_known(swarm_id))
@@ -154,7 +155,8 @@ def swarm_agents(swarm_id: str, page: PageDep,
 
 
 @router.get("/{swarm_id}/tasks")
-def swarm_tasks(swarm_id: str, page: PageDep,
+def swarm_tasks(swarm_id: str, page: Annotated[PageRequest, Depends(list_params_v2(filters=tasks.FILTERABLE))],
+
                 principal: Annotated[Principal, Depends(require("tasks:read"))]) -> dict:
     """The swarm's tasks (subtasks of decomposed ones included). Filters: `filter[status]`, `filter[priority]`,
     `filter[agentId]`, `filter[type]`, `filter[parentId]`. Sort: `createdAt`, `priority`, `status`, `updatedAt`."""

@@ -11,8 +11,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.common.dates import iso
-from api.common.deps import ClientDep, PageDep, Principal, SettingsDep, require
+from api.common.deps import ClientDep, Principal, SettingsDep, list_params_v2, require
 from api.dialect2.jsonapi import BASE, ok, paged
+from core.listing import PageRequest
 from core.webhooks import service
 from core.webhooks.service import Delivery, SecretInfo
 
@@ -44,7 +45,8 @@ async def github(request: Request, client: ClientDep, settings: SettingsDep) -> 
 
 
 @router.get("/deliveries")
-def deliveries(page: PageDep, principal: Annotated[Principal, Depends(require("workflows:read"))]) -> dict:
+def deliveries(page: Annotated[PageRequest, Depends(list_params_v2(filters=service.FILTERABLE))],
+                principal: Annotated[Principal, Depends(require("workflows:read"))]) -> dict:
     """Every delivery for admins; for others those that concerned their workflows or sources. Filters:
     `filter[status]`, `filter[kind]`, `filter[event]`."""
     result = service.list_deliveries(page, caller=principal.caller)

@@ -8,11 +8,12 @@ from fastapi import APIRouter, Body, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from temporalio.client import Client
 
-from api.common.deps import ClientDep, LazyClient, LazyClientDep, PageDep, Principal, SettingsDep, require
+from api.common.deps import ClientDep, LazyClient, LazyClientDep, Principal, SettingsDep, list_params_v2, require
 from api.dialect2.jsonapi import ok, paged
 from api.dialect2.presenters import runs as present_run
 from api.dialect2.presenters import workflows as present
 from api.dialect2.schemas.workflows import DEFINITION_OPENAPI, RunCreate, definition_body
+from core.listing import PageRequest
 from core.pipelines import definitions as workflows
 from core.pipelines import runs
 from core.pipelines.definitions import WorkflowInfo
@@ -44,7 +45,8 @@ async def create_workflow(
 
 
 @router.get("")
-async def list_workflows(page: PageDep, client: LazyClientDep,
+async def list_workflows(page: Annotated[PageRequest, Depends(list_params_v2(filters=workflows.FILTERABLE))],
+                         client: LazyClientDep,
                          _: Annotated[Principal, Depends(require("workflows:read"))]) -> dict:
     """Filters: `filter[name]`, `filter[status]`. Sort: `createdAt`, `updatedAt`, `name`."""
     result = workflows.list_workflows(page)
@@ -103,7 +105,8 @@ async def start_run(
 
 @router.get("/{workflow_id}/runs")
 def list_runs(
-    workflow_id: str, page: PageDep, settings: SettingsDep,
+    workflow_id: str, page: Annotated[PageRequest, Depends(list_params_v2(filters=runs.FILTERABLE))],
+    settings: SettingsDep,
     principal: Annotated[Principal, Depends(require("workflows:read"))],
 ) -> dict:
     result = runs.list_runs(page, caller=principal.caller, workflow_id=workflow_id)
