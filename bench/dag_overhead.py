@@ -212,6 +212,8 @@ def _main() -> int:
     from core.settings import get_settings, reset_settings
 
     reset_settings()
+    from history_breakdown import FIELDS, chain_breakdown  # bench/history_breakdown.py
+
     from activities.command import execute_command
     from core.db import get_engine
     from core.dsl.models import LOCAL_STEP_MAX_S, WorkflowDefinition
@@ -549,6 +551,8 @@ def _main() -> int:
                     for name in order:
                         result = await asyncio.wait_for(variants[name](shape), args.run_timeout)
                         if measured:
+                            if shape == "chain" and not args.local:  # after the clock stopped
+                                result["breakdown"] = await chain_breakdown(client, result["run_id"])
                             samples[shape][name].append(result)
                 print(f"  round {i + 1}/{total}{'' if measured else ' (warm-up)'} done", file=sys.stderr,
                       flush=True)
@@ -583,6 +587,12 @@ def _main() -> int:
             if "unsandboxed" in row:
                 row["ratio_ours_unsandboxed"] = row["ours"]["median_ms"] / row["unsandboxed"]["median_ms"]
             row["ratio_direct_baseline"] = row["direct"]["median_ms"] / row["baseline"]["median_ms"]
+            if shape == "chain" and all("breakdown" in r for results in by_variant.values() for r in results):
+                row["breakdown"] = {
+                    name: {key: statistics.median(r["breakdown"][key] for r in results if key in r["breakdown"])
+                           for key in results[0]["breakdown"]}
+                    for name, results in by_variant.items()
+                }
             row["target_ratio"] = TARGET_RATIO
             row["target_met"] = row["ratio_ours_minimal"] <= TARGET_RATIO
             summary[shape] = row
@@ -651,6 +661,16 @@ def _main() -> int:
             f"{o['run_ended_to_seen_ms_median']:>9.0f} {o['server_median_ms']:>8.0f} {d['server_median_ms']:>7.0f} "
             f"{b['server_median_ms']:>8.0f}"
         )
+    if not args.local:
+        out += ["", f"per step of the {n}-step chain, from the server's history (medians over the measured runs; "
+                    "ms, bytes; see bench/history_breakdown.py):"]
+        columns = (*FIELDS, "first_schedule", "last_to_close", "markers", "history_events")
+        out.append(f"{'variant':<12} " + " ".join(f"{c:>{max(len(c), 8)}}" for c in columns))
+        for name, results in summary["chain"]["breakdown"].items():
+            counts = ("bytes", "markers", "events")
+            out.append(f"{name:<12} " + " ".join(
+                f"{results.get(c, float('nan')):>{max(len(c), 8)}.{0 if c.endswith(counts) else 2}f}"
+                for c in columns))
     if args.sandbox_off:
         out += ["", "the sandbox (ours with the worker's sandbox on, the default, against off; medians, ms):"]
         for shape, row in summary.items():

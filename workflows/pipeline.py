@@ -89,7 +89,7 @@ class StepFailure(Exception):
         self.attempts = attempts
 
 
-@workflow.defn(name=PIPELINE_WORKFLOW)
+@workflow.defn(name=PIPELINE_WORKFLOW, sandboxed=False)
 class PipelineWorkflow:
     @workflow.init
     def __init__(self, inp: PipelineInput) -> None:
