@@ -269,10 +269,10 @@ class Settings(BaseSettings):
     def workspaces_dir(self) -> Path:
         """The one place that says where workspaces live (`STELLARFLOW_WORKSPACES_DIR`, else a sibling of the data
         dir named `<data dir>-workspaces`), always absolute."""
-        if self.workspaces_path is not None:
-            return self.workspaces_path.resolve()
-        data_dir = self.data_dir.resolve()
-        return data_dir.with_name(f"{data_dir.name}-workspaces")
+        paths = (self.workspaces_path, self.data_dir)
+        if all(p is None or p.is_absolute() for p in paths):  # a relative one resolves against the current dir
+            return _workspaces_dir(*paths)
+        return _workspaces_dir.__wrapped__(*paths)
 
     @property
     def sandbox_maxima(self) -> dict[str, int]:
@@ -298,6 +298,15 @@ class Settings(BaseSettings):
     def cli_key_file(self) -> Path:
         """The local CLI's API key, written by the first `stellarflow up`."""
         return self.data_dir / "cli.key"
+
+
+@lru_cache(maxsize=64)
+def _workspaces_dir(workspaces_path: Path | None, data_dir: Path) -> Path:
+    """Resolved once per pair: every step asks several times, and `resolve()` walks the path each time."""
+    if workspaces_path is not None:
+        return workspaces_path.resolve()
+    resolved = data_dir.resolve()
+    return resolved.with_name(f"{resolved.name}-workspaces")
 
 
 @lru_cache(maxsize=64)
