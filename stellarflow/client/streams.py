@@ -17,7 +17,9 @@ depends on the wire protocol is in this module, so it can be adjusted in one pla
 * Control messages (`auth_ok`, `authenticated`, `subscribed`, `pong`, …) are not yielded; `ping` is answered with
   `pong`. An `error` message raises the matching StellarFlowError. Close codes 4401/4403/4404/1008 (docs/events.md
   on the events branch) raise Unauthorized/Forbidden/NotFound/RateLimited and are not retried.
-* A run's stream ends after the run's terminal event; other streams run until the caller stops iterating.
+* dialect 2 also serves `/v2/ws/orchestrations/{id}` and `/v2/ws/training/{id}` the same way.
+* A run's, an orchestration's and a training's stream end after its terminal event; other streams run until the
+  caller stops iterating.
 """
 
 from __future__ import annotations
@@ -36,13 +38,16 @@ from stellarflow.client.models import StreamEvent
 CONTROL = frozenset({"auth_ok", "authenticated", "auth_success", "subscribed", "unsubscribed", "pong", "welcome",
                      "connected", "caught_up"})
 RUN_END = frozenset({"run.succeeded", "run.failed", "run.cancelled", "run.completed"})
+TRAINING_END = frozenset({"training.completed", "training.failed", "training.cancelled"})
+ORCHESTRATION_END = frozenset({"completed", "failed", "cancelled"})  # `orchestration.status` data.status
+DIALECT2 = frozenset({"runs", "orchestrations", "training"})  # `/v2/ws/<kind>/<id>`
 _CLOSE_ERRORS: dict[int, type[errors.StellarFlowError]] = {
     4401: errors.Unauthorized, 4403: errors.Forbidden, 4404: errors.NotFound, 1008: errors.RateLimited}
 
 
 @dataclass(frozen=True)
 class Topic:
-    kind: str  # "runs", "swarms", "tasks", "agents"
+    kind: str  # "runs", "orchestrations", "training" (dialect 2); "swarms", "tasks", "agents" (dialect 1)
     id: str
 
 
@@ -67,7 +72,7 @@ class _Protocol:
         self.progress_only = progress_only
         self.token = token
         self.last_id: str | None = since
-        self.dialect2 = topic.kind == "runs"
+        self.dialect2 = topic.kind in DIALECT2
         self.base = _ws_base(base_url)
 
     def url(self) -> str:
@@ -123,7 +128,14 @@ class _Protocol:
         return owner is None or owner == self.topic.id
 
     def ends(self, event: StreamEvent) -> bool:
-        return self.dialect2 and event.type in RUN_END
+        """A run's, an orchestration's or a training's terminal event: nothing follows it."""
+        if self.topic.kind == "runs":
+            return event.type in RUN_END
+        if self.topic.kind == "training":
+            return event.type in TRAINING_END
+        if self.topic.kind == "orchestrations":
+            return event.type == "orchestration.status" and event.data.get("status") in ORCHESTRATION_END
+        return False
 
 
 def _close_error(code: int | None, reason: str) -> errors.StellarFlowError | None:
