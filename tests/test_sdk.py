@@ -3,8 +3,9 @@ pagination in both dialects, the automatic Idempotency-Key, retries on 429/503 (
 answers 429 then 201: tests/fakes/http_server.py), the sync client over a live uvicorn, and the spec's Python example
 (tests/examples/spec_python_example.py) run as a script against that live API.
 
-The streams (`runs.stream`, `swarms.stream_progress`, `tasks.stream`) are not tested here: the WebSocket server is
-not on this branch. The spec example's streaming part runs only when the app has a `/ws` route."""
+The orchestration and training streams (`orchestrations.stream`, `neural.stream_training`) are followed to their
+terminal event over the live uvicorn; the dialect-1 streams (`swarms.stream_progress`, `tasks.stream`) are not
+tested here. The spec example's streaming part runs only when the app has a `/ws` route."""
 
 from __future__ import annotations
 
