@@ -209,7 +209,14 @@ async def test_orchestrations_create_stream_wait_and_cancel(live: str, app: Fast
         events = await _until_end(client.orchestrations.stream(created.id, since="0"))
         types = [event.type for event in events]
         assert "orchestration.started" in types and types.count("orchestration.phase_started") == 2, types
-        assert events[-1].type == "orchestration.status" and events[-1].data["status"] == "completed", types
+        assert types[-2:] == ["orchestration.status", "orchestration.completed"], types
+        assert events[-1].data["status"] == "completed" and events[-1].data["orchestrationId"] == created.id
+        # another user does not get `orchestration.completed` (it carries the error): the stream ends on the
+        # terminal status, after settling
+        async with AsyncStellarFlow(live, token=token_for(user=new_user("developer"))) as other:
+            seen = await _until_end(other.orchestrations.stream(created.id, since="0"), timeout=30)
+        assert seen[-1].type == "orchestration.status" and seen[-1].data["status"] == "completed"
+        assert "orchestration.completed" not in [event.type for event in seen]
         done = await client.orchestrations.wait(created.id, timeout=60, interval=0.2)
         assert done.done and done.status == "completed" and done.progress == 1.0
         assert "built" in done.phases[1]["tasks"][0]["output"]  # the first phase's file was handed on
