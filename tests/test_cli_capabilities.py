@@ -70,7 +70,7 @@ def _created(pattern: str, text: str) -> str:
     return found[1]
 
 
-async def test_orchestrations_start_show_and_cancel(app: FastAPI, as_developer: str) -> None:
+async def test_orchestrations_start_show_and_cancel(app: FastAPI, as_developer: str, tmp_path: Path) -> None:
     started = await ok("orchestrations", "start", "build, then check", "-p", "build:coder", "-p", "check:tester",
                        "-c", "build=echo built > out.txt", "-c", "check=cat out.txt", "--duration", "build=120",
                        "--strategy", "sequential", "--agent-config", '{"executor": "shell"}', "--wait", "90")
@@ -82,9 +82,10 @@ async def test_orchestrations_start_show_and_cancel(app: FastAPI, as_developer: 
         assert shown == rest and rest["status"] == "completed" and rest["strategy"] == "sequential"
         assert "built" in rest["phases"][1]["tasks"][0]["output"] and rest["phases"][0]["duration"] == 120
 
-        waiting = _created(r"orchestration (orch-\S+)", await ok(
-            "orchestrations", "start", "wait", "-p", "wait:tester", "-c", "wait=sleep 60",
-            "--agent-config", '{"executor": "shell"}'))
+        body = tmp_path / "orchestration.yaml"  # the whole body, as the API takes it
+        body.write_text("requirements:\n  phases:\n    - name: wait\n      agents: [tester]\n"
+                        "      requirements: {command: sleep 60}\nagentConfig: {executor: shell}\n")
+        waiting = _created(r"orchestration (orch-\S+)", await ok("orchestrations", "start", "wait", "-f", str(body)))
         await poll(api, f"/api/v2/orchestrations/{waiting}",
                    lambda b: b["data"]["phases"][0]["tasks"][0]["status"] == "running", timeout=60)
         assert f"{waiting}: cancelled" in await ok("orchestrations", "cancel", waiting)

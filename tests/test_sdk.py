@@ -440,6 +440,8 @@ async def test_the_sync_client_over_http(live: str) -> None:
             client.workflows.apply({"name": name, "steps": [{"id": "a", "action": "execute-command",
                                                              "parameters": {"command": "true"}}]})
             run = client.runs.wait(client.runs.start(name.lower()).id, timeout=60)
+            streamed = [event.type for event in client.runs.stream(run.id, since="0")]  # the sync stream loop
+            assert streamed[-1] == "run.succeeded", streamed
             with pytest.raises(NotFound):
                 client.runs.get("run-does-not-exist")
             return agent.id, listed, run.status
