@@ -8,6 +8,7 @@ One module per job, assembled here into one typer app:
   HTTP, like any other client, with `STELLARFLOW_TOKEN`, else the API key `stellarflow up` wrote to
   `<data dir>/cli.key`, else the stack `up` last started (`cli.http_client`, `cli.profile`);
 - `cli.resources`: `workflows`, `agents`, `tasks`, `swarms`, `memory` — the API's objects, over HTTP like `cli.client`;
+- `cli.capabilities`: `orchestrations`, `github`, `neural` — dialect 2's long-running work, over HTTP likewise;
 - `cli.admin`: `bootstrap`, `users`, `db`, `reconcile` — work on the database directly (an operator's commands);
 - `cli.mcp`: `mcp` — the MCP server over stdio, as the user of `STELLARFLOW_API_KEY` (`mcp_server`).
 
@@ -23,7 +24,7 @@ import sys
 import httpx
 import typer
 
-from cli import admin, client, definitions, help_style, mcp, resources, run_actions, supervisor
+from cli import admin, capabilities, client, definitions, help_style, mcp, resources, run_actions, supervisor
 from cli.output import err_console
 
 help_style.install()
@@ -39,6 +40,7 @@ definitions.register(app)
 client.register(app)
 run_actions.register(client.runs_app)
 resources.register(app)
+capabilities.register(app)
 admin.register(app)
 mcp.register(app)
 

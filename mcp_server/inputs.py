@@ -16,8 +16,11 @@ from core.agents.agents import AgentCreate
 from core.agents.models import MAX_SWARM_AGENTS, Priority, Strategy, Topology
 from core.agents.swarms import InitialAgents, InitialTask, SwarmCreate
 from core.agents.tasks import TaskCreate
+from core.github.service import AnalyzeBody, EnhanceBody
 from core.listing import MAX_PAGE_SIZE
 from core.memory.service import DEFAULT_NAMESPACE
+from core.neural.models import TrainRequest
+from core.orchestrations.service import OrchestrationCreate
 
 _ULID = "[0-9A-HJKMNP-TV-Z]{26}"
 
@@ -176,3 +179,78 @@ class RunApprove(Strict):
     step_id: str = Field(min_length=1, max_length=200)
     approved: bool = Field(default=True, description="false rejects the step")
     comment: str | None = Field(default=None, max_length=2000)
+
+
+# ---- orchestrations, GitHub, neural -----------------------------------------------------------------------------
+
+OrchestrationId = Annotated[str, _id("orch", "orchestration")]
+AnalysisId = Annotated[str, _id("gh-analysis", "analysis")]
+TrainingId = Annotated[str, _id("train", "training")]
+
+
+class Orchestrate(OrchestrationCreate):
+    """`POST /api/v2/tasks/orchestrate` in the service's names: `phases` each with `name`, `agents` (one agent type
+    per slot), optional `duration_s`, `requirements` (every slot's, e.g. a shell agent's `command`) and `tasks`
+    (one per slot); `max_duration_s` and `required_capabilities` are the spec's `constraints`."""
+
+    model_config = ConfigDict(extra="forbid")
+    swarm_id: SwarmId | None = None
+
+    def to_domain(self) -> OrchestrationCreate:
+        return OrchestrationCreate.model_validate(self.model_dump())
+
+
+class OrchestrationRef(Strict):
+    orchestration_id: OrchestrationId
+
+
+class GitHubAnalyze(Strict):
+    """`POST /api/v2/github/repos/analyze` in snake_case."""
+
+    repository: str = Field(min_length=3, max_length=200, description="owner/name on the server's GitHub")
+    analysis_types: list[Literal["code-quality", "security", "performance"]] = Field(
+        default_factory=lambda: ["code-quality", "security", "performance"], min_length=1, max_length=3)
+    branch: str | None = Field(default=None, max_length=250, description="default: the repository's default branch")
+    depth: Literal["shallow", "full"] | None = None
+
+    def to_domain(self) -> AnalyzeBody:
+        return AnalyzeBody(repository=self.repository, analysisType=list(self.analysis_types), branch=self.branch,
+                           depth=self.depth)
+
+
+class GitHubAnalysisRef(Strict):
+    analysis_id: AnalysisId
+
+
+class GitHubPrEnhance(Strict):
+    """`POST /api/v2/github/pr/{pr_number}/enhance` in snake_case; `enhancements` by the spec's names
+    (securityReview, improveDescription, addTests, updateDocumentation, performanceOptimization)."""
+
+    repository: str = Field(min_length=3, max_length=200, description="owner/name on the server's GitHub")
+    pr_number: int = Field(ge=1, le=10**9)
+    enhancements: dict[str, bool] = Field(default_factory=lambda: {"securityReview": True})
+    auto_commit: bool = False
+
+    def to_domain(self) -> EnhanceBody:
+        return EnhanceBody(repository=self.repository, enhancements=self.enhancements, autoCommit=self.auto_commit)
+
+
+class NeuralTrain(TrainRequest):
+    """`POST /api/v2/neural/train` in the service's names: `samples` of `{input, output}` (text outputs are
+    classified, numbers regressed), or `source: history` (StellarFlow's own finished tasks); `config` holds epochs,
+    learning_rate, batch_size, hidden_layers, seed; `model_id` trains a new version of your model."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    def to_domain(self) -> TrainRequest:
+        return TrainRequest.model_validate(self.model_dump())
+
+
+class TrainingRef(Strict):
+    training_id: TrainingId
+
+
+class NeuralPredict(Strict):
+    model_id: str = Field(pattern=f"^model-{_ULID}$", description="the model's id (model-…)")
+    version: int | None = Field(default=None, ge=1, description="a version; default: the latest")
+    input: dict[str, Any] = Field(description="the features, named as in the model's training samples")

@@ -13,7 +13,11 @@ from pydantic import BaseModel, ConfigDict
 from core.agents.contracts import AssignAck, CancelOutcome
 from core.agents.state import AgentState, TaskState
 from core.agents.swarms import SwarmStatusReport
+from core.github.models import AnalysisState, EnhanceState
 from core.memory.service import MemoryEntry, SearchResult
+from core.neural.models import TrainingState
+from core.neural.service import Prediction
+from core.orchestrations.models import OrchestrationState
 from core.pipelines.models import StepState
 from core.pipelines.runs import RunInfo
 
@@ -112,6 +116,7 @@ def listing(name: str, item: Schema) -> Schema:
 
 
 _STRING = {"type": "string"}
+_NUMBER = {"type": "number"}
 _WORKFLOW_ITEM = {"type": "object", "required": ["id", "name", "version", "resource"], "properties": {
     "id": _STRING, "name": _STRING, "version": {"type": "integer"}, "status": _STRING, "steps": _STRINGS,
     "resource": _STRING}}
@@ -137,5 +142,14 @@ OUTPUTS: dict[str, Schema] = {
                          resource=_STRING, logs=_STRING),
     "run_logs": of(RunLogsOut),
     "run_approve": of(StepState, run_id=_STRING),
+    "orchestrate": dumped(OrchestrationState, orchestration_id=_STRING, progress=_NUMBER, resource=_STRING),
+    "orchestration_status": dumped(OrchestrationState, progress=_NUMBER, resource=_STRING),
+    "orchestration_cancel": dumped(OrchestrationState, progress=_NUMBER, resource=_STRING),
+    "github_analyze": of(AnalysisState, analysis_id=_STRING, resource=_STRING),
+    "github_analysis_status": of(AnalysisState, resource=_STRING),
+    "github_pr_enhance": of(EnhanceState, enhancement_id=_STRING, resource=_STRING),
+    "neural_train": of(TrainingState, training_id=_STRING, resource=_STRING),
+    "neural_training_status": of(TrainingState, resource=_STRING),
+    "neural_predict": of(Prediction),
     "system_status": of(SystemStatusOut),
 }

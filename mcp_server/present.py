@@ -9,7 +9,10 @@ from pydantic import BaseModel
 
 from core.access import Redactable
 from core.events.models import Event
+from core.github.models import AnalysisState, EnhanceState
 from core.listing import Page
+from core.neural.models import TrainingState
+from core.orchestrations.models import OrchestrationState
 from core.pipelines.definitions import WorkflowInfo
 from core.pipelines.runs import RunInfo
 
@@ -58,3 +61,20 @@ def run_logs_body(info: RunInfo, events: list[Event] | None) -> dict[str, Any]:
     return {"run_id": info.id, "status": info.status.value, "steps": steps,
             "events": None if events is None else [event.model_dump(mode="json") for event in events],
             "redacted": [] if events is not None else ["events", "outputs"]}
+
+
+def orchestration_body(state: OrchestrationState) -> dict[str, Any]:
+    """The state (withheld fields named in `redacted`) with its progress, a computed figure, and where to poll."""
+    return {**dump(state), "progress": state.progress, "resource": f"stellarflow://orchestrations/{state.spec.id}"}
+
+
+def analysis_body(state: AnalysisState) -> dict[str, Any]:
+    return {**dump(state), "resource": f"stellarflow://github/analysis/{state.id}"}
+
+
+def enhancement_body(state: EnhanceState) -> dict[str, Any]:
+    return {**dump(state), "resource": f"stellarflow://github/enhancements/{state.id}"}
+
+
+def training_body(state: TrainingState) -> dict[str, Any]:
+    return {**dump(state), "resource": f"stellarflow://training/{state.id}"}

@@ -15,10 +15,21 @@ from typing import Any
 
 from core.agents import swarms
 from core.errors import NotFound, ValidationFailed
+from core.github import service as github
 from core.listing import PageRequest
 from core.memory.service import service_for
+from core.neural import service as neural
+from core.orchestrations import service as orchestrations
 from core.pipelines import definitions, runs
-from mcp_server.present import dump, run_body, run_logs_body
+from mcp_server.present import (
+    analysis_body,
+    dump,
+    enhancement_body,
+    orchestration_body,
+    run_body,
+    run_logs_body,
+    training_body,
+)
 from mcp_server.tools import ToolContext
 
 SCHEME = "stellarflow://"
@@ -57,6 +68,23 @@ async def _swarm(ctx: ToolContext, part: dict[str, str]) -> dict[str, Any]:
     return dump(await swarms.swarm_status(await ctx.client(), part["id"]))
 
 
+async def _orchestration(ctx: ToolContext, part: dict[str, str]) -> dict[str, Any]:
+    return orchestration_body(await orchestrations.get_orchestration(await ctx.client(), part["id"],
+                                                                     caller=ctx.identity.caller))
+
+
+async def _training(ctx: ToolContext, part: dict[str, str]) -> dict[str, Any]:
+    return training_body(await neural.get_training(part["id"], caller=ctx.identity.caller))
+
+
+async def _analysis(ctx: ToolContext, part: dict[str, str]) -> dict[str, Any]:
+    return analysis_body(await asyncio.to_thread(github.get_analysis, part["id"], ctx.identity.caller))
+
+
+async def _enhancement(ctx: ToolContext, part: dict[str, str]) -> dict[str, Any]:
+    return enhancement_body(await asyncio.to_thread(github.get_enhancement, part["id"], ctx.identity.caller))
+
+
 _SEGMENT = r"[^/]+"
 TEMPLATES = [
     Template("stellarflow://runs/{id}", "run", "A run: status, inputs, steps (outputs for those entitled)",
@@ -69,6 +97,17 @@ TEMPLATES = [
              "memory:read", re.compile(rf"^memory/(?P<namespace>{_SEGMENT})/(?P<key>.+)$"), _memory),
     Template("stellarflow://swarms/{id}", "swarm", "A swarm's status: agents, tasks, progress, performance",
              "swarms:read", re.compile(rf"^swarms/(?P<id>sw-{_SEGMENT})$"), _swarm),
+    Template("stellarflow://orchestrations/{id}", "orchestration",
+             "An orchestration: phases, agents, tasks (outputs for those entitled), progress, timeline",
+             "tasks:read", re.compile(rf"^orchestrations/(?P<id>{_SEGMENT})$"), _orchestration),
+    Template("stellarflow://training/{id}", "training", "A neural training: progress, held-out figures, model",
+             "neural:read", re.compile(rf"^training/(?P<id>{_SEGMENT})$"), _training),
+    Template("stellarflow://github/analysis/{id}", "GitHub analysis",
+             "A repository analysis: phases, tools, findings, summary (its owner's)", "workflows:read",
+             re.compile(rf"^github/analysis/(?P<id>{_SEGMENT})$"), _analysis),
+    Template("stellarflow://github/enhancements/{id}", "PR enhancement",
+             "A pull-request enhancement: each part's outcome, the review, the preview branch (its owner's)",
+             "workflows:read", re.compile(rf"^github/enhancements/(?P<id>{_SEGMENT})$"), _enhancement),
 ]
 
 

@@ -33,7 +33,8 @@ log = logging.getLogger("stellarflow.mcp")
 NAME = "stellarflow"
 VERSION = "0.1.0"
 INSTRUCTIONS = ("StellarFlow: durable workflows and AI-agent swarms on Temporal. Tools act as the signed-in user, "
-                "with the same permissions as the REST API. Long work (swarm_init, workflow_run) answers with an id "
+                "with the same permissions as the REST API. Long work (swarm_init, workflow_run, orchestrate, "
+                "github_analyze, github_pr_enhance, neural_train) answers with an id "
                 "and a `resource` URI to read (or a *_status tool to call) until it is done.")
 IDENTITY_STATE = "mcp_identity"  # where the HTTP transport leaves the caller (the ASGI scope's state)
 
@@ -73,6 +74,10 @@ def _summary(name: str, result: dict[str, Any]) -> str:
         return f"Agent {result.get('agent_id')} spawned"
     if name == "task_create":
         return f"Task {result.get('task_id')} created"
+    started = {"orchestrate": "orchestration_id", "github_analyze": "analysis_id",
+               "github_pr_enhance": "enhancement_id", "neural_train": "training_id"}.get(name)
+    if started:
+        return f"{result.get(started)} started; read {result.get('resource')} for its status"
     return f"{name} succeeded"
 
 

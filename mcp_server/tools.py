@@ -1,8 +1,9 @@
 """The tools: each one calls the core service its REST route calls, as the same user, after the same permission
 check (the REST route's `require(...)`), and answers the service's result as structured content.
 
-Long work (`swarm_init`, `workflow_run`) answers at once with the new id and the resource URI to poll
-(`stellarflow://swarms/{id}`, `stellarflow://runs/{id}`), as the REST API answers 201/202 with a `Location`.
+Long work (`swarm_init`, `workflow_run`, `orchestrate`, `github_analyze`, `github_pr_enhance`, `neural_train`)
+answers at once with the new id and the resource URI to poll (`stellarflow://swarms/{id}`, `stellarflow://runs/{id}`,
+`stellarflow://orchestrations/{id}`, …), as the REST API answers 201/202 with a `Location`.
 """
 
 from __future__ import annotations
@@ -19,15 +20,28 @@ from temporalio.client import Client
 from core.agents import agents, swarms, tasks
 from core.agents.contracts import ControlRequest
 from core.errors import DomainError
+from core.github import service as github
 from core.listing import PageRequest
 from core.memory.service import service_for
+from core.neural import service as neural
+from core.orchestrations import service as orchestrations
 from core.pipelines import definitions, runs
 from core.settings import Settings
 from core.system import status
 from core.system.health import DETAILS_PERMISSION, check_components
 from mcp_server import inputs as args
 from mcp_server.identity import McpIdentity
-from mcp_server.present import dump, page_of, run_body, run_logs_body, workflow_item
+from mcp_server.present import (
+    analysis_body,
+    dump,
+    enhancement_body,
+    orchestration_body,
+    page_of,
+    run_body,
+    run_logs_body,
+    training_body,
+    workflow_item,
+)
 
 ClientFactory = Callable[[], Awaitable[Client]]
 
@@ -241,6 +255,85 @@ async def run_approve(ctx: ToolContext, body: args.RunApprove) -> dict[str, Any]
     step = await runs.decide_approval(await ctx.client(), body.run_id, body.step_id, approved=body.approved,
                                       caller=ctx.identity.caller, comment=body.comment)
     return {"run_id": body.run_id, **step.model_dump(mode="json", exclude_none=True)}
+
+
+# ---- orchestrations ----------------------------------------------------------------------------------------
+
+
+@tool("orchestrate", "Orchestrate a task in phases: each phase's agent slots (agent types) run as tasks on agents of "
+      "`swarm_id` or on agents spawned for it, phase after phase. Answers at once with the orchestration's id and "
+      "plan; poll `resource` (or orchestration_status) until it ends.", args.Orchestrate, "tasks:execute")
+async def orchestrate(ctx: ToolContext, body: args.Orchestrate) -> dict[str, Any]:
+    state = await orchestrations.orchestrate(await ctx.client(), ctx.settings, body.to_domain(),
+                                             caller=ctx.identity.caller, tier=ctx.identity.tier)
+    return {"orchestration_id": state.spec.id, **orchestration_body(state)}
+
+
+@tool("orchestration_status", "An orchestration's phases, agents, tasks, progress and timeline (task outputs for "
+      "its owner, those it is shared with and admins).", args.OrchestrationRef, "tasks:read", read_only=True)
+async def orchestration_status(ctx: ToolContext, body: args.OrchestrationRef) -> dict[str, Any]:
+    return orchestration_body(await orchestrations.get_orchestration(await ctx.client(), body.orchestration_id,
+                                                                     caller=ctx.identity.caller))
+
+
+@tool("orchestration_cancel", "Cancel an orchestration (its owner or an admin): its running tasks stop, the phases "
+      "left are skipped, agents spawned for it are released; answers once that is done.", args.OrchestrationRef,
+      "tasks:execute")
+async def orchestration_cancel(ctx: ToolContext, body: args.OrchestrationRef) -> dict[str, Any]:
+    return orchestration_body(await orchestrations.cancel_orchestration(await ctx.client(), body.orchestration_id,
+                                                                        caller=ctx.identity.caller))
+
+
+# ---- GitHub ------------------------------------------------------------------------------------------------
+
+
+@tool("github_analyze", "Analyse a repository on the server's GitHub (code-quality, security, performance). Answers "
+      "at once with the analysis's id; poll `resource` (or github_analysis_status) for the findings.",
+      args.GitHubAnalyze, "workflows:run")
+async def github_analyze(ctx: ToolContext, body: args.GitHubAnalyze) -> dict[str, Any]:
+    state = await github.start_analysis(await ctx.client(), ctx.settings, body.to_domain(), ctx.identity.caller)
+    return {"analysis_id": state.id, **analysis_body(state)}
+
+
+@tool("github_analysis_status", "An analysis's phases, tools, findings (file, line, rule, severity) and summary; "
+      "for its owner and admins.", args.GitHubAnalysisRef, "workflows:read", read_only=True)
+async def github_analysis_status(ctx: ToolContext, body: args.GitHubAnalysisRef) -> dict[str, Any]:
+    return analysis_body(await asyncio.to_thread(github.get_analysis, body.analysis_id, ctx.identity.caller))
+
+
+@tool("github_pr_enhance", "Enhance a pull request: a security review with inline comments, and (with an agent "
+      "executor on the server) a better description, tests, docs, pushed to `pr-N-enhanced`. Answers at once with "
+      "the enhancement's id; poll `resource`.", args.GitHubPrEnhance, "workflows:run")
+async def github_pr_enhance(ctx: ToolContext, body: args.GitHubPrEnhance) -> dict[str, Any]:
+    state = await github.start_enhancement(await ctx.client(), ctx.settings, body.pr_number, body.to_domain(),
+                                           ctx.identity.caller)
+    return {"enhancement_id": state.id, **enhancement_body(state)}
+
+
+# ---- neural ------------------------------------------------------------------------------------------------
+
+
+@tool("neural_train", "Train a small network on `samples` (or on StellarFlow's own finished tasks, `source: "
+      "history`). Answers at once with the training's id and its model's id; poll `resource` (or "
+      "neural_training_status) until it completes.", args.NeuralTrain, "neural:train")
+async def neural_train(ctx: ToolContext, body: args.NeuralTrain) -> dict[str, Any]:
+    state = await neural.start_training(await ctx.client(), ctx.settings, body.to_domain(),
+                                        caller=ctx.identity.caller)
+    return {"training_id": state.id, **training_body(state)}
+
+
+@tool("neural_training_status", "A training's progress (epoch, loss, held-out validation, time left), then its "
+      "held-out figures and the model version it registered.", args.TrainingRef, "neural:read", read_only=True)
+async def neural_training_status(ctx: ToolContext, body: args.TrainingRef) -> dict[str, Any]:
+    return training_body(await neural.get_training(body.training_id, caller=ctx.identity.caller))
+
+
+@tool("neural_predict", "Predict with a trained model (yours or shared with you): each output's value, the "
+      "probabilities of categorical ones, a confidence, and which features moved the answer.", args.NeuralPredict,
+      "neural:read", read_only=True)
+async def neural_predict(ctx: ToolContext, body: args.NeuralPredict) -> dict[str, Any]:
+    return dump(await neural.predict(ctx.settings, body.model_id, body.version, body.input,
+                                     caller=ctx.identity.caller))
 
 
 # ---- system ------------------------------------------------------------------------------------------------

@@ -30,11 +30,16 @@ from core.auth import api_keys
 from core.auth.users import UserInfo
 from core.settings import get_settings
 from tests.conftest import ROOT
+from tests.fakes.github import FakeGitHub
 from tests.support import bearer, client_for, poll, shared_user, token_for, wait_for_run, wait_for_step
+from tests.test_github import REPOSITORY, github  # noqa: F401  (the fake GitHub fixture)
+from tests.test_neural import samples
 
 TOOLS = {"swarm_init", "swarm_status", "swarm_control", "agent_spawn", "agent_list", "task_create", "task_assign",
          "task_status", "task_result", "task_cancel", "memory_store", "memory_get", "memory_search", "workflow_list",
-         "workflow_validate", "workflow_run", "run_status", "run_logs", "run_approve", "system_status"}
+         "workflow_validate", "workflow_run", "run_status", "run_logs", "run_approve", "system_status",
+         "orchestrate", "orchestration_status", "orchestration_cancel", "github_analyze", "github_analysis_status",
+         "github_pr_enhance", "neural_train", "neural_training_status", "neural_predict"}
 GATED = {"steps": [{"id": "build", "action": "execute-command", "parameters": {"command": "echo built"}},
                    {"id": "gate", "action": "approval", "dependsOn": ["build"],
                     "parameters": {"message": "Ship it?", "allowSelfApproval": True}}]}
@@ -186,7 +191,9 @@ async def walk_every_tool(session: ClientSession, api: httpx.AsyncClient, me: Us
     # resources: templates, a listing, and each kind read
     templates = {t.uri_template for t in (await session.list_resource_templates()).resource_templates}
     assert templates == {"stellarflow://runs/{id}", "stellarflow://runs/{id}/logs", "stellarflow://workflows/{id}",
-                         "stellarflow://memory/{namespace}/{key}", "stellarflow://swarms/{id}"}
+                         "stellarflow://memory/{namespace}/{key}", "stellarflow://swarms/{id}",
+                         "stellarflow://orchestrations/{id}", "stellarflow://training/{id}",
+                         "stellarflow://github/analysis/{id}", "stellarflow://github/enhancements/{id}"}
     uris = {resource.uri for resource in (await session.list_resources()).resources}
     assert {f"stellarflow://runs/{run_id}", f"stellarflow://workflows/{workflow_id}",
             f"stellarflow://swarms/{swarm_id}"} <= uris
@@ -226,10 +233,82 @@ async def test_every_tool_resource_and_prompt_over_stdio(app: FastAPI, temporal_
         assert revoked.value.error.data["code"] == "UNAUTHORIZED"
 
 
+async def test_orchestration_github_and_neural_tools(app: FastAPI, mcp_url: str,
+                                                     github: FakeGitHub) -> None:  # noqa: F811
+    """The long-work tools answer an id and a resource at once; their effect is checked through dialect 2."""
+    user = shared_user("developer")
+    token = token_for(user=user)
+    async with client_for(app, token) as api, http_session(mcp_url, token) as session:
+        # an orchestration whose only task runs long enough to be cancelled
+        started = await call(session, "orchestrate", task="wait a while", agent_config={"executor": "shell"},
+                             phases=[{"name": "wait", "agents": ["tester"], "duration_s": 120,
+                                      "requirements": {"command": "sleep 60"}}])
+        orchestration_id = started["orchestration_id"]
+        assert started["resource"] == f"stellarflow://orchestrations/{orchestration_id}"
+        assert [phase["name"] for phase in started["phases"]] == ["wait"] and started["redacted"] == []
+        rest = f"/api/v2/orchestrations/{orchestration_id}"
+        await poll(api, rest, lambda b: b["data"]["phases"][0]["tasks"][0]["status"] == "running", timeout=60)
+        status = await call(session, "orchestration_status", orchestration_id=orchestration_id)
+        assert status["status"] == "running" and status["spec"]["owner"] == user.id
+        assert (await read(session, started["resource"]))["spec"]["id"] == orchestration_id
+        cancelled = await call(session, "orchestration_cancel", orchestration_id=orchestration_id)
+        assert cancelled["status"] == "cancelled" and cancelled["cancelled_by"] == user.username
+        assert (await api.get(rest)).json()["data"]["status"] == "cancelled"
+        again = await refused(session, "orchestration_cancel", orchestration_id=orchestration_id)
+        assert again["code"] == "CONFLICT"
+
+        # a repository analysis and a PR's security review on the fake GitHub
+        analysis = await call(session, "github_analyze", repository=REPOSITORY, analysis_types=["security"])
+        analysis_id = analysis["analysis_id"]
+        assert analysis["resource"] == f"stellarflow://github/analysis/{analysis_id}"
+        done = (await poll(api, f"/api/v2/github/analysis/{analysis_id}",
+                           lambda b: b["data"]["status"] in ("completed", "failed"), timeout=120,
+                           interval=0.3))["data"]
+        assert done["status"] == "completed", done
+        result = await call(session, "github_analysis_status", analysis_id=analysis_id)
+        findings = {(f["file"], f["line"], f["tool"]) for phase in result["phases"] for tool in phase["tools"]
+                    for f in tool["findings"]}
+        assert ("app/insecure.py", 5, "bandit") in findings and result["summary"] == done["summary"]
+        assert (await read(session, analysis["resource"]))["status"] == "completed"
+        enhancing = await call(session, "github_pr_enhance", repository=REPOSITORY, pr_number=7)
+        enhance_id = enhancing["enhancement_id"]
+        assert enhancing["resource"] == f"stellarflow://github/enhancements/{enhance_id}"
+        enhanced = (await poll(api, f"/api/v2/github/enhancements/{enhance_id}",
+                               lambda b: b["data"]["status"] in ("completed", "failed"), timeout=120,
+                               interval=0.3))["data"]
+        assert enhanced["status"] == "completed" and enhanced["enhancements"]["security"]["status"] == "done"
+        assert len(github.pulls[(REPOSITORY, 7)].reviews) == 1  # the review was posted on the PR
+        assert (await read(session, enhancing["resource"]))["parts"]["securityReview"]["status"] == "done"
+
+        # a training, then a prediction with its model
+        training = await call(session, "neural_train", pattern_type="coordination", samples=samples(200),
+                              validation_split=0.25, config={"epochs": 20, "learning_rate": 0.01})
+        training_id = training["training_id"]
+        assert training["resource"] == f"stellarflow://training/{training_id}" and training["total_epochs"] == 20
+        trained = (await poll(api, f"/api/v2/neural/training/{training_id}",
+                              lambda b: b["data"]["status"] != "training", timeout=90, interval=0.2))["data"]
+        assert trained["status"] == "completed", trained
+        status = await call(session, "neural_training_status", training_id=training_id)
+        assert status["status"] == "completed" and status["version"] == 1
+        assert (await read(session, training["resource"]))["current_epoch"] == 20
+        features = {"load": 0.8, "agents": 0.5, "color": "red"}
+        predicted = await call(session, "neural_predict", model_id=training["model_id"], input=features)
+        over_rest = (await api.post("/api/v2/neural/predict", json={"modelId": training["model_id"],
+                                                                    "input": features})).json()["data"]
+        assert predicted["values"]["strategy"] == over_rest["prediction"]["strategy"] == "wide"
+        assert predicted["model"]["version"] == 1
+        unknown = await refused(session, "neural_training_status", training_id="train-" + "0" * 26)
+        assert unknown["code"] == "RESOURCE_NOT_FOUND"
+
+
 async def test_a_viewer_gets_permission_errors_and_no_credential_gets_401(app: FastAPI, mcp_url: str) -> None:
     async with http_session(mcp_url, token_for("viewer")) as session:
         for name, arguments in (("swarm_init", {"topology": "mesh"}), ("memory_store", {"key": "k", "value": 1}),
-                                ("workflow_run", {"workflow_id": "anything"})):
+                                ("workflow_run", {"workflow_id": "anything"}),
+                                ("orchestrate", {"task": "t", "phases": [{"name": "p", "agents": ["tester"]}]}),
+                                ("github_analyze", {"repository": "octo-org/planted"}),
+                                ("github_pr_enhance", {"repository": "octo-org/planted", "pr_number": 7}),
+                                ("neural_train", {"pattern_type": "p", "samples": samples(10)})):
             error = await refused(session, name, **arguments)
             assert error["code"] == "FORBIDDEN" and "Permission" in error["message"]
         assert (await call(session, "agent_list"))["pagination"]["page"] == 1  # reads are allowed

@@ -3,8 +3,9 @@ pagination in both dialects, the automatic Idempotency-Key, retries on 429/503 (
 answers 429 then 201: tests/fakes/http_server.py), the sync client over a live uvicorn, and the spec's Python example
 (tests/examples/spec_python_example.py) run as a script against that live API.
 
-The streams (`runs.stream`, `swarms.stream_progress`, `tasks.stream`) are not tested here: the WebSocket server is
-not on this branch. The spec example's streaming part runs only when the app has a `/ws` route."""
+The orchestration and training streams (`orchestrations.stream`, `neural.stream_training`) are followed to their
+terminal event over the live uvicorn; the dialect-1 streams (`swarms.stream_progress`, `tasks.stream`) are not
+tested here. The spec example's streaming part runs only when the app has a `/ws` route."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from ulid import ULID
 from stellarflow.client import (
     INVALID_REQUEST,
     AsyncStellarFlow,
+    Conflict,
     Forbidden,
     NotFound,
     RateLimited,
@@ -34,8 +36,11 @@ from stellarflow.client import (
     Unauthorized,
     ValidationError,
 )
+from tests.fakes.github import FakeGitHub
 from tests.fakes.http_server import FakeHTTPServer, Reply, free_port
 from tests.support import PASSWORD, client_for, new_user, token_for
+from tests.test_github import REPOSITORY, github  # noqa: F401  (the fake GitHub fixture)
+from tests.test_neural import samples
 
 pytestmark = pytest.mark.database(
     "sqlite", reason="an HTTP client: the database paths it reaches are the API tests', which run on both")
@@ -174,6 +179,102 @@ async def test_workflows_apply_and_runs_wait(sdk: AsyncStellarFlow, tmp_path: Pa
     await sdk.workflows.delete(workflow_id)
     with pytest.raises(NotFound):
         await sdk.workflows.get(workflow_id)
+
+
+async def _event_hub(app: FastAPI) -> None:
+    """Start the app's event hub first: the orchestration and training streams' opening looks the object up in the
+    hub's audience cache before `_serve` starts the hub, so on a fresh app their first stream fails
+    (api/dialect2/routes/ws.py `_exists`; reported, api/ is not this change's to edit)."""
+    from api.common import ws
+
+    await ws.hub(app)
+
+
+async def _until_end(stream: AsyncIterator, timeout: float = 90) -> list:
+    async def collect() -> list:
+        return [event async for event in stream]
+
+    return await asyncio.wait_for(collect(), timeout)
+
+
+async def test_orchestrations_create_stream_wait_and_cancel(live: str, app: FastAPI) -> None:
+    await _event_hub(app)
+    async with AsyncStellarFlow(live, token=token_for("developer")) as client:
+        phases = [{"name": "build", "agents": ["coder"], "duration": 120,
+                   "requirements": {"command": "echo built > out.txt"}},
+                  {"name": "check", "agents": ["tester"], "duration": 120, "requirements": {"command": "cat out.txt"}}]
+        created = await client.orchestrations.create("build, then check", phases, strategy="sequential",
+                                                     agent_config={"executor": "shell"})
+        assert created.id.startswith("orch-") and [p["name"] for p in created.phases] == ["build", "check"]
+        events = await _until_end(client.orchestrations.stream(created.id, since="0"))
+        types = [event.type for event in events]
+        assert "orchestration.started" in types and types.count("orchestration.phase_started") == 2, types
+        assert types[-2:] == ["orchestration.status", "orchestration.completed"], types
+        assert events[-1].data["status"] == "completed" and events[-1].data["orchestrationId"] == created.id
+        # another user does not get `orchestration.completed` (it carries the error): the stream ends on the
+        # terminal status, after settling
+        async with AsyncStellarFlow(live, token=token_for(user=new_user("developer"))) as other:
+            seen = await _until_end(other.orchestrations.stream(created.id, since="0"), timeout=30)
+        assert seen[-1].type == "orchestration.status" and seen[-1].data["status"] == "completed"
+        assert "orchestration.completed" not in [event.type for event in seen]
+        done = await client.orchestrations.wait(created.id, timeout=60, interval=0.2)
+        assert done.done and done.status == "completed" and done.progress == 1.0
+        assert "built" in done.phases[1]["tasks"][0]["output"]  # the first phase's file was handed on
+
+        waiting = await client.orchestrations.create("wait", [{"name": "wait", "agents": ["tester"],
+                                                               "requirements": {"command": "sleep 60"}}],
+                                                     agent_config={"executor": "shell"})
+        deadline = time.monotonic() + 60
+        while (await client.orchestrations.get(waiting.id)).phases[0]["tasks"][0]["status"] != "running":
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.2)
+        cancelled = await client.orchestrations.cancel(waiting.id)
+        assert cancelled.status == "cancelled" and (await client.orchestrations.get(waiting.id)).done
+        with pytest.raises(Conflict):
+            await client.orchestrations.cancel(waiting.id)
+        with pytest.raises(NotFound):
+            await client.orchestrations.get("orch-" + "0" * 26)
+
+
+async def test_github_analyze_and_enhance_a_pr(sdk: AsyncStellarFlow, github: FakeGitHub) -> None:  # noqa: F811
+    started = await sdk.github.analyze(REPOSITORY, analysis_types=["security"], branch="main")
+    assert started.id.startswith("gh-analysis-") and [p["name"] for p in started.phases] == ["security"]
+    analysis = await sdk.github.wait_analysis(started.id, timeout=120, interval=0.3)
+    assert analysis.status == "completed" and analysis.commit, analysis
+    assert ("app/insecure.py", 5, "bandit") in {(f["file"], f["line"], f["tool"]) for f in analysis.findings}
+    assert (await sdk.github.get_analysis(started.id)).summary == analysis.summary
+
+    enhanced = await sdk.github.enhance_pr(REPOSITORY, 7, enhancements={"securityReview": True}, wait=90)
+    assert enhanced.pr_number == 7 and enhanced.status == "completed", enhanced
+    security = enhanced.enhancements["security"]
+    assert security["status"] == "done" and security["comments"] == 1
+    assert len(github.pulls[(REPOSITORY, 7)].reviews) == 1
+    assert (await sdk.github.get_enhancement(enhanced.id)).enhancements["security"]["reviewId"] == \
+        security["reviewId"]
+    with pytest.raises(ValidationError):
+        await sdk.github.analyze("https://evil.example/x/y")
+
+
+async def test_neural_train_stream_wait_and_predict(live: str, app: FastAPI) -> None:
+    await _event_hub(app)
+    async with AsyncStellarFlow(live, token=token_for("developer")) as client:
+        started = await client.neural.train("coordination", samples(200), validation_split=0.25, epochs=20,
+                                            learning_rate=0.01)
+        assert started.id.startswith("train-") and started.status == "training" and started.total_epochs == 20
+        events = await _until_end(client.neural.stream_training(started.id, since="0"))
+        epochs = [event.data["epoch"] for event in events if event.type == "training.progress"]
+        assert epochs == sorted(epochs) and epochs[-1] == 20 and events[-1].type == "training.completed"
+        trained = await client.neural.wait_training(started.id, timeout=60)
+        assert trained.done and trained.status == "completed" and trained.model["version"] == "1"
+        assert trained.model_id == started.model_id and trained.held_out_metrics
+        predicted = await client.neural.predict(trained.model_id, {"load": 0.8, "agents": 0.5, "color": "red"})
+        assert predicted.prediction["strategy"] == "wide" and predicted.model_info["version"] == "1"
+        assert abs(sum(predicted.probabilities["strategy"].values()) - 1) < 1e-6
+        with pytest.raises(NotFound):
+            await client.neural.get_training("train-" + "0" * 26)
+    async with AsyncStellarFlow(live, token=token_for("viewer")) as viewer:
+        with pytest.raises(Forbidden):
+            await viewer.neural.train("coordination", samples(20))
 
 
 async def test_auth_and_keys(app: FastAPI) -> None:
@@ -339,6 +440,8 @@ async def test_the_sync_client_over_http(live: str) -> None:
             client.workflows.apply({"name": name, "steps": [{"id": "a", "action": "execute-command",
                                                              "parameters": {"command": "true"}}]})
             run = client.runs.wait(client.runs.start(name.lower()).id, timeout=60)
+            streamed = [event.type for event in client.runs.stream(run.id, since="0")]  # the sync stream loop
+            assert streamed[-1] == "run.succeeded", streamed
             with pytest.raises(NotFound):
                 client.runs.get("run-does-not-exist")
             return agent.id, listed, run.status

@@ -22,11 +22,15 @@ from stellarflow.client.errors import (
 from stellarflow.client.models import (
     Agent,
     AgentHealth,
+    Analysis,
     ApiKey,
     Assignment,
+    Enhancement,
     MemoryEntry,
     MemoryHit,
     MemoryStats,
+    Orchestration,
+    Prediction,
     Run,
     RunLogs,
     StreamEvent,
@@ -35,15 +39,17 @@ from stellarflow.client.models import (
     Task,
     TaskResult,
     TokenPair,
+    Training,
     User,
     Workflow,
 )
 from stellarflow.client.pagination import Page, Paginator
 
 __all__ = [
-    "INVALID_REQUEST", "Agent", "AgentHealth", "ApiKey", "Assignment", "AsyncStellarFlow", "Conflict", "Forbidden",
-    "IdempotencyKeyReused", "MemoryEntry", "MemoryHit", "MemoryStats", "NotFound", "Page", "Paginator",
-    "PayloadTooLarge", "PreconditionFailed", "RateLimited", "Run", "RunLogs", "ServerError", "ServiceUnavailable",
-    "StellarFlow", "StellarFlowError", "StreamEvent", "Swarm", "SwarmStatus", "Task", "TaskResult", "TokenPair",
-    "TransportError", "Unauthorized", "User", "ValidationError", "Workflow",
+    "INVALID_REQUEST", "Agent", "AgentHealth", "Analysis", "ApiKey", "Assignment", "AsyncStellarFlow", "Conflict",
+    "Enhancement", "Forbidden", "IdempotencyKeyReused", "MemoryEntry", "MemoryHit", "MemoryStats", "NotFound",
+    "Orchestration", "Page", "Paginator", "PayloadTooLarge", "PreconditionFailed", "Prediction", "RateLimited", "Run",
+    "RunLogs", "ServerError", "ServiceUnavailable", "StellarFlow", "StellarFlowError", "StreamEvent", "Swarm",
+    "SwarmStatus", "Task", "TaskResult", "TokenPair", "Training", "TransportError", "Unauthorized", "User",
+    "ValidationError", "Workflow",
 ]

@@ -13,13 +13,17 @@ from typing import Any, Protocol
 from stellarflow.client.models import (
     Agent,
     AgentHealth,
+    Analysis,
     ApiKey,
     Assignment,
     Broadcast,
     ControlResult,
+    Enhancement,
     MemoryDeleted,
     MemoryEntry,
     MemoryStats,
+    Orchestration,
+    Prediction,
     Run,
     RunLogs,
     StreamEvent,
@@ -30,6 +34,7 @@ from stellarflow.client.models import (
     TaskResult,
     Terminated,
     TokenPair,
+    Training,
     User,
     Workflow,
 )
@@ -373,6 +378,117 @@ class AsyncRuns(Protocol):
 
     def stream(self, run_id: str, *, since: str | None = None) -> AsyncIterator[StreamEvent]:
         """The run's events (`run.*`, `step.*`), resuming after `since`."""
+        ...
+
+
+class AsyncOrchestrations(Protocol):
+    """`Orchestrations` on `AsyncStellarFlow`: every call is awaited; lists and streams are async iterators."""
+
+    async def create(
+        self,
+        task: str,
+        phases: Groups,
+        *,
+        strategy: str | None = None,
+        max_duration: float | None = None,
+        required_capabilities: Names | None = None,
+        swarm_id: str | None = None,
+        agent_config: dict[str, Any] | None = None,
+        shared_with: Names | None = None,
+        idempotency_key: str | None = None,
+    ) -> Orchestration:
+        """`phases`: `[{"name": "build", "agents": ["coder", "tester"], "duration": 600, "requirements": {...},"""
+        ...
+
+    async def get(self, orchestration_id: str) -> Orchestration:
+        ...
+
+    async def cancel(self, orchestration_id: str) -> Orchestration:
+        """Its owner or an admin; answers once its tasks have stopped and its spawned agents are released."""
+        ...
+
+    async def wait(self, orchestration_id: str, *, timeout: float = 600.0, interval: float = 1.0) -> Orchestration:
+        """Poll until it has completed, failed or been cancelled (TimeoutError after `timeout` seconds)."""
+        ...
+
+    def stream(self, orchestration_id: str, *, since: str | None = None) -> AsyncIterator[StreamEvent]:
+        """Its events (`orchestration.*`, docs/events.md), ending after its terminal `orchestration.status`."""
+        ...
+
+
+class AsyncGitHub(Protocol):
+    """`GitHub` on `AsyncStellarFlow`: every call is awaited; lists and streams are async iterators."""
+
+    async def analyze(
+        self,
+        repository: str,
+        *,
+        analysis_types: Names | None = None,
+        branch: str | None = None,
+        depth: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Analysis:
+        """`repository` is owner/name; `analysis_types` of code-quality, security, performance (default: all)."""
+        ...
+
+    async def get_analysis(self, analysis_id: str) -> Analysis:
+        ...
+
+    async def wait_analysis(self, analysis_id: str, *, timeout: float = 600.0, interval: float = 1.0) -> Analysis:
+        """Poll until the analysis has completed or failed (TimeoutError after `timeout` seconds)."""
+        ...
+
+    async def enhance_pr(
+        self,
+        repository: str,
+        pr_number: int,
+        *,
+        enhancements: dict[str, bool] | None = None,
+        auto_commit: bool | None = None,
+        wait: float | None = None,
+        idempotency_key: str | None = None,
+    ) -> Enhancement:
+        """`enhancements` by the spec's names (`securityReview`, `addTests`, …; default: the security review)."""
+        ...
+
+    async def get_enhancement(self, enhancement_id: str) -> Enhancement:
+        ...
+
+
+class AsyncNeural(Protocol):
+    """`Neural` on `AsyncStellarFlow`: every call is awaited; lists and streams are async iterators."""
+
+    async def train(
+        self,
+        pattern_type: str,
+        samples: Groups | None = None,
+        *,
+        source: str | None = None,
+        validation_split: float | None = None,
+        epochs: int | None = None,
+        learning_rate: float | None = None,
+        batch_size: int | None = None,
+        hidden_layers: list[int] | None = None,
+        seed: int | None = None,
+        model_id: str | None = None,
+        shared_with: Names | None = None,
+        idempotency_key: str | None = None,
+    ) -> Training:
+        """`samples`: `[{"input": {...}, "output": {...}}]` (text outputs are classified, numbers regressed), or"""
+        ...
+
+    async def get_training(self, training_id: str) -> Training:
+        ...
+
+    async def wait_training(self, training_id: str, *, timeout: float = 600.0, interval: float = 0.5) -> Training:
+        """Poll until the training has completed, failed or been cancelled (TimeoutError after `timeout`)."""
+        ...
+
+    async def predict(self, model_id: str, input: dict[str, Any], *, version: int | None = None) -> Prediction:
+        ...
+
+    def stream_training(self, training_id: str, *, since: str | None = None) -> AsyncIterator[StreamEvent]:
+        """Its events (`training.progress` per epoch, …), ending after `training.completed|failed|cancelled`."""
         ...
 
 

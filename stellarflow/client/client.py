@@ -22,14 +22,29 @@ from stellarflow.client._http import AsyncTransport, RetryPolicy, SyncTransport
 from stellarflow.client.aio import (
     AsyncAgents,
     AsyncAuth,
+    AsyncGitHub,
     AsyncKeys,
     AsyncMemory,
+    AsyncNeural,
+    AsyncOrchestrations,
     AsyncRuns,
     AsyncSwarms,
     AsyncTasks,
     AsyncWorkflows,
 )
-from stellarflow.client.resources import Agents, Auth, Keys, Memory, Runs, Swarms, Tasks, Workflows
+from stellarflow.client.resources import (
+    Agents,
+    Auth,
+    GitHub,
+    Keys,
+    Memory,
+    Neural,
+    Orchestrations,
+    Runs,
+    Swarms,
+    Tasks,
+    Workflows,
+)
 from stellarflow.client.streams import StreamSettings
 
 
@@ -37,7 +52,8 @@ class _Client:
     def _mount(self, transport: SyncTransport | AsyncTransport, streams: StreamSettings) -> None:
         self._transport = transport
         for name, kind in (("agents", Agents), ("tasks", Tasks), ("swarms", Swarms), ("memory", Memory),
-                           ("workflows", Workflows), ("runs", Runs), ("auth", Auth), ("keys", Keys)):
+                           ("workflows", Workflows), ("runs", Runs), ("orchestrations", Orchestrations),
+                           ("github", GitHub), ("neural", Neural), ("auth", Auth), ("keys", Keys)):
             setattr(self, name, kind(transport, streams))
 
     @property
@@ -62,6 +78,9 @@ class StellarFlow(_Client):
     memory: Memory
     workflows: Workflows
     runs: Runs
+    orchestrations: Orchestrations
+    github: GitHub
+    neural: Neural
     auth: Auth
     keys: Keys
 
@@ -96,6 +115,9 @@ class AsyncStellarFlow(_Client):
     memory: AsyncMemory
     workflows: AsyncWorkflows
     runs: AsyncRuns
+    orchestrations: AsyncOrchestrations
+    github: AsyncGitHub
+    neural: AsyncNeural
     auth: AsyncAuth
     keys: AsyncKeys
 

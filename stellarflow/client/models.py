@@ -15,6 +15,9 @@ from pydantic.alias_generators import to_camel
 
 TERMINAL_TASK = frozenset({"completed", "failed", "cancelled"})
 TERMINAL_RUN = frozenset({"succeeded", "failed", "cancelled"})
+TERMINAL_ORCHESTRATION = frozenset({"completed", "failed", "cancelled"})
+TERMINAL_JOB = frozenset({"completed", "failed"})  # GitHub analyses and PR enhancements
+TERMINAL_TRAINING = frozenset({"completed", "failed", "cancelled"})
 
 
 class Resource(BaseModel):
@@ -262,6 +265,125 @@ class StepLog(CamelResource):
 class RunLogs(CamelResource):
     steps: list[StepLog] = Field(default_factory=list)
     events: list[dict[str, Any]] | None = None
+
+
+# ---- orchestrations, GitHub, neural (dialect 2) ------------------------------------------------------------
+
+
+class Orchestration(CamelResource):
+    """`POST /api/v2/tasks/orchestrate` answers the plan (`phases` with their `assigned_agents`, the estimate);
+    `get` adds each phase's `tasks`, `progress`, `agents` (spawned, released) and the `timeline`."""
+
+    orchestration_id: str
+    status: str
+    task: str | None = None
+    strategy: str | None = None
+    swarm_id: str | None = None
+    owner: str | None = None
+    progress: float | None = None
+    current_phase: str | None = None
+    phases: list[dict[str, Any]] = Field(default_factory=list)
+    agents: dict[str, Any] | None = None
+    estimated_completion: str | None = None
+    estimate_source: str | None = None
+    error: str | None = None
+    timeline: dict[str, Any] | None = None
+
+    @property
+    def id(self) -> str:
+        return self.orchestration_id
+
+    @property
+    def done(self) -> bool:
+        return self.status in TERMINAL_ORCHESTRATION
+
+
+class Analysis(CamelResource):
+    """A repository analysis: per phase its tools and `findings` (file, line, rule, severity, message, tool)."""
+
+    analysis_id: str
+    repository: str
+    status: str
+    branch: str | None = None
+    depth: str | None = None
+    commit: str | None = None
+    languages: dict[str, int] = Field(default_factory=dict)
+    phases: list[dict[str, Any]] = Field(default_factory=list)
+    summary: dict[str, int] = Field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def id(self) -> str:
+        return self.analysis_id
+
+    @property
+    def done(self) -> bool:
+        return self.status in TERMINAL_JOB
+
+    @property
+    def findings(self) -> list[dict[str, Any]]:
+        """Every phase's findings, in phase order."""
+        return [finding for phase in self.phases for finding in phase.get("findings") or []]
+
+
+class Enhancement(CamelResource):
+    """A pull-request enhancement: each part of `enhancements` (description, tests, documentation, optimization,
+    security) with its `status`; `preview` once a branch was pushed."""
+
+    enhancement_id: str
+    repository: str
+    pr_number: int
+    status: str
+    enhancements: dict[str, Any] = Field(default_factory=dict)
+    preview: dict[str, Any] | None = None
+    error: str | None = None
+
+    @property
+    def id(self) -> str:
+        return self.enhancement_id
+
+    @property
+    def done(self) -> bool:
+        return self.status in TERMINAL_JOB
+
+
+class Training(CamelResource):
+    """A training's progress (`current_epoch`, `loss`, held-out `validation`, `estimated_time` seconds left),
+    then its `held_out_metrics` and the `model` version it registered."""
+
+    training_id: str
+    status: str
+    pattern_type: str | None = None
+    current_epoch: int = 0
+    total_epochs: int | None = None
+    loss: float | None = None
+    validation: dict[str, float] = Field(default_factory=dict)
+    estimated_time: float | None = None
+    model: dict[str, Any] = Field(default_factory=dict)
+    held_out_metrics: list[dict[str, Any]] = Field(default_factory=list)
+    accuracy: float | None = None
+    error: str | None = None
+
+    @property
+    def id(self) -> str:
+        return self.training_id
+
+    @property
+    def model_id(self) -> str | None:
+        return self.model.get("modelId")
+
+    @property
+    def done(self) -> bool:
+        return self.status in TERMINAL_TRAINING
+
+
+class Prediction(CamelResource):
+    """`prediction` holds each output's value plus `confidenceScore` and `reasoning`, as the spec shows them."""
+
+    prediction: dict[str, Any]
+    probabilities: dict[str, dict[str, float]] = Field(default_factory=dict)
+    feature_contributions: list[dict[str, Any]] = Field(default_factory=list)
+    model_info: dict[str, Any] = Field(default_factory=dict)
 
 
 # ---- users, sessions and API keys (dialect 2) ----------------------------------------------------------------

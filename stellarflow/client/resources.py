@@ -5,9 +5,9 @@ Each method builds a `Call` and hands it to the client's transport: on `StellarF
 with `for` or `async for`); streams return an iterator of `StreamEvent`s (stellarflow/client/streams.py).
 
 Which dialect each resource speaks: agents, tasks, swarms and memory use dialect 1 (`/api/...`), the claude-flow
-spec's API that its SDK examples call; workflows, runs, auth and keys use dialect 2 (`/api/v2/...`), where they
-live. Creating POSTs carry an automatic Idempotency-Key; pass `idempotency_key=` to choose your own (e.g. to make
-a retry across processes safe).
+spec's API that its SDK examples call; workflows, runs, orchestrations, github, neural, auth and keys use dialect 2
+(`/api/v2/...`), where they live. Creating POSTs carry an automatic Idempotency-Key; pass `idempotency_key=` to
+choose your own (e.g. to make a retry across processes safe).
 """
 
 from __future__ import annotations
@@ -28,14 +28,18 @@ from stellarflow.client._http import Call, Transport
 from stellarflow.client.models import (
     Agent,
     AgentHealth,
+    Analysis,
     ApiKey,
     Assignment,
     Broadcast,
     ControlResult,
+    Enhancement,
     MemoryDeleted,
     MemoryEntry,
     MemoryHit,
     MemoryStats,
+    Orchestration,
+    Prediction,
     Run,
     RunLogs,
     StreamEvent,
@@ -46,6 +50,7 @@ from stellarflow.client.models import (
     TaskResult,
     Terminated,
     TokenPair,
+    Training,
     User,
     Workflow,
 )
@@ -430,6 +435,112 @@ class Runs(_Resource):
     def stream(self, run_id: str, *, since: str | None = None) -> Iterator[StreamEvent]:
         """The run's events (`run.*`, `step.*`), resuming after `since`."""
         return streams.open_stream(self._t, self._streams, streams.Topic("runs", run_id), since=since)
+
+
+class Orchestrations(_Resource):
+    """`/api/v2/tasks/orchestrate` and `/api/v2/orchestrations/{id}`: a task in phases of agent slots
+    (docs/orchestrations.md)."""
+
+    def create(self, task: str, phases: Groups, *, strategy: str | None = None, max_duration: float | None = None,
+               required_capabilities: Names | None = None, swarm_id: str | None = None,
+               agent_config: dict[str, Any] | None = None, shared_with: Names | None = None,
+               idempotency_key: str | None = None) -> Orchestration:
+        """`phases`: `[{"name": "build", "agents": ["coder", "tester"], "duration": 600, "requirements": {...},
+        "tasks": [...]}]` as the REST body has them; `max_duration` (seconds) and `required_capabilities` are the
+        body's `constraints`. Answers the plan (202); `wait(id)` for the end."""
+        constraints = _body(maxDuration=max_duration, requiredCapabilities=required_capabilities)
+        body = _body(task=task, strategy=strategy, requirements={"phases": phases, "constraints": constraints},
+                     swarmId=swarm_id, agentConfig=agent_config, sharedWith=shared_with)
+        return self._run(Call("POST", "/api/v2/tasks/orchestrate", _data(Orchestration), json=body, creating=True,
+                              idempotency_key=idempotency_key))
+
+    def get(self, orchestration_id: str) -> Orchestration:
+        return self._run(Call("GET", f"/api/v2/orchestrations/{quote(orchestration_id)}", _data(Orchestration)))
+
+    def cancel(self, orchestration_id: str) -> Orchestration:
+        """Its owner or an admin; answers once its tasks have stopped and its spawned agents are released."""
+        return self._run(Call("POST", f"/api/v2/orchestrations/{quote(orchestration_id)}/cancel",
+                              _data(Orchestration)))
+
+    def wait(self, orchestration_id: str, *, timeout: float = 600.0, interval: float = 1.0) -> Orchestration:
+        """Poll until it has completed, failed or been cancelled (TimeoutError after `timeout` seconds)."""
+        return self._poll(lambda _: Call("GET", f"/api/v2/orchestrations/{quote(orchestration_id)}",
+                                         _data(Orchestration)), lambda item: item.done, timeout, interval)
+
+    def stream(self, orchestration_id: str, *, since: str | None = None) -> Iterator[StreamEvent]:
+        """Its events (`orchestration.*`, docs/events.md), ending after its terminal `orchestration.status`."""
+        return streams.open_stream(self._t, self._streams, streams.Topic("orchestrations", orchestration_id),
+                                   since=since)
+
+
+class GitHub(_Resource):
+    """`/api/v2/github`: repository analyses and pull-request enhancements on the server's GitHub
+    (docs/github.md)."""
+
+    def analyze(self, repository: str, *, analysis_types: Names | None = None, branch: str | None = None,
+                depth: str | None = None, idempotency_key: str | None = None) -> Analysis:
+        """`repository` is owner/name; `analysis_types` of code-quality, security, performance (default: all)."""
+        body = _body(repository=repository, analysisType=analysis_types, branch=branch, depth=depth)
+        return self._run(Call("POST", "/api/v2/github/repos/analyze", _data(Analysis), json=body, creating=True,
+                              idempotency_key=idempotency_key))
+
+    def get_analysis(self, analysis_id: str) -> Analysis:
+        return self._run(Call("GET", f"/api/v2/github/analysis/{quote(analysis_id)}", _data(Analysis)))
+
+    def wait_analysis(self, analysis_id: str, *, timeout: float = 600.0, interval: float = 1.0) -> Analysis:
+        """Poll until the analysis has completed or failed (TimeoutError after `timeout` seconds)."""
+        return self._poll(lambda _: Call("GET", f"/api/v2/github/analysis/{quote(analysis_id)}", _data(Analysis)),
+                          lambda item: item.done, timeout, interval)
+
+    def enhance_pr(self, repository: str, pr_number: int, *, enhancements: dict[str, bool] | None = None,
+                   auto_commit: bool | None = None, wait: float | None = None,
+                   idempotency_key: str | None = None) -> Enhancement:
+        """`enhancements` by the spec's names (`securityReview`, `addTests`, …; default: the security review).
+        With `wait` (seconds, at most 120) the server answers once it ends within that time."""
+        body = _body(repository=repository, enhancements=enhancements, autoCommit=auto_commit)
+        params = {"wait": "true", "timeout": wait} if wait else None
+        return self._run(Call("POST", f"/api/v2/github/pr/{int(pr_number)}/enhance", _data(Enhancement), json=body,
+                              params=params, creating=True, idempotency_key=idempotency_key,
+                              timeout=(wait + 30) if wait else None))
+
+    def get_enhancement(self, enhancement_id: str) -> Enhancement:
+        return self._run(Call("GET", f"/api/v2/github/enhancements/{quote(enhancement_id)}", _data(Enhancement)))
+
+
+class Neural(_Resource):
+    """`/api/v2/neural`: train a small network, follow the training, predict with the model (docs/neural.md)."""
+
+    def train(self, pattern_type: str, samples: Groups | None = None, *, source: str | None = None,
+              validation_split: float | None = None, epochs: int | None = None, learning_rate: float | None = None,
+              batch_size: int | None = None, hidden_layers: list[int] | None = None, seed: int | None = None,
+              model_id: str | None = None, shared_with: Names | None = None,
+              idempotency_key: str | None = None) -> Training:
+        """`samples`: `[{"input": {...}, "output": {...}}]` (text outputs are classified, numbers regressed), or
+        `source="history"` to learn from this server's finished tasks; `model_id` trains a new version of it."""
+        data = _body(source=source, samples=samples, validationSplit=validation_split)
+        configuration = _body(epochs=epochs, learningRate=learning_rate, batchSize=batch_size,
+                              hiddenLayers=hidden_layers, seed=seed)
+        body = _body(patternType=pattern_type, trainingData=data, configuration=configuration, modelId=model_id,
+                     sharedWith=shared_with)
+        return self._run(Call("POST", "/api/v2/neural/train", _data(Training), json=body, creating=True,
+                              idempotency_key=idempotency_key))
+
+    def get_training(self, training_id: str) -> Training:
+        return self._run(Call("GET", f"/api/v2/neural/training/{quote(training_id)}", _data(Training)))
+
+    def wait_training(self, training_id: str, *, timeout: float = 600.0, interval: float = 0.5) -> Training:
+        """Poll until the training has completed, failed or been cancelled (TimeoutError after `timeout`)."""
+        return self._poll(lambda _: Call("GET", f"/api/v2/neural/training/{quote(training_id)}", _data(Training)),
+                          lambda item: item.done, timeout, interval)
+
+    def predict(self, model_id: str, input: dict[str, Any], *, version: int | None = None) -> Prediction:
+        body = _body(modelId=model_id, version=version)
+        body["input"] = input
+        return self._run(Call("POST", "/api/v2/neural/predict", _data(Prediction), json=body))
+
+    def stream_training(self, training_id: str, *, since: str | None = None) -> Iterator[StreamEvent]:
+        """Its events (`training.progress` per epoch, …), ending after `training.completed|failed|cancelled`."""
+        return streams.open_stream(self._t, self._streams, streams.Topic("training", training_id), since=since)
 
 
 class Keys(_Resource):

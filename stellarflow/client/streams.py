@@ -17,7 +17,10 @@ depends on the wire protocol is in this module, so it can be adjusted in one pla
 * Control messages (`auth_ok`, `authenticated`, `subscribed`, `pong`, …) are not yielded; `ping` is answered with
   `pong`. An `error` message raises the matching StellarFlowError. Close codes 4401/4403/4404/1008 (docs/events.md
   on the events branch) raise Unauthorized/Forbidden/NotFound/RateLimited and are not retried.
-* A run's stream ends after the run's terminal event; other streams run until the caller stops iterating.
+* dialect 2 also serves `/v2/ws/orchestrations/{id}` and `/v2/ws/training/{id}` the same way.
+* A run's, an orchestration's and a training's stream end after its terminal event (an orchestration's: after
+  `orchestration.completed|failed|cancelled`, or SETTLE_S after its terminal `orchestration.status` for a reader
+  who does not get those); other streams run until the caller stops iterating.
 """
 
 from __future__ import annotations
@@ -36,13 +39,20 @@ from stellarflow.client.models import StreamEvent
 CONTROL = frozenset({"auth_ok", "authenticated", "auth_success", "subscribed", "unsubscribed", "pong", "welcome",
                      "connected", "caught_up"})
 RUN_END = frozenset({"run.succeeded", "run.failed", "run.cancelled", "run.completed"})
+TRAINING_END = frozenset({"training.completed", "training.failed", "training.cancelled"})
+ORCHESTRATION_END = frozenset({"orchestration.completed", "orchestration.failed", "orchestration.cancelled"})
+ORCHESTRATION_ENDED = frozenset({"completed", "failed", "cancelled"})  # `orchestration.status` data.status
+# After an orchestration's terminal `orchestration.status`, how long to wait for its `orchestration.<status>` (the
+# same commit, so at once — but only readers entitled to its error get it): then the stream ends regardless.
+SETTLE_S = 2.0
+DIALECT2 = frozenset({"runs", "orchestrations", "training"})  # `/v2/ws/<kind>/<id>`
 _CLOSE_ERRORS: dict[int, type[errors.StellarFlowError]] = {
     4401: errors.Unauthorized, 4403: errors.Forbidden, 4404: errors.NotFound, 1008: errors.RateLimited}
 
 
 @dataclass(frozen=True)
 class Topic:
-    kind: str  # "runs", "swarms", "tasks", "agents"
+    kind: str  # "runs", "orchestrations", "training" (dialect 2); "swarms", "tasks", "agents" (dialect 1)
     id: str
 
 
@@ -67,8 +77,9 @@ class _Protocol:
         self.progress_only = progress_only
         self.token = token
         self.last_id: str | None = since
-        self.dialect2 = topic.kind == "runs"
+        self.dialect2 = topic.kind in DIALECT2
         self.base = _ws_base(base_url)
+        self.settling = False  # the object has ended; only its closing event may still come
 
     def url(self) -> str:
         if self.dialect2:
@@ -123,7 +134,22 @@ class _Protocol:
         return owner is None or owner == self.topic.id
 
     def ends(self, event: StreamEvent) -> bool:
-        return self.dialect2 and event.type in RUN_END
+        """A run's, an orchestration's or a training's terminal event: nothing follows it. An orchestration's
+        terminal `orchestration.status` (which every reader gets) starts `settling` instead, since the
+        `orchestration.completed|failed|cancelled` after it reaches only readers entitled to its error."""
+        if self.topic.kind == "runs":
+            return event.type in RUN_END
+        if self.topic.kind == "training":
+            return event.type in TRAINING_END
+        if self.topic.kind == "orchestrations":
+            if event.type == "orchestration.status" and event.data.get("status") in ORCHESTRATION_ENDED:
+                self.settling = True
+            return event.type in ORCHESTRATION_END
+        return False
+
+    def wait_s(self) -> float | None:
+        """How long to wait for the next message: for ever, or while settling SETTLE_S."""
+        return SETTLE_S if self.settling else None
 
 
 def _close_error(code: int | None, reason: str) -> errors.StellarFlowError | None:
@@ -145,7 +171,11 @@ async def _astream(base_url: str, token: str | None, topic: Topic, since: str | 
             async with connect(protocol.url(), open_timeout=settings.open_timeout) as socket:
                 for message in protocol.opening():
                     await socket.send(json.dumps(message))
-                async for raw in socket:
+                while True:
+                    try:
+                        raw = await asyncio.wait_for(socket.recv(), protocol.wait_s())
+                    except TimeoutError:
+                        return  # settled: the closing event is not coming to this reader
                     event, reply = protocol.read(raw)
                     if reply is not None:
                         await socket.send(json.dumps(reply))
@@ -182,7 +212,11 @@ def _stream(base_url: str, token: str | None, topic: Topic, since: str | None,
             with connect(protocol.url(), open_timeout=settings.open_timeout) as socket:
                 for message in protocol.opening():
                     socket.send(json.dumps(message))
-                for raw in socket:
+                while True:
+                    try:
+                        raw = socket.recv(timeout=protocol.wait_s())
+                    except TimeoutError:
+                        return  # settled: the closing event is not coming to this reader
                     event, reply = protocol.read(raw)
                     if reply is not None:
                         socket.send(json.dumps(reply))
