@@ -181,15 +181,6 @@ async def test_workflows_apply_and_runs_wait(sdk: AsyncStellarFlow, tmp_path: Pa
         await sdk.workflows.get(workflow_id)
 
 
-async def _event_hub(app: FastAPI) -> None:
-    """Start the app's event hub first: the orchestration and training streams' opening looks the object up in the
-    hub's audience cache before `_serve` starts the hub, so on a fresh app their first stream fails
-    (api/dialect2/routes/ws.py `_exists`; reported, api/ is not this change's to edit)."""
-    from api.common import ws
-
-    await ws.hub(app)
-
-
 async def _until_end(stream: AsyncIterator, timeout: float = 90) -> list:
     async def collect() -> list:
         return [event async for event in stream]
@@ -198,7 +189,6 @@ async def _until_end(stream: AsyncIterator, timeout: float = 90) -> list:
 
 
 async def test_orchestrations_create_stream_wait_and_cancel(live: str, app: FastAPI) -> None:
-    await _event_hub(app)
     async with AsyncStellarFlow(live, token=token_for("developer")) as client:
         phases = [{"name": "build", "agents": ["coder"], "duration": 120,
                    "requirements": {"command": "echo built > out.txt"}},
@@ -256,7 +246,6 @@ async def test_github_analyze_and_enhance_a_pr(sdk: AsyncStellarFlow, github: Fa
 
 
 async def test_neural_train_stream_wait_and_predict(live: str, app: FastAPI) -> None:
-    await _event_hub(app)
     async with AsyncStellarFlow(live, token=token_for("developer")) as client:
         started = await client.neural.train("coordination", samples(200), validation_split=0.25, epochs=20,
                                             learning_rate=0.01)

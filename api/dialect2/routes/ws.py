@@ -153,6 +153,7 @@ async def _serve(websocket: WebSocket, stream: Stream, resource_id: str) -> None
             else:
                 checked(stream.id_kind, resource_id)
             since = _since(message.get("since", websocket.query_params.get("since")))
+            await ws.hub(websocket.app)  # before the opening: some openings read the hub's audience cache
             opening = await stream.opening(websocket, principal, resource_id)
         except DomainError as err:
             await ws.send(websocket, {"type": "error", "id": None, "error": ws.error_message(err)})
@@ -161,7 +162,6 @@ async def _serve(websocket: WebSocket, stream: Stream, resource_id: str) -> None
             pump.failure = err.message
             await ws.close(websocket, code, err.message)
             return
-        await ws.hub(websocket.app)
         await pump.write({"type": "authenticated", "timestamp": None,
                           "data": {"userId": principal.id, "username": principal.username, "resourceId": resource_id}})
         if opening is not None:
