@@ -35,7 +35,7 @@ def bootstrap(
 ) -> None:
     """Prepare the database for the API and the workers, then exit: create missing tables, check the server secret,
     create the first admin (its password is printed once) and load the definitions directory. Safe to run on every
-    deploy (docker-compose.yml runs it before anything else starts)."""
+    deploy (docker-compose.yml runs it before anything else starts). Example: `stellarflow bootstrap`"""
     apply_overrides(data_dir=data_dir)
     from core.auth.bootstrap import bootstrap as bootstrap_installation
     from core.auth.secret import SecretError
@@ -76,7 +76,8 @@ def users_create(
     data_dir: Annotated[Path | None, typer.Option(help="where the database lives")] = None,
 ) -> None:
     """Create a user in the database. The password comes from STELLARFLOW_NEW_PASSWORD, a prompt
-    (--prompt-password), or is generated and printed once."""
+    (--prompt-password), or is generated and printed once. Example:
+    `stellarflow users create alice --role viewer --prompt-password`"""
     apply_overrides(data_dir=data_dir)
     from core.auth import passwords, users
     from core.errors import DomainError
@@ -204,7 +205,8 @@ def db_upgrade(
     data_dir: Annotated[Path | None, typer.Option(help="where the data dir lives (the SQLite database)")] = None,
 ) -> None:
     """Apply the migrations the database (DATABASE_URL, or SQLite in the data dir) has not had. Every process also
-    does this when it starts; run it alone first when you deploy (docker-compose.yml's bootstrap job does)."""
+    does this when it starts; run it alone first when you deploy (docker-compose.yml's bootstrap job does).
+    Example: `DATABASE_URL=postgresql+psycopg://… stellarflow db upgrade`"""
     apply_overrides(data_dir=data_dir)
     from core.settings import get_settings
     from core.system.startup import upgrade_database
@@ -223,7 +225,8 @@ def db_upgrade(
 def db_revision(
     data_dir: Annotated[Path | None, typer.Option(help="where the data dir lives (the SQLite database)")] = None,
 ) -> None:
-    """Print the database's migration revision and the code's; exit 1 when the database is behind."""
+    """Print the database's migration revision and the code's; exit 1 when the database is behind. Example:
+    `stellarflow db revision`"""
     apply_overrides(data_dir=data_dir)
     from core.settings import get_settings
     from core.system.startup import database_revision
@@ -242,7 +245,8 @@ def reconcile(
 ) -> None:
     """Rebuild the run and entity projections from Temporal: rows that are missing or whose status disagrees with
     the workflow's are rewritten from the workflow's own state; rows Temporal does not know are reported. A worker
-    must be running (closed workflows are read by replaying them). Temporal runs the same daily (a Schedule)."""
+    must be running (closed workflows are read by replaying them). Temporal runs the same daily (a Schedule).
+    Example: `stellarflow reconcile --dry-run --kind run`"""
     import asyncio
 
     apply_overrides(data_dir=data_dir)

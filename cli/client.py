@@ -205,7 +205,8 @@ def runs_rerun(
     failed: Annotated[bool, typer.Option("--failed", help="run again what did not succeed")] = False,
     from_step: Annotated[str | None, typer.Option("--from", help="run again from this step on")] = None,
 ) -> None:
-    """Re-run a finished run: steps that succeeded before the chosen point reuse their outputs."""
+    """Re-run a finished run: steps that succeeded before the chosen point reuse their outputs. Example:
+    `stellarflow runs rerun run-01J9Z… --failed`"""
     if not failed and not from_step:
         raise typer.BadParameter("say --failed or --from STEP")
     body: dict[str, Any] = {"failedOnly": failed} if not from_step else {"fromStep": from_step}
@@ -265,7 +266,7 @@ def schedules_resume(workflow: Annotated[str, typer.Argument(metavar="WORKFLOW_I
 
 @schedules_app.command("trigger")
 def schedules_trigger(workflow: str, n: Annotated[int, typer.Argument()] = 0) -> None:
-    """Start a run now, as the schedule would."""
+    """Start a run now, as the schedule would. Example: `stellarflow schedules trigger nightly`"""
     _schedule(workflow, n, "trigger")
 
 
@@ -277,7 +278,8 @@ def schedules_backfill(
     n: Annotated[int, typer.Argument()] = 0,
     overlap: Annotated[str | None, typer.Option(help="skip, buffer, buffer-all, allow-all, …")] = None,
 ) -> None:
-    """Run the schedule for every time it would have fired between START and END."""
+    """Run the schedule for every time it would have fired between START and END. Example:
+    `stellarflow schedules backfill nightly --start 2026-12-01T00:00:00Z --end 2026-12-02T00:00:00Z`"""
     _schedule(workflow, n, "backfill", {"start": start, "end": end, "overlap": overlap})
 
 
@@ -295,7 +297,8 @@ def sources_add(
     interval: Annotated[float | None, typer.Option(help="seconds between scheduled syncs; 0 = push only")] = None,
     webhook_secret: Annotated[str | None, typer.Option(help="name of your webhook secret for its pushes")] = None,
 ) -> None:
-    """Sync the definitions of a git repository's branch and folder (first sync starts now)."""
+    """Sync the definitions of a git repository's branch and folder (first sync starts now). Example:
+    `stellarflow sources add https://github.com/acme/pipelines.git --token-env GH_TOKEN --interval 300`"""
     import os
 
     body: dict[str, Any] = {"name": name or url.rstrip("/").rsplit("/", 1)[-1], "url": url, "branch": branch,
@@ -329,7 +332,8 @@ def sources_list(output: OutputOption = "table") -> None:
 
 @sources_app.command("show")
 def sources_show(source_id: str) -> None:
-    """The last sync: workflows created, versioned, deleted, and invalid files with their lines."""
+    """The last sync: workflows created, versioned, deleted, and invalid files with their lines. Example:
+    `stellarflow sources show src-01J…`"""
     with client() as http:
         item = check(http.get(f"/api/v2/sources/{source_id}"))["data"]
     result = item.get("lastResult") or {}
@@ -367,7 +371,7 @@ def keys_create(
     name: Annotated[str, typer.Option(help="what the key is for")] = "cli",
     expires_in: Annotated[int | None, typer.Option(help="seconds until it expires; default never")] = None,
 ) -> None:
-    """Create an API key; it is printed once, here."""
+    """Create an API key; it is printed once, here. Example: `stellarflow keys create --name ci --expires-in 86400`"""
     body: dict[str, Any] = {"name": name}
     if expires_in is not None:
         body["expiresIn"] = expires_in

@@ -18,7 +18,7 @@ def register(app: typer.Typer) -> None:
 
 
 def validate(files: Annotated[list[Path], typer.Argument(help="definition files")]) -> None:
-    """Validate definitions; exits non-zero if any has an error."""
+    """Validate definitions; exits non-zero if any has an error. Example: `stellarflow validate definitions/*.yaml`"""
     from core.dsl.validate import validate_files
 
     failed = 0
@@ -33,7 +33,8 @@ def validate(files: Annotated[list[Path], typer.Argument(help="definition files"
 
 
 def schema() -> None:
-    """Print the JSON Schema of workflow definitions (also at docs/workflow.schema.json)."""
+    """Print the JSON Schema of workflow definitions (also at docs/workflow.schema.json). Example:
+    `stellarflow schema > workflow.schema.json`"""
     from core.dsl.schema import render_schema
 
     sys.stdout.write(render_schema())

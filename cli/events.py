@@ -95,7 +95,8 @@ def events(
                                              help="agents, tasks, swarms, runs, workflows (default: all)"),
     limit: int | None = typer.Option(None, "--limit", help="exit after this many events"),
 ) -> None:
-    """Tail the event stream as JSON lines (`{"id", "type", "data"}`); resume with --since <last id>."""
+    """Tail the event stream as JSON lines (`{"id", "type", "data"}`); resume with --since <last id>. Example:
+    `stellarflow events --since 1200`"""
     from websockets.exceptions import WebSocketException
 
     from cli.http_client import client

@@ -75,7 +75,8 @@ def up(
     workers: Annotated[int, typer.Option(min=1, max=64, help="how many worker processes to run")] = 1,
 ) -> None:
     """Start the Temporal dev server (unless TEMPORAL_ADDRESS is set), the worker(s) and the API, and keep them up:
-    a worker or the API that exits is restarted with backoff; the dev server's exit, or a crash loop, stops all."""
+    a worker or the API that exits is restarted with backoff; the dev server's exit, or a crash loop, stops all.
+    Example: `stellarflow up --api-port 8001 --workers 2`"""
     apply_overrides(data_dir=data_dir, api_port=api_port, temporal_port=temporal_port, ui_port=ui_port)
     from core.auth.bootstrap import bootstrap
     from core.auth.secret import SecretError
@@ -228,7 +229,8 @@ def _fail(message: str) -> int:
 
 
 def worker() -> None:
-    """Run one worker (any number may run against one cluster)."""
+    """Run one worker (any number may run against one cluster). Example:
+    `TEMPORAL_ADDRESS=temporal:7233 stellarflow worker`"""
     # The worker is a process of its own, as under `up`: exec it rather than import it, so the CLI never loads
     # the workflow and activity code (an import-linter rule keeps front ends away from activities).
     sys.stdout.flush()
@@ -240,7 +242,7 @@ def api(
     host: Annotated[str | None, typer.Option()] = None,
     port: Annotated[int | None, typer.Option()] = None,
 ) -> None:
-    """Run the API server."""
+    """Run the API server. Example: `stellarflow api --host 0.0.0.0 --port 8000`"""
     apply_overrides(api_host=host, api_port=port)
     import uvicorn
 

@@ -1,5 +1,5 @@
 """`--help` reads like a manual: placeholders say what to type (TEXT, INTEGER, KEY=VALUE, RUN_ID), never Python
-types (`<bool>`, `<list[str]>`) or `{braces}`, and every command says what it does."""
+types (`<bool>`, `<list[str]>`) or `{braces}`, and every command says what it does and shows an example."""
 
 from __future__ import annotations
 
@@ -38,5 +38,7 @@ def test_every_help_page_has_real_placeholders_and_a_description() -> None:
         for name in path:
             command = command.commands[name]  # type: ignore[attr-defined]
         assert (command.help or "").strip(), f"`stellarflow {' '.join(path)}` has no description"
+        if not hasattr(command, "commands"):  # a command, not a group: it shows how it is used
+            assert "Example:" in (command.help or ""), f"`stellarflow {' '.join(path)}` has no example"
     run_help = runner.invoke(app, ["run", "--help"], env={"COLUMNS": "100"}).output
     assert "KEY=VALUE" in run_help and "FILE_OR_ID" in run_help and "Example:" in run_help
