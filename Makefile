@@ -6,6 +6,9 @@ STAMP := $(VENV)/.installed
 # Drops the uid and sets the limits inside the sandbox in one exec (activities/sandbox_exec.c); without it the
 # sandbox uses setpriv + prlimit, which works the same and costs about 1.5 ms more per command.
 SANDBOX_EXEC := $(VENV)/bin/stellarflow-sandbox-exec
+# A sandbox started ahead of the step that will use them, waiting for its command (activities/sandbox_wait.c,
+# activities/warm_sandboxes.py); without it every step starts its sandbox cold.
+SANDBOX_WAIT := $(VENV)/bin/stellarflow-sandbox-wait
 
 .PHONY: up test lint bench histories bubblewrap
 
@@ -31,11 +34,14 @@ $(SANDBOX_EXEC): activities/sandbox_exec.c $(STAMP)
 	@$(CC) -O2 -Wall $(NOLIBC_FLAGS) -o $@ $< 2>/dev/null || $(CC) -O2 -Wall -static -o $@ $< 2>/dev/null || \
 	  $(CC) -O2 -Wall -o $@ $< 2>/dev/null || \
 	  echo "note: no C compiler; the sandbox uses setpriv + prlimit instead of $(SANDBOX_EXEC)"
+$(SANDBOX_WAIT): activities/sandbox_wait.c $(STAMP)
+	@$(CC) -O2 -Wall -static -o $@ $< 2>/dev/null || $(CC) -O2 -Wall -o $@ $< 2>/dev/null || \
+	  echo "note: no C compiler; every sandbox starts when its step does"
 
-up: bubblewrap $(STAMP) $(SANDBOX_EXEC)
+up: bubblewrap $(STAMP) $(SANDBOX_EXEC) $(SANDBOX_WAIT)
 	$(VENV)/bin/stellarflow up
 
-test: bubblewrap $(STAMP) $(SANDBOX_EXEC)
+test: bubblewrap $(STAMP) $(SANDBOX_EXEC) $(SANDBOX_WAIT)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/python -m pytest
@@ -44,7 +50,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 
-bench: $(STAMP) $(SANDBOX_EXEC)
+bench: $(STAMP) $(SANDBOX_EXEC) $(SANDBOX_WAIT)
 	$(VENV)/bin/python bench/dag_overhead.py
 
 # Record real workflow histories for tests/test_replay.py (tests/histories/README.md says when to).

@@ -26,7 +26,7 @@ from typing import Any
 
 from temporalio import activity
 
-from activities import child_watcher
+from activities import child_watcher, warm_sandboxes
 from activities import sandbox as sandboxing
 from activities.environment import (
     HEARTBEAT_INTERVAL_S,
@@ -142,6 +142,10 @@ class _Capture(asyncio.SubprocessProtocol):
         self.sizes: dict[int, int] = {1: 0, 2: 0}
         self.exited: asyncio.Future[None] = loop.create_future()
         self.closed: dict[int, asyncio.Future[None]] = {1: loop.create_future(), 2: loop.create_future()}
+
+    def attach(self, limit: int, on_output: Callable[[int, bytes], None] | None) -> None:
+        """A warm sandbox's capture, started before its step: the step's tail size and output callback."""
+        self.limit, self.on_output = max(limit, 0), on_output
 
     def pipe_data_received(self, fd: int, data: bytes | str) -> None:
         chunk = data.encode() if isinstance(data, str) else data
@@ -296,6 +300,7 @@ async def run_process(
     on_start: Callable[[int], None] | None = None,
     on_output: Callable[[int, bytes], None] | None = None,
     heartbeat_details: Callable[[], Any] | None = None,
+    warm: warm_sandboxes.Warm | None = None,
 ) -> CommandOutcome:
     """Run one command to completion, timeout or cancellation. A string runs under `/bin/sh -c`; a list is
     exec'd as is, so its items are never shell syntax. On timeout or cancellation the process group is
@@ -306,7 +311,10 @@ async def run_process(
 
     `on_output(fd, chunk)` sees every chunk as it arrives (the executors parse progress lines from it) and
     `heartbeat_details()` replaces the default `{"elapsedMs": ...}` heartbeat payload, so a caller that
-    reports its own progress is not overwritten by this loop's heartbeats."""
+    reports its own progress is not overwritten by this loop's heartbeats.
+
+    `warm`: a sandbox started ahead as `sandbox` (activities/warm_sandboxes.py) that runs the command instead of a
+    new one; if it cannot take it, the command starts cold."""
     argv = ["/bin/sh", "-c", command] if isinstance(command, str) else list(command)
     program = argv[0]
     if (sandbox is not None or _DEATH_SIGNAL) and not _resolvable(program, cwd, env):
@@ -316,6 +324,7 @@ async def run_process(
             exit_code=127, stdout="", stderr=reason, stdout_bytes=0, stderr_bytes=0, truncated=False,
             duration_ms=0, spawn_error=reason, timeout_s=timeout_s,
         )  # fmt: skip
+    command_argv = argv
     if sandbox is not None:
         argv, env, spawn_cwd = sandbox.argv(argv, cwd), sandbox.environment(env), sandbox.workspace
     else:
@@ -324,6 +333,12 @@ async def run_process(
     child_watcher.install()
     loop = asyncio.get_running_loop()
     started = time.monotonic()
+    if warm is not None:
+        if warm_sandboxes.launch(warm, command_argv, env):
+            warm.protocol.attach(tail_bytes, on_output)
+            return await _follow(warm.transport, warm.protocol, started, timeout_s, sandboxed, on_start,
+                                 heartbeat_details)
+        warm_sandboxes.discard(warm)
     # The spawn is shielded: cancelled half-way, asyncio would kill only the direct child and then wait for
     # its pipes, which a grandchild may hold open for as long as it runs.
     spawn = asyncio.ensure_future(
@@ -351,6 +366,19 @@ async def run_process(
             duration_ms=int((time.monotonic() - started) * 1000), spawn_error=reason, timeout_s=timeout_s,
         )  # fmt: skip
 
+    return await _follow(transport, proto, started, timeout_s, sandboxed, on_start, heartbeat_details)
+
+
+async def _follow(
+    transport: asyncio.SubprocessTransport | warm_sandboxes.Process,
+    proto: _Capture,
+    started: float,
+    timeout_s: float,
+    sandboxed: bool,
+    on_start: Callable[[int], None] | None,
+    heartbeat_details: Callable[[], Any] | None,
+) -> CommandOutcome:
+    """Wait for a started command to end, heartbeating; stop its group on timeout or cancellation."""
     pgid = transport.get_pid()
     if on_start is not None:
         on_start(pgid)
@@ -457,10 +485,17 @@ async def run_in_workspace(
     env.update(check_env(params_env or {}, "parameters.env"))
     env.update(check_env(req.template_env, "a templated value of the command"))
     env.update(extra_env or {})
-    output_path = sandboxing.output_file(sandbox)
+    base, warm = sandbox, None
     if sandbox is not None:
         sandbox.hand_over(workspace)
-        sandbox = sandbox.with_writable(output_path)
+        if cwd == workspace:  # a warm sandbox starts in the workspace root (activities/warm_sandboxes.py)
+            warm = warm_sandboxes.take(sandbox)
+    if warm is not None:
+        output_path, sandbox = warm.output, warm.sandbox
+    else:
+        output_path = sandboxing.output_file(sandbox)
+        if sandbox is not None:
+            sandbox = sandbox.with_writable(output_path)
     env.update(
         STELLARFLOW_RUN_ID=req.run_id,
         STELLARFLOW_STEP_ID=req.step_id,
@@ -475,9 +510,13 @@ async def run_in_workspace(
             outcome = await run_process(
                 command, cwd=cwd, env=env, timeout_s=timeout_s, tail_bytes=get_settings().output_tail_bytes,
                 sandbox=sandbox, on_start=lambda pgid: marker.write_text(str(pgid)), on_output=lines.feed,
+                warm=warm,
             )
         finally:
             await lines.close()
+            if base is not None and cwd == workspace:  # the run's next step will likely want the same sandbox
+                loop = asyncio.get_running_loop()
+                warm_sandboxes.prepare(base, lambda: _Capture(loop, get_settings().output_tail_bytes))
         raw = sandboxing.read_back(output_path, MAX_OUTPUT_FILE_BYTES + 1) or b""
     finally:
         for leftover in (output_path, marker):  # the marker matters only if this worker dies mid-step

@@ -157,6 +157,9 @@ class Settings(BaseSettings):
     # bwrap's own minimal /dev (null, zero, random...) instead of the host's /dev as the sandbox's uid may use it
     # (docs/sandbox.md#dev): 0.3 ms more per command; for hosts with world-accessible device nodes (kvm, dri...).
     sandbox_private_dev: bool = False
+    # When a step of a run ends, start the sandbox its next step will likely need, so that step does not wait for
+    # bubblewrap (activities/warm_sandboxes.py; needs stellarflow-sandbox-wait, built by `make`).
+    sandbox_prewarm: bool = True
     sandbox_uid_base: int = Field(default=0x7000_0000, ge=1000, le=0x7FFF_0000)
     sandbox_uid_count: int = Field(default=65_536, ge=1, le=0x10_0000)
     sandbox_hide: Annotated[list[Path], NoDecode] = Field(default_factory=list)
