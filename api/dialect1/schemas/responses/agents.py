@@ -1,0 +1,107 @@
+"""`/api/agents` bodies (api/dialect1/presenters/agents.py). Durations in seconds."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from api.dialect1.schemas.responses.common import Open, Paged, Timestamp
+
+AgentStatusV1 = Literal["initializing", "idle", "active", "terminated"]
+
+
+class ResourceUsage(Open):
+    cpu: float | None = Field(description="CPU share of the agent's last task (CPU s / wall s); null before one "
+                                          "finished with measured CPU")
+    memory: float | None = Field(description="That task's peak RSS, MB")
+
+
+class AgentMetricsV1(Open):
+    tasks_completed: int
+    tasks_failed: int
+    success_rate: float | None = Field(description="null until a task has finished")
+    average_time: float | None = Field(description="seconds; null until a task has finished")
+    tasks_cancelled: int | None = Field(default=None, description="detail only")
+    resource_usage: ResourceUsage | None = Field(default=None, description="detail only")
+
+
+class CurrentTaskV1(Open):
+    id: str
+    description: str
+    progress: float
+
+
+class HistoryItem(Open):
+    task_id: str
+    completed_at: Timestamp | None
+    duration: float | None = Field(description="seconds")
+    result: str = Field(description="success, failure or cancelled")
+
+
+class AgentV1(Open):
+    """A list item, or (`GET /api/agents/{id}`) the detail with `queue_size`, `history`, `config`, `metadata`,
+    `executor`, and `current_task` as an object instead of an id. A config withheld from the caller is null and
+    named in `redacted`."""
+
+    id: str = Field(examples=["agent-01J9Z6X1QH5V2M8T4K7W3R0ABC"])
+    name: str
+    type: str = Field(examples=["coder"])
+    status: AgentStatusV1
+    capabilities: list[str]
+    swarm_id: str | None
+    role: str = Field(description="coordinator or worker")
+    owner: str | None = Field(description="the creator's user id")
+    shared_with: list[str]
+    current_task: str | CurrentTaskV1 | None = Field(
+        description="list item: the running task's id; detail: {id, description, progress}")
+    queue_size: int | None = Field(default=None, description="detail only")
+    history: list[HistoryItem] | None = Field(default=None, description="detail only, newest first")
+    metrics: AgentMetricsV1
+    config: dict[str, Any] | None = Field(default=None, description="detail only; null when withheld")
+    metadata: dict[str, Any] | None = Field(default=None, description="detail only")
+    executor: str | None = Field(default=None, description="detail only: shell, llm, agent-cli or python")
+    redacted: list[str] | None = Field(default=None, description="fields withheld from the caller")
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class AgentListV1(Paged):
+    agents: list[AgentV1]
+
+
+class AgentCreatedV1(Open):
+    id: str
+    name: str
+    type: str
+    status: AgentStatusV1
+    capabilities: list[str]
+    config: dict[str, Any] | None = Field(description="null when withheld from the caller")
+    metadata: dict[str, Any]
+    swarm_id: str | None
+    executor: str
+    owner: str | None
+    shared_with: list[str]
+    created_at: Timestamp
+
+
+class AgentTerminatedV1(Open):
+    message: str = Field(examples=["Agent terminated successfully"])
+    agent_id: str
+    final_status: AgentStatusV1
+    terminated_at: Timestamp | None
+
+
+class HealthMetricsV1(Open):
+    uptime: float | None = Field(description="seconds")
+    memory_usage: float | None = Field(description="MB, the last task's peak")
+    cpu_usage: float | None = Field(description="a share")
+    queue_size: int | None
+
+
+class AgentHealthV1(Open):
+    agent_id: str
+    status: Literal["healthy", "degraded", "unhealthy"]
+    checks: dict[str, str]
+    metrics: HealthMetricsV1
+    last_heartbeat: Timestamp | None
