@@ -7,13 +7,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import httpx
 import pytest
+from fastapi import FastAPI
 from openapi_spec_validator import validate
 
 from api.main import create_app
 from core.errors import ValidationFailed
 from core.listing import MAX_PAGE_SIZE, PageRequest
 from core.settings import get_settings
+from tests.support import poll
 
 pytestmark = pytest.mark.database("sqlite", reason="the document does not depend on the database")
 
@@ -133,3 +136,112 @@ def test_the_page_size_bound_is_a_maximum_because_more_is_refused(document: dict
         assert parameter["schema"]["maximum"] == MAX_PAGE_SIZE, path
     with pytest.raises(ValidationFailed):  # what makes the `maximum` true: the code answers 400, never clamps
         PageRequest(size=MAX_PAGE_SIZE + 1, dialect=1)
+
+
+# -- Real answers against the document --------------------------------------------------------------------------
+
+class Conformance:
+    """Checks an answer against what the document says of its operation: the status is documented, the body
+    validates against the schema documented for it, and `Location`/`ETag` are there where documented."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        from jsonschema import Draft202012Validator
+
+        self.document = document
+        self.validator = Draft202012Validator
+        self.checked: set[str] = set()
+
+    def __call__(self, response: httpx.Response, method: str, path: str) -> dict[str, Any]:
+        operation = _operation(self.document, method, path)
+        status = str(response.status_code)
+        assert status in operation["responses"], f"{method} {path} answered an undocumented {status}"
+        documented = operation["responses"][status]
+        schema = documented["content"]["application/json"]["schema"]
+        errors = [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in
+                  self.validator({**schema, "components": self.document["components"]}).iter_errors(response.json())]
+        assert errors == [], f"{method} {path} -> {status}: {errors}"
+        for header in ("Location", "ETag"):
+            if header in documented.get("headers", {}):
+                assert header in response.headers, f"{method} {path} -> {status} lacks {header}"
+        self.checked.add(f"{method} {path}")
+        return response.json()
+
+
+async def test_real_dialect_1_answers_match_the_document(app: FastAPI, api: httpx.AsyncClient) -> None:
+    """Bodies the fuzz rarely reaches (a finished task's detail, a swarm's status, memory entries, MCP results):
+    one of each, made for real, checked against the document."""
+    check = Conformance(app.openapi())
+    agent = check(await api.post("/api/agents", json={"type": "tester", "config": {"executor": "shell"}}),
+                  "POST", "/api/agents")["id"]
+    await poll(api, f"/api/agents/{agent}", lambda body: body["status"] == "idle")
+    check(await api.get(f"/api/agents/{agent}"), "GET", "/api/agents/{agent_id}")
+    check(await api.get("/api/agents", params={"limit": 5}), "GET", "/api/agents")
+    check(await api.get(f"/api/agents/{agent}/health"), "GET", "/api/agents/{agent_id}/health")
+    check(await api.put(f"/api/agents/{agent}", json={"metadata": {"team": "docs"}}), "PUT", "/api/agents/{agent_id}")
+
+    task = check(await api.post("/api/tasks", json={"description": "say hi",
+                                                    "requirements": {"command": "echo hi"}}), "POST", "/api/tasks")
+    check(await api.post(f"/api/tasks/{task['id']}/assign", json={"agent_id": agent}),
+          "POST", "/api/tasks/{task_id}/assign")
+    await poll(api, f"/api/tasks/{task['id']}", lambda body: body["status"] == "completed")
+    check(await api.get(f"/api/tasks/{task['id']}"), "GET", "/api/tasks/{task_id}")
+    check(await api.get("/api/tasks", params={"limit": 5}), "GET", "/api/tasks")
+    check(await api.put(f"/api/tasks/{(await api.post('/api/tasks', json={})).json()['id']}",
+                        json={"priority": "high"}), "PUT", "/api/tasks/{task_id}")
+    pending = (await api.post("/api/tasks", json={"description": "never assigned"})).json()["id"]
+    check(await api.delete(f"/api/tasks/{pending}"), "DELETE", "/api/tasks/{task_id}")
+
+    swarm = check(await api.post("/api/swarms", json={"name": "documented", "agent_config": {"executor": "shell"}}),
+                  "POST", "/api/swarms")["id"]
+    check(await api.get(f"/api/swarms/{swarm}/status"), "GET", "/api/swarms/{swarm_id}/status")
+    check(await api.get("/api/swarms", params={"limit": 5}), "GET", "/api/swarms")
+    check(await api.post(f"/api/swarms/{swarm}/control", json={"action": "pause"}),
+          "POST", "/api/swarms/{swarm_id}/control")
+    check(await api.post(f"/api/swarms/{swarm}/broadcast", json={"message": {"content": "hello"}}),
+          "POST", "/api/swarms/{swarm_id}/broadcast")
+
+    key = f"openapi/{swarm}"
+    check(await api.post("/api/memory", json={"key": key, "value": {"a": 1}, "tags": ["doc"]}), "POST", "/api/memory")
+    check(await api.get(f"/api/memory/{key}"), "GET", "/api/memory/{key}")
+    check(await api.put(f"/api/memory/{key}", json={"value": {"b": 2}, "merge": True}), "PUT", "/api/memory/{key}")
+    check(await api.get("/api/memory/query", params={"pattern": "openapi"}), "GET", "/api/memory/query")
+    check(await api.get("/api/memory/stats"), "GET", "/api/memory/stats")
+    check(await api.delete(f"/api/memory/{key}"), "DELETE", "/api/memory/{key}")
+
+    check(await api.post("/api/auth/keys", json={"name": "documented"}), "POST", "/api/auth/keys")
+    check(await api.get("/api/auth/keys"), "GET", "/api/auth/keys")
+    client = check(await api.post("/api/auth/oauth/clients", json={
+        "name": "documented", "redirect_uris": ["https://example.com/cb"]}), "POST", "/api/auth/oauth/clients")
+    check(await api.get(f"/api/auth/oauth/clients/{client['client_id']}"), "GET", "/api/auth/oauth/clients/{client_id}")
+    check(await api.get("/api/auth/oauth/clients"), "GET", "/api/auth/oauth/clients")
+
+    check(await api.get("/api/health"), "GET", "/api/health")
+    check(await api.get("/api/system/status"), "GET", "/api/system/status")
+    check(await api.get("/api/system/config"), "GET", "/api/system/config")
+    check(await api.get("/api/system/metrics"), "GET", "/api/system/metrics")
+    report = check(await api.post("/api/system/diagnostics", json={"include": ["versions"]}),
+                   "POST", "/api/system/diagnostics")["report_id"]
+    await poll(api, f"/api/system/diagnostics/{report}", lambda body: body["status"] != "generating")
+    check(await api.get(f"/api/system/diagnostics/{report}"), "GET", "/api/system/diagnostics/{report_id}")
+    check(await api.get(f"/api/system/diagnostics/{report}/download"),
+          "GET", "/api/system/diagnostics/{report_id}/download")
+    check(await api.get("/api/workflows"), "GET", "/api/workflows")
+    check(await api.get("/api/runs"), "GET", "/api/runs")
+
+    check(await api.post("/mcp/v1/initialize", json={}), "POST", "/mcp/v1/initialize")
+    check(await api.post("/mcp/v1/tools/list"), "POST", "/mcp/v1/tools/list")
+    check(await api.post("/mcp/v1/tools/call", json={"name": "system_status"}), "POST", "/mcp/v1/tools/call")
+    check(await api.post("/mcp/v1/resources/list"), "POST", "/mcp/v1/resources/list")
+    check(await api.post("/mcp/v1/resources/read", json={"uri": f"stellarflow://swarms/{swarm}"}),
+          "POST", "/mcp/v1/resources/read")
+    check(await api.post("/mcp/v1/prompts/list"), "POST", "/mcp/v1/prompts/list")
+    check(await api.post("/mcp/v1/prompts/get", json={"name": "plan_swarm", "arguments": {"objective": "docs"}}),
+          "POST", "/mcp/v1/prompts/get")
+    check(await api.delete(f"/api/agents/{agent}"), "DELETE", "/api/agents/{agent_id}")
+    # Every dialect 1 operation with a JSON success body was checked, but for sign-in (tokens) and OAuth's own.
+    with_bodies = {f"{method.upper()} {path}" for path, item in check.document["paths"].items()
+                   if not path.startswith("/api/v2") and path not in OAUTH_PROTOCOL
+                   for method, operation in item.items()
+                   if any(code.startswith("2") and "content" in response
+                          for code, response in operation["responses"].items())}
+    assert with_bodies - check.checked == {"POST /api/auth/token", "POST /api/auth/refresh"}
