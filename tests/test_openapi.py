@@ -96,6 +96,8 @@ def test_idempotency_key_on_creating_posts_with_what_it_can_answer(document: dic
         responses = operation["responses"]
         assert "Retry-After" in responses["409"]["headers"] and "Idempotency-Key" in responses["409"]["description"]
         assert "IDEMPOTENCY_KEY_REUSED" in responses["422"]["description"]
+        success = next(code for code in responses if code.startswith("2"))
+        assert "Idempotent-Replayed" in responses[success]["headers"], path
     for path in ("/api/auth/token", "/api/auth/refresh", "/mcp/v1/tools/call"):
         operation = _operation(document, "POST", path)
         assert not any(p["name"] == "Idempotency-Key" for p in operation.get("parameters", [])), path

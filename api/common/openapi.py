@@ -2,7 +2,13 @@
 
 FastAPI documents request validation as `422 HTTPValidationError`; we answer `400 VALIDATION_ERROR` in each
 dialect's error body. Guarded operations can also answer 401/403 and 429, operations with a path id 404, and
-operations that take a body 413 (STELLARFLOW_MAX_REQUEST_BYTES, api/common/bodylimit.py).
+operations that take a body 413 (STELLARFLOW_MAX_REQUEST_BYTES, api/common/bodylimit.py); `If-Match` can fail with
+412, operations that need Temporal answer 503 while it is down, and every error status carries the dialect's body.
+
+Headers, as the middleware and routes send them: `X-RateLimit-*` on the answers of counted operations and
+`Retry-After` on their 429 (api/common/ratelimit.py); `Idempotency-Key` as a request header on the POSTs that take
+part, with its 409 (in flight, `Retry-After`), 422 (reused) and `Idempotent-Replayed` (api/common/idempotency.py);
+`Location` and `ETag` where the route sends them. `limit`/`page[size]` get their `maximum`: more is a 400.
 """
 
 from __future__ import annotations
@@ -92,6 +98,8 @@ HEADERS: dict[str, dict[str, Any]] = {
     "Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer", "minimum": 0}},
     "Location": {"description": "Where the created resource (or the operation's status) is read",
                  "schema": {"type": "string"}},
+    "Idempotent-Replayed": {"description": "`true` on the stored first answer to a retried Idempotency-Key",
+                            "schema": {"type": "string", "enum": ["true"]}},
     "ETag": {"description": 'The entry\'s version, quoted (`"3"`): send it back in `If-Match`',
              "schema": {"type": "string"}},
 }
@@ -231,6 +239,8 @@ def rewrite(schema: dict[str, Any], unlimited: list[str] | None = None,
                         _headers(response, *RATE_LIMIT_HEADERS)
                     if fact.etag:
                         _headers(response, "ETag")
+                    if fact.idempotent:
+                        _headers(response, "Idempotent-Replayed")
                     if fact.location and code in ("201", "202"):
                         _headers(response, "Location")
     for name in ("HTTPValidationError", "ValidationError"):

@@ -10,12 +10,12 @@ from fastapi.responses import JSONResponse
 
 from api.common.deps import ClientDep, Principal, SettingsDep, list_params_v1, require
 from api.common.ids import checked
-from api.common.openapi import returns
+from api.common.openapi import CONFLICT, returns
 from api.dialect1.presenters import agents as present
 from api.dialect1.presenters.lists import paged
 from api.dialect1.schemas.agents import AgentCreateV1, AgentUpdateV1
 from api.dialect1.schemas.responses import agents as out
-from api.dialect1.schemas.responses.common import CONFLICT, error
+from api.dialect1.schemas.responses.common import error
 from core.agents import agents
 from core.listing import PageRequest
 

@@ -12,9 +12,9 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.common.deps import PrincipalDep
-from api.common.openapi import returns
+from api.common.openapi import CONFLICT, returns
 from api.dialect1.schemas.responses import mcp as out
-from api.dialect1.schemas.responses.common import CONFLICT, error
+from api.dialect1.schemas.responses.common import error
 from mcp_server.identity import McpIdentity
 
 if TYPE_CHECKING:

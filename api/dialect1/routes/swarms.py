@@ -10,11 +10,10 @@ from fastapi.responses import JSONResponse
 
 from api.common.deps import ClientDep, Principal, SettingsDep, list_params_v1, require
 from api.common.ids import checked
-from api.common.openapi import returns
+from api.common.openapi import CONFLICT, returns
 from api.dialect1.presenters import swarms as present
 from api.dialect1.presenters.lists import paged
 from api.dialect1.schemas.responses import swarms as out
-from api.dialect1.schemas.responses.common import CONFLICT
 from api.dialect1.schemas.swarms import BroadcastV1, ControlV1, SwarmCreateV1
 from core.agents import swarms
 from core.listing import PageRequest

@@ -13,11 +13,11 @@ from fastapi.responses import JSONResponse
 
 from api.common.deps import ClientDep, Principal, SettingsDep, list_params_v1, require
 from api.common.ids import checked
-from api.common.openapi import returns
+from api.common.openapi import CONFLICT, returns
 from api.dialect1.presenters import tasks as present
 from api.dialect1.presenters.lists import paged
 from api.dialect1.schemas.responses import tasks as out
-from api.dialect1.schemas.responses.common import CONFLICT, error
+from api.dialect1.schemas.responses.common import error
 from api.dialect1.schemas.tasks import AssignV1, TaskCreateV1, TaskUpdateV1
 from core.agents import tasks
 from core.agents.models import TERMINAL_TASK

@@ -35,5 +35,3 @@ def error(description: str) -> dict[str, Any]:
     return {"model": None, "description": description,
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorV1"}}}}
 
-
-CONFLICT = {409: error("The resource's state does not allow this (CONFLICT)")}
