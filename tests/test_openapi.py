@@ -247,3 +247,14 @@ async def test_real_dialect_1_answers_match_the_document(app: FastAPI, api: http
                    if any(code.startswith("2") and "content" in response
                           for code, response in operation["responses"].items())}
     assert with_bodies - check.checked == {"POST /api/auth/token", "POST /api/auth/refresh"}
+
+
+def test_every_example_validates_against_its_own_schema(document: dict[str, Any]) -> None:
+    from jsonschema import Draft202012Validator
+
+    wrong = []
+    for name, schema in document["components"]["schemas"].items():
+        validator = Draft202012Validator({**schema, "components": document["components"]})
+        for example in schema.get("examples", []) if isinstance(schema.get("examples"), list) else []:
+            wrong += [f"{name}: {error.message}" for error in validator.iter_errors(example)]
+    assert wrong == []

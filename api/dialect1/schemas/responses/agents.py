@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from api.dialect1.schemas.responses.common import Open, Paged, Timestamp
 
@@ -44,7 +44,15 @@ class AgentV1(Open):
     `executor`, and `current_task` as an object instead of an id. A config withheld from the caller is null and
     named in `redacted`."""
 
-    id: str = Field(examples=["agent-01J9Z6X1QH5V2M8T4K7W3R0ABC"])
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "id": "ag-01J9Z6X1QH5V2M8T4K7W3R0ABC", "name": "Coder-Alpha", "type": "coder", "status": "active",
+        "capabilities": ["code_generation", "refactoring", "debugging"], "swarm_id": "sw-01J9Z6X1QH5V2M8T4K7W3R0ABF",
+        "role": "worker",
+        "owner": "usr-01J9Z6X1QH5V2M8T4K7W3R0ABD", "shared_with": [], "current_task": "tk-01J9Z6X1QH5V2M8T4K7W3R0ABE",
+        "metrics": {"tasks_completed": 42, "tasks_failed": 2, "success_rate": 0.9545, "average_time": 120.0},
+        "created_at": "2024-01-01T10:00:00Z", "updated_at": "2024-01-01T12:00:00Z"}]})
+
+    id: str = Field(examples=["ag-01J9Z6X1QH5V2M8T4K7W3R0ABC"])
     name: str
     type: str = Field(examples=["coder"])
     status: AgentStatusV1
@@ -71,6 +79,13 @@ class AgentListV1(Paged):
 
 
 class AgentCreatedV1(Open):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "id": "ag-01J9Z6X1QH5V2M8T4K7W3R0ABC", "name": "Coder-Beta", "type": "coder", "status": "initializing",
+        "capabilities": ["code_generation", "testing"],
+        "config": {"model": "claude-3-sonnet", "temperature": 0.7, "max_tokens": 4000},
+        "metadata": {"project": "api-v2", "team": "backend"}, "swarm_id": "sw-01J9Z6X1QH5V2M8T4K7W3R0ABF",
+        "executor": "llm",
+        "owner": "usr-01J9Z6X1QH5V2M8T4K7W3R0ABD", "shared_with": [], "created_at": "2024-01-01T12:00:00Z"}]})
     id: str
     name: str
     type: str
@@ -100,6 +115,11 @@ class HealthMetricsV1(Open):
 
 
 class AgentHealthV1(Open):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "agent_id": "ag-01J9Z6X1QH5V2M8T4K7W3R0ABC", "status": "healthy",
+        "checks": {"connectivity": "ok", "task_queue": "ok", "memory": "ok", "cpu": "ok"},
+        "metrics": {"uptime": 3600.0, "memory_usage": 512.0, "cpu_usage": 0.45, "queue_size": 3},
+        "last_heartbeat": "2024-01-01T12:00:00Z"}]})
     agent_id: str
     status: Literal["healthy", "degraded", "unhealthy"]
     checks: dict[str, str]

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from api.dialect1.schemas.responses.common import Open, Timestamp
 
 
 class TokenV1(Open):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9…", "expires_in": 3600,
+        "refresh_token": "rt_01J9Z6X1QH5V2M8T4K7W3R0ABM…", "token_type": "Bearer"}]})
     token: str = Field(description="a JWT access token: `Authorization: Bearer <token>`")
     expires_in: int = Field(description="seconds")
     refresh_token: str = Field(description="spent by `POST /api/auth/refresh` (rotating)")

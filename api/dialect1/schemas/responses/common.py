@@ -8,7 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class Open(BaseModel):
-    """Bodies may grow fields; a client must ignore the ones it does not know."""
+    """Bodies may grow fields; a client must ignore the ones it does not know. (Examples hold no nulls: FastAPI
+    drops them from the document, which would leave a required field out; tests/test_openapi.py checks them.)"""
 
     model_config = ConfigDict(extra="allow")
 

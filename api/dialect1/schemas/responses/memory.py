@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from api.dialect1.schemas.responses.common import Open, Timestamp
 
 
 class MemoryEntryV1(Open):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "id": "mem-01J9Z6X1QH5V2M8T4K7W3R0ABJ", "key": "project/api/config",
+        "value": {"database": "postgresql", "cache": "redis", "auth": "jwt"}, "namespace": "default",
+        "version": 3, "created_at": "2024-01-01T10:00:00Z", "updated_at": "2024-01-01T12:00:00Z",
+        "accessed_count": 15, "last_accessed": "2024-01-01T12:30:00Z", "tags": ["config", "api"],
+        "access_level": "private", "owner": "usr-01J9Z6X1QH5V2M8T4K7W3R0ABD", "ttl": 86400,
+        "expires_at": "2024-01-02T12:00:00Z", "size": 58}]})
     id: str
     key: str = Field(examples=["project/api/config"])
     value: Any = Field(description="the stored JSON value")

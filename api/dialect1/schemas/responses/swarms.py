@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from api.dialect1.schemas.responses.common import Open, Paged, Timestamp
 from api.dialect1.schemas.responses.tasks import PriorityV1
@@ -23,7 +23,7 @@ class SwarmMember(Open):
 class SwarmV1(Open):
     """A list item, also the body of `POST /api/swarms` (agents join as the swarm spawns them)."""
 
-    id: str = Field(examples=["swarm-01J9Z6X1QH5V2M8T4K7W3R0ABC"])
+    id: str = Field(examples=["sw-01J9Z6X1QH5V2M8T4K7W3R0ABC"])
     name: str
     topology: TopologyV1
     strategy: StrategyV1
@@ -71,6 +71,9 @@ class SwarmStatusV1Body(Open):
 
 
 class SwarmControlV1(Open):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "swarm_id": "sw-01J9Z6X1QH5V2M8T4K7W3R0ABF", "action": "scale", "status": "active",
+        "result": {"added": ["ag-01J9Z6X1QH5V2M8T4K7W3R0ABG", "ag-01J9Z6X1QH5V2M8T4K7W3R0ABH"]}}]})
     swarm_id: str
     action: str
     status: SwarmStatusV1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from api.dialect1.schemas.responses.common import Open, Timestamp
 
@@ -20,6 +20,11 @@ class HealthCheckV1(Open):
 
 class HealthV1(Open):
     """`checks` only for a caller that may see the deployment's internals (an admin's token)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "status": "healthy", "timestamp": "2024-01-01T12:00:00Z",
+        "checks": [{"name": "database", "status": "pass", "response_time": 5.2},
+                   {"name": "temporal", "status": "pass", "response_time": 3.1, "target": "localhost:7233"}]}]})
 
     status: Literal["healthy", "degraded", "unhealthy"]
     timestamp: Timestamp
@@ -128,6 +133,10 @@ class SystemMetricsV1(Open):
 
 
 class DiagnosticsV1Body(Open):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "report_id": "diag-01J9Z6X1QH5V2M8T4K7W3R0ABK", "status": "ready", "estimated_time": 0,
+        "download_url": "/api/system/diagnostics/diag-01J9Z6X1QH5V2M8T4K7W3R0ABK/download",
+        "created_at": "2024-01-01T12:00:00Z", "size": 48213}]})
     report_id: str
     status: Literal["generating", "ready", "failed"]
     estimated_time: int = Field(description="seconds; 0 unless generating")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from api.dialect1.schemas.responses.common import Open, Paged, Timestamp
 
@@ -64,7 +64,7 @@ class TaskV1(Open):
     """A list item, or (`GET /api/tasks/{id}`) the detail with result, timeline and metrics. Fields withheld from
     the caller are null and named in `redacted`."""
 
-    id: str = Field(examples=["task-01J9Z6X1QH5V2M8T4K7W3R0ABC"])
+    id: str = Field(examples=["tk-01J9Z6X1QH5V2M8T4K7W3R0ABC"])
     type: str | None
     description: str
     status: TaskStatusV1
@@ -100,6 +100,11 @@ class TaskListV1(Paged):
 
 
 class TaskCreatedV1(Open):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "id": "tk-01J9Z6X1QH5V2M8T4K7W3R0ABE", "type": "code_generation",
+        "description": "Implement user authentication API", "status": "queued", "priority": "high",
+        "swarm_id": "sw-01J9Z6X1QH5V2M8T4K7W3R0ABF", "created_at": "2024-01-01T12:00:00Z",
+        "estimated_duration": 1800.0, "assigned_agents": []}]})
     id: str
     type: str | None
     description: str
@@ -122,6 +127,9 @@ class TaskCancelledV1(Open):
 
 
 class TaskAssignedV1(Open):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "message": "Task assigned", "task_id": "tk-01J9Z6X1QH5V2M8T4K7W3R0ABE",
+        "agent_id": "ag-01J9Z6X1QH5V2M8T4K7W3R0ABC", "queue_position": 0, "status": "queued"}]})
     message: str = Field(examples=["Task assigned"])
     task_id: str
     agent_id: str
