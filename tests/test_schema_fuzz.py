@@ -34,6 +34,18 @@ from tests.support import cmd, token_for, wait_for_run
 
 schemathesis = pytest.importorskip("schemathesis")  # a test extra; its absence must not hide the rest of the suite
 from schemathesis import GenerationMode  # noqa: E402
+from schemathesis.core.failures import FailureGroup  # noqa: E402
+from schemathesis.specs.openapi.checks import (  # noqa: E402
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+# Every answer must be what the OpenAPI document says: a documented status, its content type, its headers and a
+# body that validates against its schema (issue 13: a generator or an SDK can be built from the document).
+CONFORMANCE = [status_code_conformance, content_type_conformance, response_headers_conformance,
+               response_schema_conformance]
 
 FUZZ_EXAMPLES = int(os.environ.get("STELLARFLOW_FUZZ_EXAMPLES", "25"))
 LOGOUTS = {"/api/v2/auth/logout", "/api/auth/logout"}
@@ -72,6 +84,7 @@ class _Run:
         self.per_operation: Counter = Counter()
         self.statuses: Counter = Counter()
         self.failures: list[str] = []
+        self.nonconforming: dict[str, str] = {}
 
     def send(self, label: str, path: str, case: Any) -> None:
         token = token_for("admin") if path in LOGOUTS else self.token
@@ -87,6 +100,15 @@ class _Run:
         if response.status_code >= 500:
             self.failures.append(f"{label} -> {response.status_code}: {response.text[:300]}\n    "
                                  f"{kwargs['method']} {request.url} body={request.content[:300]!r}")
+            return
+        key = f"{label} -> {response.status_code}"
+        if key in self.nonconforming:
+            return
+        try:
+            case.validate_response(response, checks=CONFORMANCE)
+        except FailureGroup as failed:  # the checks that failed, each with what it expected
+            found = "; ".join(" ".join(str(e).split())[:400] for e in failed.exceptions)
+            self.nonconforming[key] = f"{found}\n    {kwargs['method']} {request.url} {request.content[:200]!r}"
 
 
 def _fuzz_operation(run: _Run, operation: Any, known: dict[str, str]) -> None:
@@ -128,6 +150,8 @@ async def test_no_operation_answers_5xx(app: FastAPI, api: httpx.AsyncClient, ad
     assert len(run.per_operation) == len(operations), "an operation was never called"
     assert total >= len(operations) * min(FUZZ_EXAMPLES, 10) // 2, run.per_operation  # not silently idle
     assert not run.failures, "5xx responses:\n" + "\n".join(dict.fromkeys(run.failures))
+    assert not run.nonconforming, f"{len(run.nonconforming)} answers differ from the OpenAPI document:\n" + \
+        "\n".join(f"{k}: {v}" for k, v in sorted(run.nonconforming.items()))
 
 
 # Hypothesis seldom draws integers past 64 bits, which is where SQLite and PostgreSQL give up; try them everywhere.

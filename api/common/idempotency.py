@@ -5,7 +5,7 @@ Which requests take part: a POST whose route is declared with status 201 or 202 
 this API does — so a route added later takes part without a line of its own. A route can opt in or out with
 `openapi_extra={"x-idempotent": True | False}`. Other POSTs ignore the header: login, token and refresh (200,
 and they hand out fresh credentials: replaying them would be wrong) and logout (204). The OpenAPI schema
-documents the header on exactly the operations that take part (`install`).
+documents the header on exactly the operations that take part (api/common/openapi.py).
 
 What a key means: it is scoped to the caller — the authenticated user (whatever token or API key of theirs is
 sent), or for an unauthenticated request (register) the client IP — plus method and path. Another caller's use of
@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import anyio
@@ -58,7 +58,7 @@ def is_creating(route: Any) -> bool:
     return "POST" in (getattr(route, "methods", None) or ()) and getattr(route, "status_code", None) in CREATING_STATUS
 
 
-def _routes(app: Any) -> Iterable[tuple[str, Any]]:
+def flat_routes(app: Any) -> Iterable[tuple[str, Any]]:
     """(full path, route) for every route, flat, in the order the router tries them."""
     try:
         from fastapi.routing import iter_route_contexts
@@ -74,7 +74,7 @@ def _creating_routes(app: Any) -> list[Any]:
     """The routes that take part, computed once per app (routes are fixed once the app serves)."""
     found = _CREATING.get(id(app))
     if found is None:
-        found = _CREATING[id(app)] = [route for _, route in _routes(app) if is_creating(route)]
+        found = _CREATING[id(app)] = [route for _, route in flat_routes(app) if is_creating(route)]
     return found
 
 
@@ -253,35 +253,7 @@ async def _error(scope: Scope, send: Send, status: int, code: str, message: str,
     await send({"type": "http.response.body", "body": body})
 
 
-def _document(app: Any, schema: dict[str, Any]) -> None:
-    """Declare the header (and the 409 it may cause) on every operation that takes part."""
-    parameter = {
-        "name": HEADER, "in": "header", "required": False,
-        "description": "Makes a retry safe: the same key with the same request within 24 h returns the first "
-                       "response (with `Idempotent-Replayed: true`); with a different request → 422.",
-        "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
-    }
-    for path, route in _routes(app):
-        if not is_creating(route):
-            continue
-        operation = schema.get("paths", {}).get(path, {}).get("post")
-        if operation is None:
-            continue
-        parameters = operation.setdefault("parameters", [])
-        if not any(p.get("name", "").lower() == HEADER.lower() and p.get("in") == "header" for p in parameters):
-            parameters.append(parameter)
-        operation.setdefault("responses", {}).setdefault(
-            "409", {"description": "A request with the same Idempotency-Key is still in flight"})
-
-
 def install(app: Any, settings: Settings) -> None:
-    """Add the middleware (before the rate limiter is added, so it runs inside it) and document the header."""
+    """Add the middleware (before the rate limiter is added, so it runs inside it). The OpenAPI document declares
+    the header, and the 409 and 422 it may cause, on every operation `is_creating` names (api/common/openapi.py)."""
     app.add_middleware(IdempotencyMiddleware, settings=settings)
-    build: Callable[[], dict[str, Any]] = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            _document(app, build())
-        return app.openapi_schema
-
-    app.openapi = openapi

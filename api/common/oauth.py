@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.common.dates import iso
 from api.common.deps import PrincipalDep, SettingsDep
+from api.common.openapi import returns
 from core.auth import oauth, oauth_clients
 from core.auth.oauth import Consent, ErrorPage, HttpRequest, OAuthResponse
 from core.auth.oauth_clients import ClientInfo
@@ -48,6 +49,27 @@ class ClientCreate(BaseModel):
         default="confidential", description="public: no secret. Every client must use PKCE (S256)")
 
 
+class ClientOut(BaseModel):
+    """A registered client as the client routes answer it (`_client_body`); for the OpenAPI document."""
+
+    model_config = ConfigDict(extra="allow")
+    client_id: str
+    name: str
+    type: Literal["confidential", "public"]
+    token_endpoint_auth_method: str
+    redirect_uris: list[str]
+    scopes: list[str]
+    created_at: str
+    client_secret: str | None = Field(default=None, description="a confidential client's secret, at registration "
+                                                                "only")
+
+
+class ClientList(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    clients: list[ClientOut]
+    total: int
+
+
 def _client_body(client: ClientInfo, *, secret: str | None = None) -> dict:
     body = {"client_id": client.client_id, "name": client.name, "type": client.type,
             "token_endpoint_auth_method": client.token_endpoint_auth_method, "redirect_uris": client.redirect_uris,
@@ -57,7 +79,7 @@ def _client_body(client: ClientInfo, *, secret: str | None = None) -> dict:
     return body
 
 
-@router.post("/clients", status_code=201)
+@router.post("/clients", **returns(ClientOut, 201))
 def create_client(body: ClientCreate, principal: PrincipalDep, settings: SettingsDep) -> JSONResponse:
     """Register a client owned by the caller. A confidential client's `client_secret` is in this response only."""
     new = oauth_clients.create_client(settings, principal.id, body.name, body.redirect_uris, list(body.scopes),
@@ -66,13 +88,13 @@ def create_client(body: ClientCreate, principal: PrincipalDep, settings: Setting
                         headers={"Location": f"/api/auth/oauth/clients/{new.info.client_id}", **NO_STORE})
 
 
-@router.get("/clients")
+@router.get("/clients", **returns(ClientList))
 def list_clients(principal: PrincipalDep) -> dict:
     items = oauth_clients.list_clients(principal.id)
     return {"clients": [_client_body(item) for item in items], "total": len(items)}
 
 
-@router.get("/clients/{client_id}")
+@router.get("/clients/{client_id}", **returns(ClientOut))
 def get_client(client_id: str, principal: PrincipalDep) -> dict:
     return _client_body(oauth_clients.get_client(principal.id, client_id))
 

@@ -10,17 +10,19 @@ from fastapi.responses import JSONResponse
 
 from api.common.deps import ClientDep, Principal, SettingsDep, list_params_v1, require
 from api.common.ids import checked
-from api.common.openapi import CONFLICT
+from api.common.openapi import CONFLICT, returns
 from api.dialect1.presenters import agents as present
 from api.dialect1.presenters.lists import paged
 from api.dialect1.schemas.agents import AgentCreateV1, AgentUpdateV1
+from api.dialect1.schemas.responses import agents as out
+from api.dialect1.schemas.responses.common import error
 from core.agents import agents
 from core.listing import PageRequest
 
 router = APIRouter(prefix="/api/agents", tags=["agents (dialect 1)"])
 
 
-@router.get("")
+@router.get("", **returns(out.AgentListV1))
 def list_agents(page: Annotated[PageRequest, Depends(list_params_v1(filters=agents.FILTERABLE))],
                  principal: Annotated[Principal, Depends(require("agents:read"))]) -> dict:
     """Filters: `status`, `type`, `swarm_id`. Sort: `created_at` (default), `name`, `type`, `status`,
@@ -29,7 +31,8 @@ def list_agents(page: Annotated[PageRequest, Depends(list_params_v1(filters=agen
     return paged("agents", [present.agent(state) for state in result.items], result)
 
 
-@router.post("", status_code=201, responses=CONFLICT)
+@router.post("", **returns(out.AgentCreatedV1, 201, responses={
+    **CONFLICT, 404: error("The swarm named by `swarm_id` does not exist or is not visible to you")}))
 async def create_agent(body: AgentCreateV1, client: ClientDep, settings: SettingsDep,
                        principal: Annotated[Principal, Depends(require("agents:create"))]) -> JSONResponse:
     """The agent starts `initializing` and becomes `idle` once its workspace is ready. It belongs to the caller;
@@ -44,7 +47,7 @@ async def create_agent(body: AgentCreateV1, client: ClientDep, settings: Setting
                         headers={"Location": f"/api/agents/{state.spec.id}"})
 
 
-@router.get("/{agent_id}")
+@router.get("/{agent_id}", **returns(out.AgentV1))
 async def get_agent(agent_id: str, client: ClientDep,
                     principal: Annotated[Principal, Depends(require("agents:read"))]) -> dict:
     """`config` is null (and named in `redacted`) unless the agent is yours, shared with you, or you are an admin."""
@@ -52,7 +55,7 @@ async def get_agent(agent_id: str, client: ClientDep,
     return present.agent(state, detail=True)
 
 
-@router.put("/{agent_id}", responses=CONFLICT)
+@router.put("/{agent_id}", **returns(out.AgentV1, responses=CONFLICT))
 async def update_agent(agent_id: str, body: Annotated[AgentUpdateV1, Body()], client: ClientDep,
                        settings: SettingsDep,
                        principal: Annotated[Principal, Depends(require("agents:create"))]) -> dict:
@@ -62,7 +65,7 @@ async def update_agent(agent_id: str, body: Annotated[AgentUpdateV1, Body()], cl
     return present.agent(state, detail=True)
 
 
-@router.delete("/{agent_id}")
+@router.delete("/{agent_id}", **returns(out.AgentTerminatedV1))
 async def terminate_agent(agent_id: str, client: ClientDep,
                           principal: Annotated[Principal, Depends(require("agents:create"))]) -> dict:
     """Cancels the running task (its workspace is rolled back) and ends the agent; terminating a terminated
@@ -72,7 +75,7 @@ async def terminate_agent(agent_id: str, client: ClientDep,
     return present.agent_terminated(state)
 
 
-@router.get("/{agent_id}/health")
+@router.get("/{agent_id}/health", **returns(out.AgentHealthV1))
 async def agent_health(agent_id: str, client: ClientDep, settings: SettingsDep,
                        _: Annotated[Principal, Depends(require("agents:read"))]) -> dict:
     return present.health(await agents.agent_health(client, settings, checked("agent", agent_id)))

@@ -10,13 +10,16 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from api.common.deps import Principal, get_client, may, optional_principal
+from api.common.openapi import returns
 from api.dialect1.presenters import health as present
+from api.dialect1.schemas.responses.system import HealthV1
 from core.system.health import DETAILS_PERMISSION, check_components
 
 router = APIRouter(tags=["system"])
 
 
-@router.get("/api/health")
+@router.get("/api/health", **returns(HealthV1, description="Healthy or degraded", responses={
+    503: {"model": HealthV1, "description": "Unhealthy: the database or Temporal is down"}}))
 async def health_v1(request: Request,
                     principal: Annotated[Principal | None, Depends(optional_principal)]) -> JSONResponse:
     report = await check_components(request.app.state.settings, lambda: get_client(request))

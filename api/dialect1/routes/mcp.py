@@ -12,6 +12,9 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.common.deps import PrincipalDep
+from api.common.openapi import CONFLICT, returns
+from api.dialect1.schemas.responses import mcp as out
+from api.dialect1.schemas.responses.common import error
 from mcp_server.identity import McpIdentity
 
 if TYPE_CHECKING:
@@ -61,7 +64,7 @@ def _wire(model: BaseModel) -> dict[str, Any]:
     return model.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"result_type"})
 
 
-@router.post("/initialize")
+@router.post("/initialize", **returns(out.InitializeResult))
 def initialize(body: InitializeBody, request: Request, _: PrincipalDep) -> dict:
     """The spec's handshake: the protocol version the client asked for, what this server offers, who it is."""
     server = _server(request)
@@ -71,12 +74,14 @@ def initialize(body: InitializeBody, request: Request, _: PrincipalDep) -> dict:
             "instructions": server.server.instructions}
 
 
-@router.post("/tools/list")
+@router.post("/tools/list", **returns(out.ToolList))
 def list_tools(request: Request, _: PrincipalDep) -> dict:
     return {"tools": [_wire(tool) for tool in _server(request).tools()]}
 
 
-@router.post("/tools/call")
+@router.post("/tools/call", **returns(out.ToolCallResult, responses={
+    **CONFLICT, 404: error("No such tool, or the resource the tool names does not exist"),
+    503: error("Temporal is unavailable (SERVICE_UNAVAILABLE)")}))
 async def call_tool(body: CallBody, request: Request, principal: PrincipalDep) -> dict:
     """`content` (a sentence, then the result as JSON text) and `metadata` (the structured result)."""
     result = await _server(request).call_tool(_identity(principal), body.name, body.arguments, raise_errors=True)
@@ -84,7 +89,7 @@ async def call_tool(body: CallBody, request: Request, principal: PrincipalDep) -
             "isError": result.is_error}
 
 
-@router.post("/resources/list")
+@router.post("/resources/list", **returns(out.ResourceList))
 async def list_resources(request: Request, principal: PrincipalDep) -> dict:
     """Concrete resources you can read, and the templates they follow."""
     server = _server(request)
@@ -92,16 +97,19 @@ async def list_resources(request: Request, principal: PrincipalDep) -> dict:
             "resourceTemplates": [_wire(item) for item in server.resource_templates()]}
 
 
-@router.post("/resources/read")
+@router.post("/resources/read", **returns(out.ResourceRead, responses={
+    404: error("No resource at this URI, or not visible to you"),
+    503: error("Temporal is unavailable (SERVICE_UNAVAILABLE)")}))
 async def read_resource(body: ReadBody, request: Request, principal: PrincipalDep) -> dict:
     return _wire(await _server(request).read_resource(_identity(principal), body.uri))
 
 
-@router.post("/prompts/list")
+@router.post("/prompts/list", **returns(out.PromptList))
 def list_prompts(request: Request, _: PrincipalDep) -> dict:
     return {"prompts": [_wire(prompt) for prompt in _server(request).prompts()]}
 
 
-@router.post("/prompts/get")
+@router.post("/prompts/get", **returns(out.PromptResult, responses={
+    404: error("No such prompt")}))
 def get_prompt(body: PromptBody, request: Request, _: PrincipalDep) -> dict:
     return _wire(_server(request).get_prompt(body.name, body.arguments))

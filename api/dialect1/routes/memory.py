@@ -14,8 +14,10 @@ from fastapi.responses import JSONResponse
 
 from api.common.deps import Principal, SettingsDep, require
 from api.common.memory import MAX_VERSION, IfMatch, ServiceDep, caller_of, etag, if_match_version, tag_list
+from api.common.openapi import returns
 from api.dialect1.presenters import memory as present
 from api.dialect1.schemas.memory import StoreBodyV1, UpdateBody
+from api.dialect1.schemas.responses import memory as out
 from core.errors import ValidationFailed
 from core.memory.service import DEFAULT_NAMESPACE
 
@@ -27,7 +29,7 @@ def _with_etag(body: dict[str, Any], headers: dict[str, str], status: int = 200)
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-@router.post("", status_code=201)
+@router.post("", **returns(out.MemoryEntryV1, 201))
 def store_memory(body: StoreBodyV1, service: ServiceDep, settings: SettingsDep,
                  principal: Annotated[Principal, Depends(require("memory:write"))],
                  if_match: IfMatch = None) -> JSONResponse:
@@ -37,7 +39,7 @@ def store_memory(body: StoreBodyV1, service: ServiceDep, settings: SettingsDep,
     return _with_etag(present.entry(entry), etag(entry), 201)
 
 
-@router.get("/query")
+@router.get("/query", **returns(out.MemoryQueryV1))
 def query_memory(
     service: ServiceDep, principal: Annotated[Principal, Depends(require("memory:read"))],
     pattern: Annotated[str | None, Query(max_length=500, description='words, "phrases", prefix*, OR, -not')] = None,
@@ -53,7 +55,7 @@ def query_memory(
     return JSONResponse(present.query(result))  # plain JSON already: no second pass through FastAPI's encoder
 
 
-@router.get("/stats")
+@router.get("/stats", **returns(out.MemoryStatsV1))
 def memory_stats(service: ServiceDep, settings: SettingsDep,
                  principal: Annotated[Principal, Depends(require("memory:read"))]) -> dict:
     """Entries, namespaces and bytes you can see, this API process's read-cache counters, and your usage of your
@@ -61,7 +63,7 @@ def memory_stats(service: ServiceDep, settings: SettingsDep,
     return present.stats(service.stats(caller_of(principal), tier=principal.tier, settings=settings))
 
 
-@router.get("/{key:path}")
+@router.get("/{key:path}", **returns(out.MemoryEntryV1))
 def get_memory(key: str, service: ServiceDep, principal: Annotated[Principal, Depends(require("memory:read"))],
                namespace: Annotated[str, Query(max_length=64)] = DEFAULT_NAMESPACE,
                version: Annotated[int | None, Query(ge=1, le=MAX_VERSION)] = None) -> JSONResponse:
@@ -69,7 +71,7 @@ def get_memory(key: str, service: ServiceDep, principal: Annotated[Principal, De
     return _with_etag(present.entry(entry), etag(entry))
 
 
-@router.put("/{key:path}")
+@router.put("/{key:path}", **returns(out.MemoryEntryV1))
 def update_memory(key: str, service: ServiceDep, settings: SettingsDep,
                   principal: Annotated[Principal, Depends(require("memory:write"))],
                   body: Annotated[UpdateBody, Body()],
@@ -86,7 +88,7 @@ def update_memory(key: str, service: ServiceDep, settings: SettingsDep,
     return _with_etag(present.entry(entry), etag(entry))
 
 
-@router.delete("/{key:path}")
+@router.delete("/{key:path}", **returns(out.MemoryDeletedV1))
 def delete_memory(key: str, service: ServiceDep, principal: Annotated[Principal, Depends(require("memory:write"))],
                   namespace: Annotated[str, Query(max_length=64)] = DEFAULT_NAMESPACE,
                   cascade: bool = False, if_match: IfMatch = None) -> dict:

@@ -10,9 +10,10 @@ from fastapi.responses import JSONResponse
 
 from api.common.deps import ClientDep, Principal, SettingsDep, list_params_v1, require
 from api.common.ids import checked
-from api.common.openapi import CONFLICT
+from api.common.openapi import CONFLICT, returns
 from api.dialect1.presenters import swarms as present
 from api.dialect1.presenters.lists import paged
+from api.dialect1.schemas.responses import swarms as out
 from api.dialect1.schemas.swarms import BroadcastV1, ControlV1, SwarmCreateV1
 from core.agents import swarms
 from core.listing import PageRequest
@@ -20,7 +21,7 @@ from core.listing import PageRequest
 router = APIRouter(prefix="/api/swarms", tags=["swarms (dialect 1)"])
 
 
-@router.get("")
+@router.get("", **returns(out.SwarmListV1))
 def list_swarms(page: Annotated[PageRequest, Depends(list_params_v1(filters=swarms.FILTERABLE))],
                  _: Annotated[Principal, Depends(require("swarms:read"))]) -> dict:
     """Filters: `status`, `topology`, `strategy`. Sort: `created_at` (default), `name`, `status`, `updated_at`."""
@@ -28,7 +29,7 @@ def list_swarms(page: Annotated[PageRequest, Depends(list_params_v1(filters=swar
     return paged("swarms", [present.swarm(state) for state in result.items], result)
 
 
-@router.post("", status_code=201)
+@router.post("", **returns(out.SwarmV1, 201))
 async def create_swarm(body: SwarmCreateV1, client: ClientDep, settings: SettingsDep,
                        principal: Annotated[Principal, Depends(require("swarms:manage"))]) -> JSONResponse:
     """The swarm spawns its initial agents and tasks once it runs; `agents` fills in as they join."""
@@ -38,13 +39,13 @@ async def create_swarm(body: SwarmCreateV1, client: ClientDep, settings: Setting
                         headers={"Location": f"/api/swarms/{state.spec.id}/status"})
 
 
-@router.get("/{swarm_id}/status")
+@router.get("/{swarm_id}/status", **returns(out.SwarmStatusV1Body))
 async def swarm_status(swarm_id: str, client: ClientDep,
                        _: Annotated[Principal, Depends(require("swarms:read"))]) -> dict:
     return present.swarm_status(await swarms.swarm_status(client, checked("swarm", swarm_id)))
 
 
-@router.post("/{swarm_id}/control", responses=CONFLICT)
+@router.post("/{swarm_id}/control", **returns(out.SwarmControlV1, responses=CONFLICT))
 async def control_swarm(swarm_id: str, body: ControlV1, client: ClientDep, settings: SettingsDep,
                         principal: Annotated[Principal, Depends(require("swarms:manage"))]) -> dict:
     """Answers when the swarm has applied the action; `result` says what it did (agents added or removed, the
@@ -54,7 +55,7 @@ async def control_swarm(swarm_id: str, body: ControlV1, client: ClientDep, setti
     return present.control(swarm_id, outcome)
 
 
-@router.post("/{swarm_id}/broadcast", responses=CONFLICT)
+@router.post("/{swarm_id}/broadcast", **returns(out.BroadcastV1Body, responses=CONFLICT))
 async def broadcast(swarm_id: str, body: BroadcastV1, client: ClientDep,
                     principal: Annotated[Principal, Depends(require("swarms:manage"))]) -> dict:
     """Every live agent the `target` matches gets the directive; an LLM or agent-CLI agent passes the latest

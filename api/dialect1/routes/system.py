@@ -12,7 +12,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from api.common.deps import ClientDep, Principal, SettingsDep, get_client, require
+from api.common.openapi import returns
 from api.dialect1.presenters import system as present
+from api.dialect1.schemas.responses import system as out
+from api.dialect1.schemas.responses.common import error
 from api.dialect1.schemas.system import DiagnosticsV1
 from core.errors import Conflict
 from core.system import diagnostics
@@ -24,7 +27,7 @@ from core.system.status import system_status
 router = APIRouter(prefix="/api/system", tags=["system"])
 
 
-@router.get("/status")
+@router.get("/status", **returns(out.SystemStatusV1))
 async def status(request: Request, _: Annotated[Principal, Depends(require(DETAILS_PERMISSION))]) -> dict:
     """Components really checked (with timings), projections' and this host's figures, Temporal's cluster."""
     report = await system_status(request.app.state.settings, lambda: get_client(request),
@@ -32,13 +35,13 @@ async def status(request: Request, _: Annotated[Principal, Depends(require(DETAI
     return present.status(report)
 
 
-@router.get("/config")
+@router.get("/config", **returns(out.SystemConfigV1))
 def config(settings: SettingsDep, _: Annotated[Principal, Depends(require("system:config"))]) -> dict:
     """The effective configuration of this API process; secrets are `[REDACTED]`, URLs lose their passwords."""
     return effective_config(settings)
 
 
-@router.get("/metrics")
+@router.get("/metrics", **returns(out.SystemMetricsV1))
 async def metrics(request: Request, _: Annotated[Principal, Depends(require("system:metrics"))],
                   period: Annotated[str, Query(description="1h, 24h, 7d or 30d")] = "1h",
                   resolution: Annotated[str | None, Query(description="1m, 5m or 1h (default by period)")] = None,
@@ -53,7 +56,7 @@ async def metrics(request: Request, _: Annotated[Principal, Depends(require("sys
     return present.series(period, resolution, since, until, requests, resources)
 
 
-@router.post("/diagnostics", status_code=202)
+@router.post("/diagnostics", **returns(out.DiagnosticsV1Body, 202))
 async def create_diagnostics(body: DiagnosticsV1, client: ClientDep, settings: SettingsDep,
                              principal: Annotated[Principal, Depends(require("system:diagnostics"))]) -> JSONResponse:
     """Starts a DiagnosticsWorkflow; download the bundle from `download_url` once `status` is `ready`."""
@@ -65,12 +68,17 @@ async def create_diagnostics(body: DiagnosticsV1, client: ClientDep, settings: S
                         headers={"Location": f"/api/system/diagnostics/{row.id}/download"})
 
 
-@router.get("/diagnostics/{report_id}")
+@router.get("/diagnostics/{report_id}", **returns(out.DiagnosticsV1Body))
 def diagnostics_status(report_id: str, _: Annotated[Principal, Depends(require("system:diagnostics"))]) -> dict:
     return present.diagnostics(diagnostics.report(report_id[:64]))
 
 
-@router.get("/diagnostics/{report_id}/download")
+@router.get("/diagnostics/{report_id}/download", response_model=None, responses={
+    200: {"description": "The bundle (a JSON document, gzip-compressed when asked so)",
+          "model": out.DiagnosticBundleV1,
+          "content": {"application/json": {},
+                      "application/gzip": {"schema": {"type": "string", "format": "binary"}}}},
+    409: error("The report is still being generated, or failed (CONFLICT)")})
 def download(report_id: str, _: Annotated[Principal, Depends(require("system:diagnostics"))]) -> Response:
     """The bundle: `application/json`, or `application/gzip` when it was asked compressed. 409 while it is being
     generated (or when it failed: the report says why)."""

@@ -13,9 +13,11 @@ from fastapi.responses import JSONResponse
 
 from api.common.deps import ClientDep, Principal, SettingsDep, list_params_v1, require
 from api.common.ids import checked
-from api.common.openapi import CONFLICT
+from api.common.openapi import CONFLICT, returns
 from api.dialect1.presenters import tasks as present
 from api.dialect1.presenters.lists import paged
+from api.dialect1.schemas.responses import tasks as out
+from api.dialect1.schemas.responses.common import error
 from api.dialect1.schemas.tasks import AssignV1, TaskCreateV1, TaskUpdateV1
 from core.agents import tasks
 from core.agents.models import TERMINAL_TASK
@@ -25,7 +27,7 @@ from core.listing import PageRequest
 router = APIRouter(prefix="/api/tasks", tags=["tasks (dialect 1)"])
 
 
-@router.get("")
+@router.get("", **returns(out.TaskListV1))
 def list_tasks(page: Annotated[PageRequest, Depends(list_params_v1(filters=tasks.FILTERABLE))],
                 principal: Annotated[Principal, Depends(require("tasks:read"))]) -> dict:
     """Filters: `status`, `agent_id`, `priority`, `swarm_id`, `type`, `parent_id`. Sort: `created_at` (default),
@@ -34,7 +36,9 @@ def list_tasks(page: Annotated[PageRequest, Depends(list_params_v1(filters=tasks
     return paged("tasks", [present.task(state) for state in result.items], result)
 
 
-@router.post("", status_code=201, responses=CONFLICT)
+@router.post("", **returns(out.TaskCreatedV1, 201, responses={
+    **CONFLICT, 404: error("A swarm, agent or parent task the body names does not exist or is not visible to "
+                           "you")}))
 async def create_task(body: TaskCreateV1, client: ClientDep, settings: SettingsDep,
                       principal: Annotated[Principal, Depends(require("tasks:execute"))]) -> JSONResponse:
     """The task belongs to the caller; a swarm it names must be the caller's or shared with them (403)."""
@@ -46,7 +50,7 @@ async def create_task(body: TaskCreateV1, client: ClientDep, settings: SettingsD
                         headers={"Location": f"/api/tasks/{state.spec.id}"})
 
 
-@router.get("/{task_id}")
+@router.get("/{task_id}", **returns(out.TaskV1))
 async def get_task(task_id: str, client: ClientDep,
                    principal: Annotated[Principal, Depends(require("tasks:read"))]) -> dict:
     """`requirements`, `result`, `error` and `progress_message` are null (named in `redacted`) unless the task is
@@ -54,7 +58,7 @@ async def get_task(task_id: str, client: ClientDep,
     return present.task(await tasks.get_task(client, checked("task", task_id), caller=principal.caller), detail=True)
 
 
-@router.put("/{task_id}", responses=CONFLICT)
+@router.put("/{task_id}", **returns(out.TaskV1, responses=CONFLICT))
 async def update_task(task_id: str, body: TaskUpdateV1, client: ClientDep,
                       principal: Annotated[Principal, Depends(require("tasks:execute"))]) -> dict:
     """The task's owner or an admin (403 otherwise)."""
@@ -62,8 +66,9 @@ async def update_task(task_id: str, body: TaskUpdateV1, client: ClientDep,
     return present.task(state, detail=True)
 
 
-@router.delete("/{task_id}", responses={**CONFLICT, 202: {"description": "Cancellation under way: the task "
-                                                                        "had not stopped within 5 s"}})
+@router.delete("/{task_id}", **returns(out.TaskCancelledV1, description="Cancelled: the final state", responses={
+    **CONFLICT, 202: {"model": out.TaskCancelledV1,
+                      "description": "Cancellation under way: the task had not stopped within 5 s"}}))
 async def cancel_task(task_id: str, client: ClientDep,
                       principal: Annotated[Principal, Depends(require("tasks:execute"))]) -> JSONResponse:
     """Stops the task wherever it is (its owner or an admin): 200 with the final state, usually within a second;
@@ -75,7 +80,7 @@ async def cancel_task(task_id: str, client: ClientDep,
     return JSONResponse(present.cancelled(outcome), status_code=200 if outcome.status in TERMINAL_TASK else 202)
 
 
-@router.post("/{task_id}/assign", responses=CONFLICT)
+@router.post("/{task_id}/assign", **returns(out.TaskAssignedV1, responses=CONFLICT))
 async def assign_task(task_id: str, body: AssignV1, client: ClientDep,
                       principal: Annotated[Principal, Depends(require("tasks:execute"))]) -> dict:
     """`queue_position` 0: the agent runs it next (now, when idle); n: n tasks are ahead of it. The task must be

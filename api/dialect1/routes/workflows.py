@@ -9,15 +9,17 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 from api.common.deps import Principal, list_params_v1, require
+from api.common.openapi import returns
 from api.dialect1.presenters import workflows as present
 from api.dialect1.presenters.lists import paged
+from api.dialect1.schemas.responses.lists import WorkflowListV1
 from core.listing import PageRequest
 from core.pipelines import definitions as workflows
 
 router = APIRouter(prefix="/api", tags=["lists (dialect 1)"])
 
 
-@router.get("/workflows")
+@router.get("/workflows", **returns(WorkflowListV1))
 def list_workflows(page: Annotated[PageRequest, Depends(list_params_v1(filters=workflows.FILTERABLE))],
                     _: Annotated[Principal, Depends(require("workflows:read"))]) -> dict:
     """Filters: `name`, `status`. Sort: `created_at` (default), `updated_at`, `name`."""
