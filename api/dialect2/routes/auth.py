@@ -25,7 +25,7 @@ from api.dialect2.schemas.auth import (
     User,
 )
 from api.dialect2.schemas.documents import Document
-from api.dialect2.schemas.failures import failure
+from api.dialect2.schemas.failures import failure, located
 from core.auth import api_keys, sessions, users
 from core.errors import ValidationFailed
 
@@ -73,8 +73,8 @@ async def me(principal: PrincipalDep) -> dict:
     return ok(present.me(principal))
 
 
-@router.post("/keys", **returns(Document[ApiKey], 201, "Created; `key` is shown this once", responses=failure(
-    409, "A request with the same Idempotency-Key is still in flight (CONFLICT)")))
+@router.post("/keys", **located(returns(Document[ApiKey], 201, "Created; `key` is shown this once", responses=failure(
+    409, "A request with the same Idempotency-Key is still in flight (CONFLICT)"))))
 async def create_key(body: KeyCreate, principal: PrincipalDep, settings: SettingsDep) -> JSONResponse:
     """The key is in this response only; it acts with its owner's role."""
     new = api_keys.create_key(settings, principal.id, body.name, expires_in_s=body.expiresIn)

@@ -14,7 +14,7 @@ from api.dialect2.jsonapi import ok, paged
 from api.dialect2.presenters import runs as present
 from api.dialect2.presenters import workflows as present_workflow
 from api.dialect2.schemas.documents import Document
-from api.dialect2.schemas.failures import STATEFUL, UNAVAILABLE
+from api.dialect2.schemas.failures import STATEFUL, UNAVAILABLE, located
 from api.dialect2.schemas.runs import (
     Artifact,
     Decision,
@@ -108,7 +108,7 @@ def run_logs(run_id: str, principal: Annotated[Principal, Depends(require("workf
     return ok(present.logs(info, events), meta=present.logs_meta(events))
 
 
-@router.post("/{run_id}/rerun", **returns(StartedRun, 202, "Started; `Location` names the new run", responses=STATEFUL))
+@router.post("/{run_id}/rerun", **located(returns(StartedRun, 202, "The new run started", responses=STATEFUL)))
 async def rerun(run_id: str, body: RerunBody, client: ClientDep, settings: SettingsDep,
                 principal: Annotated[Principal, Depends(require("workflows:run"))]) -> JSONResponse:
     """A new run of the same pinned version and inputs: `{"failedOnly": true}` or `{"fromStep": "build"}`. Steps

@@ -12,7 +12,7 @@ from api.common.deps import ClientDep, Principal, SettingsDep, require
 from api.common.openapi import returns
 from api.dialect2.jsonapi import BASE, ok
 from api.dialect2.schemas.documents import Document
-from api.dialect2.schemas.failures import CONFLICT, UNAVAILABLE
+from api.dialect2.schemas.failures import CONFLICT, UNAVAILABLE, located
 from api.dialect2.schemas.sources import Source, SyncStarted
 from core.sources import service
 from core.sources.service import SourceCreate, SourceInfo
@@ -27,8 +27,8 @@ def _source(info: SourceInfo) -> dict:
     return body
 
 
-@router.post("", **returns(Document[Source], 201, "Created, its first sync started; `Location` names it",
-                             responses={**CONFLICT, **UNAVAILABLE}))
+@router.post("", **located(returns(Document[Source], 201, "Created, its first sync started",
+                                     responses={**CONFLICT, **UNAVAILABLE})))
 async def create_source(body: SourceCreate, client: ClientDep, settings: SettingsDep,
                         principal: Annotated[Principal, Depends(require("workflows:run"))]) -> JSONResponse:
     """A repository, branch and folder of definitions; yours, like the workflows it creates (id = file name). The

@@ -14,7 +14,7 @@ from api.dialect2.jsonapi import ok, paged
 from api.dialect2.presenters import runs as present_run
 from api.dialect2.presenters import workflows as present
 from api.dialect2.schemas.documents import Document, ListDocument
-from api.dialect2.schemas.failures import STATEFUL, UNAVAILABLE, UNSUPPORTED
+from api.dialect2.schemas.failures import STATEFUL, UNAVAILABLE, UNSUPPORTED, located
 from api.dialect2.schemas.runs import Run, StartedRun
 from api.dialect2.schemas.workflows import DEFINITION_OPENAPI, RunCreate, Schedule, Workflow, definition_body
 from core.listing import PageRequest
@@ -34,7 +34,7 @@ async def _with_times(client: Client | LazyClient, info: WorkflowInfo) -> Workfl
 
 
 @router.post("", openapi_extra=DEFINITION_OPENAPI,
-             **returns(Document[Workflow], 201, "Created; `Location` names it", responses={**STATEFUL, **UNSUPPORTED}))
+             **located(returns(Document[Workflow], 201, "Created", responses={**STATEFUL, **UNSUPPORTED})))
 async def create_workflow(
     body: DefinitionDep, client: LazyClientDep, settings: SettingsDep,
     principal: Annotated[Principal, Depends(require("workflows:run"))],
@@ -91,8 +91,7 @@ async def delete_workflow(
     return Response(status_code=204)
 
 
-@router.post("/{workflow_id}/runs", **returns(StartedRun, 202, "Started; `Location` names the run",
-                                                    responses=STATEFUL))
+@router.post("/{workflow_id}/runs", **located(returns(StartedRun, 202, "Started", responses=STATEFUL)))
 async def start_run(
     workflow_id: str,
     request: Request,

@@ -22,3 +22,11 @@ UNSUPPORTED = failure(415, "The body's Content-Type is not accepted here (UNSUPP
 UNAVAILABLE = failure(503, "Temporal did not answer or did not accept the request (SERVICE_UNAVAILABLE); retry")
 # a request to a run or a schedule that Temporal carries out: refused by its state, or Temporal unreachable
 STATEFUL = {**CONFLICT, **UNAVAILABLE}
+
+
+def located(route: dict[str, Any]) -> dict[str, Any]:
+    """`returns(...)` route kwargs whose success answer also carries `Location` (the created resource's path)."""
+    success = route["responses"][route["status_code"]]
+    success["headers"] = {"Location": {"required": True, "description": "the created resource's path",
+                                       "schema": {"type": "string"}}}
+    return route
