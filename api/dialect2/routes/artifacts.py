@@ -15,8 +15,20 @@ from core.artifacts import service
 router = APIRouter(prefix="/api/v2/artifacts", tags=["artifacts"])
 
 
-@router.get("/{artifact_id}", response_class=StreamingResponse,
-            responses={200: {"content": {"application/octet-stream": {}}, "description": "the artifact's bytes"}})
+# The bytes, in the artifact's own content type (recorded when it was stored: `contentType` in its metadata).
+DOWNLOAD = {200: {
+    "description": "The artifact's bytes, in its own content type",
+    "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+    "headers": {
+        "X-Checksum-Sha256": {"required": True, "description": "sha256 of the bytes (hex)",
+                              "schema": {"type": "string"}},
+        "Content-Disposition": {"required": True, "description": "attachment; filename*=UTF-8''<name>",
+                                "schema": {"type": "string"}},
+    },
+}}
+
+
+@router.get("/{artifact_id}", response_class=StreamingResponse, responses=DOWNLOAD)
 def download(artifact_id: str,
              principal: Annotated[Principal, Depends(require("workflows:read"))]) -> StreamingResponse:
     """Streamed, with `Content-Length`, the sha256 in `X-Checksum-Sha256` and the name in `Content-Disposition`.

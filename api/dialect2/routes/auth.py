@@ -10,16 +10,32 @@ from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 
 from api.common.deps import PrincipalDep, SettingsDep
+from api.common.openapi import returns
 from api.dialect2.jsonapi import ok
 from api.dialect2.presenters import auth as present
-from api.dialect2.schemas.auth import KeyCreate, LoginBody, RefreshBody, RegisterBody
+from api.dialect2.schemas.auth import (
+    ApiKey,
+    ApiKeyList,
+    KeyCreate,
+    LoginBody,
+    Me,
+    RefreshBody,
+    RegisterBody,
+    TokenPair,
+    User,
+)
+from api.dialect2.schemas.documents import Document
+from api.dialect2.schemas.failures import failure, located
 from core.auth import api_keys, sessions, users
 from core.errors import ValidationFailed
 
 router = APIRouter(prefix="/api/v2/auth", tags=["auth"])
 
 
-@router.post("/register", status_code=201)
+@router.post("/register", **returns(Document[User], 201, "Registered", responses={
+    **failure(403, "Self-registration is closed on this server (REGISTRATION_CLOSED)"),
+    **failure(409, "The username or e-mail address is taken (AUTH_USER_EXISTS, `field` names which), or a request "
+                   "with the same Idempotency-Key is still in flight (CONFLICT)")}))
 def register(body: RegisterBody, settings: SettingsDep) -> JSONResponse:
     """Self-registration (role `developer`, tier `free`), only when the operator opened it
     (`STELLARFLOW_ALLOW_REGISTRATION=true`); closed (the default) → 403 `REGISTRATION_CLOSED`. 409
@@ -28,19 +44,22 @@ def register(body: RegisterBody, settings: SettingsDep) -> JSONResponse:
     return JSONResponse(ok(present.user(info)), status_code=201)
 
 
-@router.post("/login")
+@router.post("/login", **returns(Document[TokenPair], responses=failure(
+    401, "Unknown user, wrong password or disabled account (UNAUTHORIZED)")))
 def login(body: LoginBody, settings: SettingsDep) -> dict:
     return ok(present.token_pair(sessions.login(settings, body.username, body.password)))
 
 
-@router.post("/refresh")
+@router.post("/refresh", **returns(Document[TokenPair], description="A new pair, without `user`", responses=failure(
+    401, "The refresh token is invalid, expired, revoked or already spent (UNAUTHORIZED)")))
 def refresh(body: RefreshBody, settings: SettingsDep) -> dict:
     """A new access token and a new refresh token; the presented refresh token is spent. Presenting a spent
     one again revokes the whole session."""
     return ok(present.token_pair(sessions.refresh(settings, body.refreshToken), with_user=False))
 
 
-@router.post("/logout", status_code=204)
+@router.post("/logout", status_code=204, responses=failure(
+    400, "The credentials are an API key, which has no session (VALIDATION_ERROR)"))
 async def logout(principal: PrincipalDep) -> Response:
     """Ends the session of the access token: it and the session's refresh token stop working at once."""
     if principal.session_id is None:
@@ -49,12 +68,13 @@ async def logout(principal: PrincipalDep) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/me")
+@router.get("/me", **returns(Document[Me]))
 async def me(principal: PrincipalDep) -> dict:
     return ok(present.me(principal))
 
 
-@router.post("/keys", status_code=201)
+@router.post("/keys", **located(returns(Document[ApiKey], 201, "Created; `key` is shown this once", responses=failure(
+    409, "A request with the same Idempotency-Key is still in flight (CONFLICT)"))))
 async def create_key(body: KeyCreate, principal: PrincipalDep, settings: SettingsDep) -> JSONResponse:
     """The key is in this response only; it acts with its owner's role."""
     new = api_keys.create_key(settings, principal.id, body.name, expires_in_s=body.expiresIn)
@@ -62,7 +82,7 @@ async def create_key(body: KeyCreate, principal: PrincipalDep, settings: Setting
                         headers={"Location": f"/api/v2/auth/keys/{new.info.id}"})
 
 
-@router.get("/keys")
+@router.get("/keys", **returns(ApiKeyList))
 async def list_keys(principal: PrincipalDep) -> dict:
     items = api_keys.list_keys(principal.id)
     return ok([present.api_key(item) for item in items], meta={"total": len(items)})

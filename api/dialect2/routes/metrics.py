@@ -9,15 +9,18 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 
 from api.common.deps import Principal, require
+from api.common.openapi import returns
 from api.dialect2 import jsonapi
 from api.dialect2.presenters import metrics as present
+from api.dialect2.schemas.documents import Document
+from api.dialect2.schemas.system import Metrics
 from core.errors import ValidationFailed
 from core.system import metrics as m
 
 router = APIRouter(tags=["system"])
 
 
-@router.get("/api/v2/metrics")
+@router.get("/api/v2/metrics", **returns(Document[Metrics]))
 async def system_metrics(
     request: Request, _: Annotated[Principal, Depends(require("system:metrics"))],
     period: Annotated[str, Query(description="1h, 24h, 7d or 30d")] = "24h",

@@ -9,10 +9,22 @@ from fastapi.responses import JSONResponse
 from temporalio.client import Client
 
 from api.common.deps import ClientDep, Principal, SettingsDep, list_params_v2, require
+from api.common.openapi import returns
 from api.dialect2.jsonapi import ok, paged
 from api.dialect2.presenters import runs as present
 from api.dialect2.presenters import workflows as present_workflow
-from api.dialect2.schemas.runs import Decision, RerunBody
+from api.dialect2.schemas.documents import Document
+from api.dialect2.schemas.failures import STATEFUL, UNAVAILABLE, located
+from api.dialect2.schemas.runs import (
+    Artifact,
+    Decision,
+    RerunBody,
+    RunDocument,
+    RunListDocument,
+    RunLogsDocument,
+    StartedRun,
+    Step,
+)
 from core.artifacts import service as artifacts
 from core.errors import Forbidden, NotFound
 from core.listing import PageRequest
@@ -22,7 +34,7 @@ from core.pipelines import reruns, runs
 router = APIRouter(prefix="/api/v2/runs", tags=["runs"])
 
 
-@router.get("")
+@router.get("", **returns(RunListDocument))
 def list_runs(page: Annotated[PageRequest, Depends(list_params_v2(include=("workflow",), filters=runs.FILTERABLE))],
               settings: SettingsDep,
               principal: Annotated[Principal, Depends(require("workflows:read"))]) -> dict:
@@ -41,7 +53,7 @@ def list_runs(page: Annotated[PageRequest, Depends(list_params_v2(include=("work
                  included=included)
 
 
-@router.get("/{run_id}")
+@router.get("/{run_id}", **returns(RunDocument, responses=UNAVAILABLE))
 async def get_run(
     run_id: str, client: ClientDep, settings: SettingsDep,
     principal: Annotated[Principal, Depends(require("workflows:read"))],
@@ -54,7 +66,7 @@ async def get_run(
     return ok(present.run(info, settings), meta=present.redacted_meta(info))
 
 
-@router.post("/{run_id}/cancel", status_code=202)
+@router.post("/{run_id}/cancel", **returns(RunDocument, 202, "Cancellation requested", responses=STATEFUL))
 async def cancel_run(run_id: str, client: ClientDep, settings: SettingsDep,
                      principal: Annotated[Principal, Depends(require("workflows:run"))]) -> JSONResponse:
     """The run's starter, its workflow's owner or an admin (403 otherwise)."""
@@ -69,7 +81,8 @@ async def _decide(run_id: str, step_id: str, approved: bool, body: Decision | No
     return ok(step.model_dump(mode="json", exclude_none=True))
 
 
-@router.post("/{run_id}/steps/{step_id}/approve")
+@router.post("/{run_id}/steps/{step_id}/approve", **returns(Document[Step], description="The step as decided",
+                                                             responses=STATEFUL))
 async def approve_step(run_id: str, step_id: str, client: ClientDep,
                        principal: Annotated[Principal, Depends(require("workflows:run"))],
                        body: Annotated[Decision | None, Body()] = None) -> dict:
@@ -78,7 +91,8 @@ async def approve_step(run_id: str, step_id: str, client: ClientDep,
     return await _decide(run_id, step_id, True, body, client, principal)
 
 
-@router.post("/{run_id}/steps/{step_id}/reject")
+@router.post("/{run_id}/steps/{step_id}/reject", **returns(Document[Step], description="The step as decided",
+                                                            responses=STATEFUL))
 async def reject_step(run_id: str, step_id: str, client: ClientDep,
                       principal: Annotated[Principal, Depends(require("workflows:run"))],
                       body: Annotated[Decision | None, Body()] = None) -> dict:
@@ -86,7 +100,7 @@ async def reject_step(run_id: str, step_id: str, client: ClientDep,
     return await _decide(run_id, step_id, False, body, client, principal)
 
 
-@router.get("/{run_id}/logs")
+@router.get("/{run_id}/logs", **returns(RunLogsDocument))
 def run_logs(run_id: str, principal: Annotated[Principal, Depends(require("workflows:read"))]) -> dict:
     """Steps' output and the run's events for its starter, its workflow's owner, users the workflow is shared with
     and admins; for anyone else they are null (named in `meta.redacted`)."""
@@ -94,7 +108,7 @@ def run_logs(run_id: str, principal: Annotated[Principal, Depends(require("workf
     return ok(present.logs(info, events), meta=present.logs_meta(events))
 
 
-@router.post("/{run_id}/rerun", status_code=202)
+@router.post("/{run_id}/rerun", **located(returns(StartedRun, 202, "The new run started", responses=STATEFUL)))
 async def rerun(run_id: str, body: RerunBody, client: ClientDep, settings: SettingsDep,
                 principal: Annotated[Principal, Depends(require("workflows:run"))]) -> JSONResponse:
     """A new run of the same pinned version and inputs: `{"failedOnly": true}` or `{"fromStep": "build"}`. Steps
@@ -106,7 +120,7 @@ async def rerun(run_id: str, body: RerunBody, client: ClientDep, settings: Setti
     return JSONResponse(payload, status_code=202, headers={"Location": f"/api/v2/runs/{info.id}"})
 
 
-@router.get("/{run_id}/artifacts")
+@router.get("/{run_id}/artifacts", **returns(Document[list[Artifact]]))
 def run_artifacts(run_id: str, principal: Annotated[Principal, Depends(require("workflows:read"))]) -> dict:
     """The run's artifacts (metadata; `links.self` downloads one). For those who may read the run's outputs: 403
     for others."""

@@ -12,7 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.common.dates import iso
 from api.common.deps import ClientDep, Principal, SettingsDep, list_params_v2, require
+from api.common.openapi import returns
 from api.dialect2.jsonapi import BASE, ok, paged
+from api.dialect2.schemas import webhooks as shown
+from api.dialect2.schemas.documents import Document, ListDocument
+from api.dialect2.schemas.failures import UNAVAILABLE, failure
 from core.listing import PageRequest
 from core.webhooks import service
 from core.webhooks.service import Delivery, SecretInfo
@@ -21,6 +25,11 @@ router = APIRouter(prefix="/api/v2/webhooks", tags=["webhooks"])
 SIGNED = {"requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
           "parameters": [{"name": "X-Hub-Signature-256", "in": "header", "required": True,
                           "schema": {"type": "string"}, "description": "sha256=<hex HMAC-SHA256 of the body>"}]}
+# A delivery answers 202 when it started runs or syncs, 200 when it started nothing (no match, a redelivery).
+RECEIVED = {**returns(Document[shown.Delivery], 200, "Received; nothing started (no trigger matched, or a redelivery: "
+                      "the first one's runs)", responses={
+    202: {"model": Document[shown.Delivery], "description": "Received; matching workflows started (`runs`)"},
+    **failure(401, "The signature is missing or matches no secret (INVALID_SIGNATURE)"), **UNAVAILABLE})}
 
 
 def _delivery(item: Delivery) -> dict:
@@ -34,7 +43,7 @@ def _headers(request: Request) -> dict[str, str]:
     return {key.lower(): value for key, value in request.headers.items()}
 
 
-@router.post("/github", openapi_extra=SIGNED)
+@router.post("/github", openapi_extra=SIGNED, **RECEIVED)
 async def github(request: Request, client: ClientDep, settings: SettingsDep) -> JSONResponse:
     """GitHub deliveries: push, pull_request (opened/synchronize/reopened/closed), release, workflow_dispatch, ping.
     Verified with the global secret or a trigger's own; matching workflows start (202). A redelivery
@@ -44,7 +53,7 @@ async def github(request: Request, client: ClientDep, settings: SettingsDep) -> 
     return JSONResponse(ok(_delivery(found)), status_code=202 if started and not found.duplicate else 200)
 
 
-@router.get("/deliveries")
+@router.get("/deliveries", **returns(ListDocument[shown.Delivery]))
 def deliveries(page: Annotated[PageRequest, Depends(list_params_v2(filters=service.FILTERABLE))],
                 principal: Annotated[Principal, Depends(require("workflows:read"))]) -> dict:
     """Every delivery for admins; for others those that concerned their workflows or sources. Filters:
@@ -64,13 +73,13 @@ def _secret(info: SecretInfo) -> dict:
             "updatedAt": iso(info.updatedAt)}
 
 
-@router.get("/secrets")
+@router.get("/secrets", **returns(Document[list[shown.Secret]]))
 def list_secrets(principal: Annotated[Principal, Depends(require("workflows:run"))]) -> dict:
     """Names only: values are never shown again."""
     return ok([_secret(item) for item in service.list_secrets(caller=principal.caller)])
 
 
-@router.put("/secrets/{name}")
+@router.put("/secrets/{name}", **returns(Document[shown.Secret]))
 def put_secret(name: str, body: SecretBody, settings: SettingsDep,
                principal: Annotated[Principal, Depends(require("workflows:run"))]) -> dict:
     """Store a webhook secret (at least 16 characters) that your triggers name with `secret: <name>`."""
@@ -84,7 +93,7 @@ def delete_secret(name: str, principal: Annotated[Principal, Depends(require("wo
     return Response(status_code=204)
 
 
-@router.post("/{workflow_id}", openapi_extra=SIGNED)
+@router.post("/{workflow_id}", openapi_extra=SIGNED, **RECEIVED)
 async def generic(workflow_id: str, request: Request, client: ClientDep, settings: SettingsDep) -> JSONResponse:
     """A generic webhook of a workflow with a `{type: webhook, secret: <name>}` trigger, signed like GitHub's. The
     JSON body is `{{ webhook.payload }}`; its `inputs` object gives the run's inputs. A repeated delivery id

@@ -9,10 +9,14 @@ from fastapi.responses import JSONResponse
 from temporalio.client import Client
 
 from api.common.deps import ClientDep, LazyClient, LazyClientDep, Principal, SettingsDep, list_params_v2, require
+from api.common.openapi import returns
 from api.dialect2.jsonapi import ok, paged
 from api.dialect2.presenters import runs as present_run
 from api.dialect2.presenters import workflows as present
-from api.dialect2.schemas.workflows import DEFINITION_OPENAPI, RunCreate, definition_body
+from api.dialect2.schemas.documents import Document, ListDocument
+from api.dialect2.schemas.failures import STATEFUL, UNAVAILABLE, UNSUPPORTED, located
+from api.dialect2.schemas.runs import Run, StartedRun
+from api.dialect2.schemas.workflows import DEFINITION_OPENAPI, RunCreate, Schedule, Workflow, definition_body
 from core.listing import PageRequest
 from core.pipelines import definitions as workflows
 from core.pipelines import runs
@@ -29,7 +33,8 @@ async def _with_times(client: Client | LazyClient, info: WorkflowInfo) -> Workfl
     return info
 
 
-@router.post("", status_code=201, openapi_extra=DEFINITION_OPENAPI)
+@router.post("", openapi_extra=DEFINITION_OPENAPI,
+             **located(returns(Document[Workflow], 201, "Created", responses={**STATEFUL, **UNSUPPORTED})))
 async def create_workflow(
     body: DefinitionDep, client: LazyClientDep, settings: SettingsDep,
     principal: Annotated[Principal, Depends(require("workflows:run"))],
@@ -44,7 +49,7 @@ async def create_workflow(
                         headers={"Location": f"/api/v2/workflows/{info.id}"})
 
 
-@router.get("")
+@router.get("", **returns(ListDocument[Workflow], responses=UNAVAILABLE))
 async def list_workflows(page: Annotated[PageRequest, Depends(list_params_v2(filters=workflows.FILTERABLE))],
                          client: LazyClientDep,
                          _: Annotated[Principal, Depends(require("workflows:read"))]) -> dict:
@@ -54,14 +59,15 @@ async def list_workflows(page: Annotated[PageRequest, Depends(list_params_v2(fil
     return paged([present.workflow(i) for i in items], result, "/api/v2/workflows")
 
 
-@router.get("/{workflow_id}")
+@router.get("/{workflow_id}", **returns(Document[Workflow], responses=UNAVAILABLE))
 async def get_workflow(workflow_id: str, client: LazyClientDep,
                        _: Annotated[Principal, Depends(require("workflows:read"))]) -> dict:
     info = await _with_times(client, workflows.get_workflow(workflow_id))
     return ok(present.workflow(info, with_definition=True))
 
 
-@router.put("/{workflow_id}", openapi_extra=DEFINITION_OPENAPI)
+@router.put("/{workflow_id}", openapi_extra=DEFINITION_OPENAPI,
+            **returns(Document[Workflow], responses={**UNSUPPORTED, **UNAVAILABLE}))
 async def put_workflow(
     workflow_id: str, body: DefinitionDep, client: LazyClientDep, settings: SettingsDep,
     principal: Annotated[Principal, Depends(require("workflows:run"))],
@@ -74,7 +80,7 @@ async def put_workflow(
     return ok(present.workflow(await _with_times(client, info), with_definition=True))
 
 
-@router.delete("/{workflow_id}", status_code=204)
+@router.delete("/{workflow_id}", status_code=204, responses=UNAVAILABLE)
 async def delete_workflow(
     workflow_id: str, client: LazyClientDep, settings: SettingsDep,
     principal: Annotated[Principal, Depends(require("workflows:run"))],
@@ -85,7 +91,7 @@ async def delete_workflow(
     return Response(status_code=204)
 
 
-@router.post("/{workflow_id}/runs", status_code=202)
+@router.post("/{workflow_id}/runs", **located(returns(StartedRun, 202, "Started", responses=STATEFUL)))
 async def start_run(
     workflow_id: str,
     request: Request,
@@ -103,7 +109,7 @@ async def start_run(
     return JSONResponse(payload, status_code=202, headers={"Location": f"/api/v2/runs/{info.id}"})
 
 
-@router.get("/{workflow_id}/runs")
+@router.get("/{workflow_id}/runs", **returns(ListDocument[Run]))
 def list_runs(
     workflow_id: str, page: Annotated[PageRequest, Depends(list_params_v2(filters=runs.FILTERABLE))],
     settings: SettingsDep,
@@ -114,7 +120,7 @@ def list_runs(
                  f"/api/v2/workflows/{workflow_id}/runs")
 
 
-@router.get("/{workflow_id}/schedules")
+@router.get("/{workflow_id}/schedules", **returns(Document[list[Schedule]], responses=UNAVAILABLE))
 async def list_schedules(workflow_id: str, client: ClientDep,
                          _: Annotated[Principal, Depends(require("workflows:read"))]) -> dict:
     """The workflow's schedule triggers as Temporal Schedules: next and last run, paused, recent runs."""
@@ -127,7 +133,7 @@ async def _control(client: Client, settings: Settings, workflow_id: str, n: int,
     return ok(present.schedule(view))
 
 
-@router.post("/{workflow_id}/schedules/{n}/backfill")
+@router.post("/{workflow_id}/schedules/{n}/backfill", **returns(Document[Schedule], responses=UNAVAILABLE))
 async def backfill_schedule(
     workflow_id: str, n: int, body: schedules.Backfill, client: ClientDep, settings: SettingsDep,
     principal: Annotated[Principal, Depends(require("workflows:run"))],
@@ -136,7 +142,7 @@ async def backfill_schedule(
     return await _control(client, settings, workflow_id, n, "backfill", principal, body)
 
 
-@router.post("/{workflow_id}/schedules/{n}/{action}")
+@router.post("/{workflow_id}/schedules/{n}/{action}", **returns(Document[Schedule], responses=UNAVAILABLE))
 async def control_schedule(
     workflow_id: str, n: int, action: Literal["pause", "resume", "trigger"], client: ClientDep,
     settings: SettingsDep, principal: Annotated[Principal, Depends(require("workflows:run"))],
