@@ -21,7 +21,10 @@ MAX_PAGE_SIZE = 100
 
 
 @router.post("", **headed(returns(Document[StoredEntry], 201, "Stored (a new key, or a new version of it)",
-                                  responses=errors(e412="`If-Match` names another version than the current one")),
+                                  responses=errors(
+                                      e409="The key is held privately by another user, or too many concurrent writes "
+                                           "to it (CONFLICT)",
+                                      e412="`If-Match` names another version than the current one")),
                           "ETag"))
 def store_memory(body: StoreBody, service: ServiceDep, settings: SettingsDep,
                  principal: Annotated[Principal, Depends(require("memory:write"))],
