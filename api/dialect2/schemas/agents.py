@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.common.values import Usernames
 from api.dialect2.schemas.documents import ListDocument, ListMeta, Relationship, Resource, _Open
-from api.dialect2.schemas.envelopes import RedactedMeta
+from api.dialect2.schemas.envelopes import WithheldMeta
 from api.dialect2.schemas.relationships import ToOneSwarm, swarm_id
 from core.agents.agents import AgentCreate
 from core.agents.models import AgentStatus
@@ -88,7 +88,7 @@ class AgentObjectAttributes(_Open):
     metrics: AgentFigures
     queueSize: int = Field(description="Tasks waiting for it")
     createdAt: str = Field(examples=["2025-07-23T10:15:00Z"])
-    updatedAt: str | None
+    updatedAt: str
     terminatedAt: str | None
 
 
@@ -106,7 +106,7 @@ class AgentObject(Resource[AgentObjectAttributes]):
 
     relationships: AgentRelationships  # type: ignore[assignment]
     links: dict[str, str] = Field(examples=[AGENT_LINKS])  # type: ignore[assignment]
-    meta: RedactedMeta | None = None
+    meta: WithheldMeta | None = None
 
 
 class AgentListMeta(ListMeta):
@@ -117,14 +117,14 @@ class AgentListDocument(ListDocument[AgentObject]):
     meta: AgentListMeta
 
 
-class PerformanceFigures(_Open):
+class AgentPerformanceFigures(_Open):
     tasksCompleted: int
     tasksFailed: int
     avgCompletionTime: float | None = Field(description="ms")
     successRate: float | None
 
 
-class ResourceFigures(_Open):
+class AgentResourceFigures(_Open):
     cpuUsage: float | None = Field(description="CPU seconds per active second; null when never active")
     memoryUsage: float | None = Field(description="Always null: no memory limit is set to be a share of")
     memoryPeak: float | None = Field(description="The measured peak, MB")
@@ -132,21 +132,21 @@ class ResourceFigures(_Open):
     activeTime: int = Field(description="ms spent on tasks")
 
 
-class CoordinationFigures(_Open):
+class AgentCoordinationFigures(_Open):
     messagesSent: int | None = Field(description="Always null: agents send no messages of their own")
     messagesReceived: int = Field(description="Directives and assignments received")
     coordinationScore: float | None = Field(description="Always null: nothing scores coordination")
 
 
-class MetricGroups(_Open):
+class AgentMetricGroups(_Open):
     """The groups the `metrics` parameter picked (all three by default)."""
 
-    performance: PerformanceFigures | None = None
-    resource: ResourceFigures | None = None
-    coordination: CoordinationFigures | None = None
+    performance: AgentPerformanceFigures | None = None
+    resource: AgentResourceFigures | None = None
+    coordination: AgentCoordinationFigures | None = None
 
 
-class TimelinePoint(_Open):
+class AgentTimelinePoint(_Open):
     timestamp: str | None = Field(description="The hour (the day for 7d/30d) the point covers")
     tasksCompleted: int
     avgResponseTime: float = Field(description="ms")
@@ -157,5 +157,5 @@ class AgentMetrics(_Open):
 
     agentId: str
     timeframe: str = Field(examples=["24h"])
-    metrics: MetricGroups
-    timeline: list[TimelinePoint]
+    metrics: AgentMetricGroups
+    timeline: list[AgentTimelinePoint]

@@ -24,7 +24,7 @@ class CreatedDocument(Document[T], Generic[T]):
     meta: CreatedMeta
 
 
-class RedactedMeta(_Open):
+class WithheldMeta(_Open):
     """`meta` of a resource object some of whose fields were withheld from the caller (shown as null)."""
 
     redacted: list[str] = Field(description="The withheld fields' names, e.g. `configuration`",

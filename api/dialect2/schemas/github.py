@@ -12,7 +12,7 @@ from api.dialect2.schemas.documents import Document, _Open
 PhaseStatus = Literal["pending", "in-progress", "completed", "failed"]
 
 
-class Finding(_Open):
+class AnalysisFinding(_Open):
     """One thing an analyzer reported, at a place in the checkout (paths relative to its root)."""
 
     file: str = Field(examples=["src/app.py"])
@@ -48,7 +48,7 @@ class AnalysisPhase(_Open):
     progress: float = Field(description="Its tools that have finished (0–1)", examples=[0.15])
     summary: dict[str, int] | None = Field(default=None, description="Findings by severity, and `total`")
     tools: list[ToolReport] | None = None
-    findings: list[Finding] | None = None
+    findings: list[AnalysisFinding] | None = None
     measured: list[str] | None = None
     notMeasured: list[str] | None = None
     notAnalysed: list[str] | None = Field(default=None, description="Languages no tool of the phase covered")
@@ -116,7 +116,7 @@ class EnhancementPart(_Open):
     reviewId: int | None = None
     reviewUrl: str | None = None
     tools: list[dict[str, Any]] | None = None
-    findings: list[Finding] | None = None
+    findings: list[AnalysisFinding] | None = None
 
 
 class Enhancements(_Open):
@@ -127,7 +127,7 @@ class Enhancements(_Open):
     security: EnhancementPart
 
 
-class Preview(_Open):
+class EnhancementPreview(_Open):
     branch: str = Field(examples=["pr-123-enhanced"])
     commit: str | None = None
     compareUrl: str | None = None
@@ -143,7 +143,7 @@ class Enhancement(_Open):
     error: str | None
     headSha: str | None
     enhancements: Enhancements
-    preview: Preview | None = Field(description="The branch the changes were pushed to; null while none was")
+    preview: EnhancementPreview | None = Field(description="The branch the changes were pushed to; null while none was")
     autoCommit: bool
     startedAt: str | None
     completedAt: str | None

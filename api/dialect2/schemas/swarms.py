@@ -132,7 +132,7 @@ class SwarmObjectAttributes(_Open):
     owner: str | None = Field(description="The user id of its creator")
     sharedWith: list[str]
     createdAt: str = Field(examples=["2025-07-23T10:00:00Z"])
-    updatedAt: str | None = Field(examples=["2025-07-23T11:00:00Z"])
+    updatedAt: str = Field(examples=["2025-07-23T11:00:00Z"])
     activeAgents: int | None = Field(default=None, description="Its live agents", examples=[6])
     metrics: SwarmFigures | None = None
     terminatedAt: str | None = None

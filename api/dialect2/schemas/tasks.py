@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.common.values import Usernames, UtcDatetime
 from api.dialect2.schemas.documents import Document, Relationship, Resource, _Open
-from api.dialect2.schemas.envelopes import MaybeRedactedMeta, RedactedMeta
+from api.dialect2.schemas.envelopes import MaybeRedactedMeta, WithheldMeta
 from api.dialect2.schemas.relationships import ToOneAgent, ToOneSwarm, agent_id, swarm_id
 from core.agents.models import Priority, TaskConstraints, TaskStatus
 from core.agents.tasks import TaskCreate
@@ -100,7 +100,7 @@ class TaskObjectAttributes(_Open):
     completedAt: str | None
     cancelledAt: str | None
     estimatedCompletion: str | None = Field(description="Its end once finished; while running, extrapolated")
-    updatedAt: str | None
+    updatedAt: str
     estimatedTime: int | None = Field(
         default=None, description="ms, measured from similar finished tasks; absent when nothing similar has finished",
         examples=[7200])
@@ -120,16 +120,16 @@ class TaskObject(Resource[TaskObjectAttributes]):
 
     relationships: TaskRelationshipsOut  # type: ignore[assignment]
     links: dict[str, str] = Field(examples=[TASK_LINKS])  # type: ignore[assignment]
-    meta: RedactedMeta | None = None
+    meta: WithheldMeta | None = None
 
 
-class TokenCounts(_Open):
+class TaskTokenCounts(_Open):
     prompt: int
     completion: int
     total: int
 
 
-class StoredFile(_Open):
+class TaskFile(_Open):
     """A file the task produced, and where the artifact store keeps it (absent when it was not stored)."""
 
     type: str = Field(examples=["code"])
@@ -159,12 +159,12 @@ class TaskOutcome(_Open):
     coverage: float | None = Field(examples=[0.94])
     artifacts: dict[str, str] = Field(description="Each stored file's path → its download link",
                                       examples=[{"postman.json": "/api/v2/artifacts/art-01J00000000000000000000000"}])
-    files: list[StoredFile]
+    files: list[TaskFile]
     durationMs: int
     cpuTime: float | None = Field(description="CPU seconds")
     memoryPeak: float | None = Field(description="MB")
     apiCalls: int | None
-    tokens: TokenCounts | None
+    tokens: TaskTokenCounts | None
 
 
 class AgentPerformance(_Open):
