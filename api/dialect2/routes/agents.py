@@ -16,7 +16,7 @@ from api.dialect2.jsonapi import ok, paged, resource_type
 from api.dialect2.presenters import agents as present
 from api.dialect2.schemas.agents import CREATE_FIELDS, AgentDocument, AgentListDocument, AgentMetrics, AgentObject
 from api.dialect2.schemas.documents import Document
-from api.dialect2.schemas.envelopes import CreatedDocument, errors, headed
+from api.dialect2.schemas.envelopes import UNAVAILABLE, CreatedDocument, errors, headed
 from core.agents import agents
 from core.errors import ValidationFailed
 from core.listing import PageRequest
@@ -40,7 +40,8 @@ def list_agents(page: Annotated[PageRequest, Depends(list_params_v2(filters=agen
 
 @router.post("", **headed(returns(CreatedDocument[AgentObject], 201, "The agent, initializing", responses=errors(
     e404="`relationships.swarm` names no swarm (RESOURCE_NOT_FOUND)",
-    e409="The swarm is full or terminated, or `data.type` is not `agent` (CONFLICT)")), "Location"))
+    e409="The swarm is full or terminated, or `data.type` is not `agent` (CONFLICT)"),
+    unavailable=UNAVAILABLE), "Location"))
 async def create_agent(body: AgentDocument, client: ClientDep, settings: SettingsDep,
                        principal: Annotated[Principal, Depends(require("agents:create"))]) -> JSONResponse:
     """With `relationships.swarm` the agent joins that swarm (409 when it is full or terminated; 403 unless the
@@ -56,7 +57,7 @@ async def create_agent(body: AgentDocument, client: ClientDep, settings: Setting
                         headers={"Location": location})
 
 
-@router.get("/{agent_id}", **returns(Document[AgentObject]))
+@router.get("/{agent_id}", **returns(Document[AgentObject], unavailable=UNAVAILABLE))
 async def get_agent(agent_id: str, client: ClientDep,
                     principal: Annotated[Principal, Depends(require("agents:read"))]) -> dict:
     return ok(present.agent(await agents.get_agent(client, checked("agent", agent_id), caller=principal.caller)))

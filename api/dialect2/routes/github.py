@@ -13,7 +13,7 @@ from api.common.deps import ClientDep, Principal, SettingsDep, require
 from api.common.openapi import returns
 from api.dialect2.jsonapi import ok
 from api.dialect2.presenters import github as present
-from api.dialect2.schemas.envelopes import headed
+from api.dialect2.schemas.envelopes import UNAVAILABLE, headed
 from api.dialect2.schemas.github import AnalysisAcceptedDocument, AnalysisDocument, EnhancementDocument
 from core.github import service
 from core.github.service import AnalyzeBody, EnhanceBody
@@ -23,7 +23,8 @@ WAIT_MAX_S = 120.0
 
 
 @router.post("/repos/analyze", **headed(returns(AnalysisAcceptedDocument, 202, "Analysis started: results at "
-                                                                             "`links.results`"), "Location"))
+                                                                             "`links.results`",
+                                                unavailable=UNAVAILABLE), "Location"))
 async def analyze(body: AnalyzeBody, client: ClientDep, settings: SettingsDep,
                   principal: Annotated[Principal, Depends(require("workflows:run"))]) -> JSONResponse:
     """Start a GitHubAnalysisWorkflow (id `gh-analysis-…`) on `repository` (owner/name on the server's GitHub):
@@ -45,7 +46,8 @@ async def get_analysis(analysis_id: str,
 
 @router.post("/pr/{pr_number}/enhance", **headed(returns(
     EnhancementDocument, 202, "Enhancement started (or, with `wait=true`, still running at `timeout`)",
-    responses={200: {"model": EnhancementDocument, "description": "With `wait=true`: it ended within `timeout`"}}),
+    responses={200: {"model": EnhancementDocument, "description": "With `wait=true`: it ended within `timeout`"}},
+    unavailable=UNAVAILABLE),
     "Location"))
 async def enhance(body: EnhanceBody, client: ClientDep, settings: SettingsDep,
                   principal: Annotated[Principal, Depends(require("workflows:run"))],

@@ -13,7 +13,7 @@ from api.common.openapi import returns
 from api.dialect2.jsonapi import ok
 from api.dialect2.presenters import neural as present
 from api.dialect2.schemas.documents import Document
-from api.dialect2.schemas.envelopes import errors, headed
+from api.dialect2.schemas.envelopes import UNAVAILABLE, errors, headed
 from api.dialect2.schemas.neural import PredictBody, PredictionResult, TrainBody, TrainingDocument
 from core.neural import service
 
@@ -21,7 +21,8 @@ router = APIRouter(prefix="/api/v2/neural", tags=["neural"])
 
 
 @router.post("/train", **headed(returns(TrainingDocument, 202, "Training started: follow `links.status`",
-                                         responses=errors(e404="`modelId` names no model (RESOURCE_NOT_FOUND)")),
+                                         responses=errors(e404="`modelId` names no model (RESOURCE_NOT_FOUND)"),
+                                         unavailable=UNAVAILABLE),
                                  "Location"))
 async def train(body: TrainBody, client: ClientDep, settings: SettingsDep,
                 principal: Annotated[Principal, Depends(require("neural:train"))]) -> JSONResponse:

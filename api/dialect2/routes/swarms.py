@@ -19,7 +19,7 @@ from api.dialect2.presenters import swarms as present
 from api.dialect2.presenters import tasks as present_task
 from api.dialect2.schemas.agents import AgentObject
 from api.dialect2.schemas.documents import Document, ListDocument, RelationshipDocument
-from api.dialect2.schemas.envelopes import CreatedDocument, errors, headed
+from api.dialect2.schemas.envelopes import UNAVAILABLE, CreatedDocument, errors, headed
 from api.dialect2.schemas.swarms import (
     CREATE_FIELDS,
     PATCH_FIELDS,
@@ -80,7 +80,8 @@ def list_swarms(page: Annotated[PageRequest, Depends(list_params_v2(include=INCL
     return paged(data, result, "/api/v2/swarms", included=included if page.include else None)
 
 
-@router.post("", **headed(returns(CreatedDocument[SwarmObject], 201, "The swarm, initializing"), "Location"))
+@router.post("", **headed(returns(CreatedDocument[SwarmObject], 201, "The swarm, initializing",
+                                      unavailable=UNAVAILABLE), "Location"))
 async def create_swarm(body: SwarmDocument, client: ClientDep, settings: SettingsDep,
                        principal: Annotated[Principal, Depends(require("swarms:manage"))]) -> JSONResponse:
     """The swarm and the agents it spawns are yours; `sharedWith` names users who may submit tasks into it (and
@@ -94,7 +95,7 @@ async def create_swarm(body: SwarmDocument, client: ClientDep, settings: Setting
                         headers={"Location": location})
 
 
-@router.get("/{swarm_id}", **returns(SwarmDetailDocument))
+@router.get("/{swarm_id}", **returns(SwarmDetailDocument, unavailable=UNAVAILABLE))
 async def get_swarm(
     swarm_id: str, client: ClientDep, principal: Annotated[Principal, Depends(require("swarms:read"))],
     include: Annotated[str | None, Query(max_length=200, description="agents, tasks (comma-separated)")] = None,
@@ -107,7 +108,8 @@ async def get_swarm(
     return {**ok(data[0]), "included": included}
 
 
-@router.patch("/{swarm_id}", **returns(Document[SwarmObject], responses=STATE_CONFLICT))
+@router.patch("/{swarm_id}", **returns(Document[SwarmObject], responses=STATE_CONFLICT,
+                                                   unavailable=UNAVAILABLE))
 async def update_swarm(swarm_id: str, body: SwarmPatchDocument, client: ClientDep,
                        principal: Annotated[Principal, Depends(require("swarms:manage"))]) -> dict:
     """The swarm's owner or an admin (403 otherwise); `sharedWith` replaces the current list."""
@@ -120,7 +122,8 @@ async def update_swarm(swarm_id: str, body: SwarmPatchDocument, client: ClientDe
 
 
 @router.post("/{swarm_id}/start", **headed(returns(OperationStartedDocument, 202, "Accepted: follow `links.status`",
-                                                   responses=STATE_CONFLICT), "Location"))
+                                                   responses=STATE_CONFLICT, unavailable=UNAVAILABLE),
+                                           "Location"))
 async def start_swarm(swarm_id: str, client: ClientDep,
                       principal: Annotated[Principal, Depends(require("swarms:manage"))]) -> JSONResponse:
     """Start or resume: accepted at once; the operation (`links.status`) succeeds when the swarm is active."""
@@ -131,7 +134,8 @@ async def start_swarm(swarm_id: str, client: ClientDep,
 
 
 @router.post("/{swarm_id}/stop", **headed(returns(OperationStartedDocument, 202, "Accepted: follow `links.status`",
-                                                  responses=STATE_CONFLICT), "Location"))
+                                                  responses=STATE_CONFLICT, unavailable=UNAVAILABLE),
+                                          "Location"))
 async def stop_swarm(swarm_id: str, client: ClientDep,
                      principal: Annotated[Principal, Depends(require("swarms:manage"))],
                      body: Annotated[StopBody | None, Body()] = None) -> JSONResponse:
@@ -147,7 +151,7 @@ async def stop_swarm(swarm_id: str, client: ClientDep,
 
 
 @router.delete("/{swarm_id}", status_code=204,
-               responses=errors(e409="Tasks are queued or running and no `force` (CONFLICT)"))
+               responses={**errors(e409="Tasks are queued or running and no `force` (CONFLICT)"), **UNAVAILABLE})
 async def delete_swarm(swarm_id: str, client: ClientDep,
                        principal: Annotated[Principal, Depends(require("swarms:manage"))],
                        force: Annotated[bool, Query(description="delete even with queued or running tasks")] = False,
@@ -183,7 +187,7 @@ def swarm_tasks(swarm_id: str, page: Annotated[PageRequest, Depends(list_params_
     return paged([present_task.task(t) for t in result.items], result, f"/api/v2/swarms/{swarm_id}/tasks")
 
 
-@router.get("/{swarm_id}/relationships/agents", **returns(RelationshipDocument))
+@router.get("/{swarm_id}/relationships/agents", **returns(RelationshipDocument, unavailable=UNAVAILABLE))
 async def agents_relationship(swarm_id: str, client: ClientDep,
                               _: Annotated[Principal, Depends(require("swarms:read"))]) -> dict:
     """The linkage of the swarm's live agents (JSON:API relationship object)."""

@@ -15,7 +15,7 @@ from api.common.openapi import returns
 from api.dialect2.jsonapi import ok, resource_type
 from api.dialect2.presenters import tasks as present
 from api.dialect2.schemas.documents import Document
-from api.dialect2.schemas.envelopes import CreatedDocument, errors, headed
+from api.dialect2.schemas.envelopes import UNAVAILABLE, CreatedDocument, errors, headed
 from api.dialect2.schemas.tasks import CREATE_FIELDS, TaskDocument, TaskObject, TaskResultsDocument
 from core.agents import agents, tasks
 from core.agents.state import AgentState
@@ -26,7 +26,8 @@ router = APIRouter(prefix="/api/v2/tasks", tags=["tasks"])
 
 @router.post("", **headed(returns(CreatedDocument[TaskObject], 201, "The task", responses=errors(
     e404="`relationships.swarm` or `relationships.assignedAgent` names none (RESOURCE_NOT_FOUND)",
-    e409="The swarm or agent is terminated, or `data.type` is not `task` (CONFLICT)")), "Location"))
+    e409="The swarm or agent is terminated, or `data.type` is not `task` (CONFLICT)"),
+    unavailable=UNAVAILABLE), "Location"))
 async def create_task(body: TaskDocument, client: ClientDep, settings: SettingsDep,
                       principal: Annotated[Principal, Depends(require("tasks:execute"))]) -> JSONResponse:
     """In a swarm (`relationships.swarm`) the swarm assigns it; with `relationships.assignedAgent` it goes to that
@@ -42,7 +43,7 @@ async def create_task(body: TaskDocument, client: ClientDep, settings: SettingsD
                         headers={"Location": location})
 
 
-@router.get("/{task_id}", **returns(Document[TaskObject]))
+@router.get("/{task_id}", **returns(Document[TaskObject], unavailable=UNAVAILABLE))
 async def get_task(task_id: str, client: ClientDep,
                    principal: Annotated[Principal, Depends(require("tasks:read"))]) -> dict:
     """`requirements`, `error` and `progressMessage` are null (named in `meta.redacted`) unless the task is yours,
@@ -50,7 +51,7 @@ async def get_task(task_id: str, client: ClientDep,
     return ok(present.task(await tasks.get_task(client, checked("task", task_id), caller=principal.caller)))
 
 
-@router.get("/{task_id}/results", **returns(TaskResultsDocument))
+@router.get("/{task_id}/results", **returns(TaskResultsDocument, unavailable=UNAVAILABLE))
 async def task_results(task_id: str, client: ClientDep,
                        principal: Annotated[Principal, Depends(require("tasks:read"))]) -> dict:
     """What the task produced, measured in its workspace; `result` is null until it has finished — or when the

@@ -57,3 +57,7 @@ def errors(**described: str) -> dict[int, dict[str, Any]]:
     `responses=` of `returns`. (`api.common.openapi.rewrite` adds the usual 400/401/403/404/413/429.)"""
     return {int(key.lstrip("e")): {"description": text, "content": {
         "application/json": {"schema": {"$ref": "#/components/schemas/ErrorV2"}}}} for key, text in described.items()}
+
+
+# A route that starts, signals or queries a workflow: Temporal may not answer, or refuse (core.errors.Unavailable).
+UNAVAILABLE = errors(e503="Temporal did not answer or did not accept the request (SERVICE_UNAVAILABLE); retry")
