@@ -3,7 +3,7 @@ repository analyses and pull-request enhancements. Their request bodies are core
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
 
@@ -102,20 +102,42 @@ class AnalysisDocument(Document[Analysis]):
     links: AnalysisLinks  # type: ignore[assignment]
 
 
+class ReviewTool(_Open):
+    """An analyzer the security review ran over the changed files."""
+
+    tool: str = Field(examples=["bandit"])
+    version: str | None
+    files: int
+    error: str | None
+    durationMs: int | None
+
+
 class EnhancementPart(_Open):
     """One enhancement's outcome. `status`: skipped (not requested), running, done, failed, not_configured (no
-    agent executor). Once done, what it changed (`files`, `durationMs`, `executor`, and per part e.g. `added`
-    and `coverage` for tests); the security review's counts, review and findings."""
+    agent executor; `message` says how to configure one). An agent-driven part, once done: the files it changed,
+    its duration and executor, and per part `added`/`coverage…` (tests), `improvements` (optimization),
+    `improved`/`changes` (description). The security review: its counts, the review posted, the tools and the
+    findings on the changed lines."""
 
     status: str = Field(examples=["done"])
     message: str | None = None
     files: list[str] | None = None
-    issues: int | None = None
-    recommendations: int | None = None
-    comments: int | None = None
+    durationMs: int | None = None
+    executor: str | None = None
+    added: int | None = Field(default=None, description="Test functions the changes add")
+    coverageBefore: float | None = Field(default=None, description="Line coverage before, %")
+    coverageAfter: float | None = Field(default=None, description="Line coverage after, %")
+    coverage: str | None = Field(default=None, examples=["increased from 78% to 91%"])
+    improvements: int | None = None
+    estimatedGain: str | None = Field(default=None, description="Always null: nothing measures it")
+    improved: bool | None = None
+    changes: str | None = None
+    issues: int | None = Field(default=None, description="High and medium findings")
+    recommendations: int | None = Field(default=None, description="Low findings")
+    comments: int | None = Field(default=None, description="Inline comments posted")
     reviewId: int | None = None
     reviewUrl: str | None = None
-    tools: list[dict[str, Any]] | None = None
+    tools: list[ReviewTool] | None = None
     findings: list[AnalysisFinding] | None = None
 
 
