@@ -27,6 +27,12 @@ class StoreBody(BaseModel):
 class StoredEntry(_Open):
     """The entry as stored (without its value, which the caller just sent)."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "id": "mem-01J00000000000000000000000", "namespace": "project-alpha", "key": "architecture-decisions",
+        "size": 256, "version": 1, "tags": ["architecture", "decisions", "backend"], "accessLevel": "shared",
+        "expiresAt": "2025-08-22T12:00:00Z", "createdAt": "2025-07-23T12:00:00Z",
+        "updatedAt": "2025-07-23T12:00:00Z"}]})
+
     id: str = Field(examples=["mem-01J00000000000000000000000"])
     namespace: str = Field(examples=["project-alpha"])
     key: str = Field(examples=["architecture-decisions"])
@@ -41,6 +47,13 @@ class StoredEntry(_Open):
 
 class MemoryHit(_Open):
     """One search match: a preview of the value and the matching snippet, not the value itself."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "id": "mem-01J00000000000000000000000", "namespace": "project-alpha", "key": "architecture-decisions",
+        "preview": "database: PostgreSQL, cache: Redis...", "snippet": "…decided on [PostgreSQL] for…",
+        "relevance": 0.82, "size": 256, "tags": ["architecture", "decisions", "backend"], "version": 2,
+        "accessLevel": "shared", "createdAt": "2025-07-23T10:00:00Z", "updatedAt": "2025-07-23T10:30:00Z",
+        "accessCount": 15, "lastAccessed": "2025-07-23T11:45:00Z", "expiresAt": "2025-08-22T10:00:00Z"}]})
 
     id: str
     namespace: str
