@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -104,6 +104,7 @@ AGENT_LINKS = {"self": "/api/v2/agents/ag-01J00000000000000000000000",
 class AgentObject(Resource[AgentObjectAttributes]):
     """An agent resource (`type: agent`)."""
 
+    type: Literal["agent"]
     relationships: AgentRelationships  # type: ignore[assignment]
     links: dict[str, str] = Field(examples=[AGENT_LINKS])  # type: ignore[assignment]
     meta: WithheldMeta | None = None

@@ -3,7 +3,7 @@ and 202 operations the swarm routes answer."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -148,19 +148,24 @@ class SwarmRelationshipsOut(_Open):
 class SwarmObject(Resource[SwarmObjectAttributes]):
     """A swarm resource (`type: swarm`)."""
 
+    type: Literal["swarm"]
     relationships: SwarmRelationshipsOut  # type: ignore[assignment]
     links: dict[str, str] = Field(  # type: ignore[assignment]
         examples=[{"self": "/api/v2/swarms/sw-01J00000000000000000000000"}])
 
 
+# what `include=agents,tasks` adds, told apart by `type`
+Included = Annotated[AgentObject | TaskObject, Field(discriminator="type")]
+
+
 class SwarmDetailDocument(Document[SwarmObject]):
     """A swarm, with `include=agents,tasks` its agents and tasks in `included`."""
 
-    included: list[AgentObject | TaskObject] | None = None  # type: ignore[assignment]
+    included: list[Included] | None = None  # type: ignore[assignment]
 
 
 class SwarmListDocument(ListDocument[SwarmObject]):
-    included: list[AgentObject | TaskObject] | None = None  # type: ignore[assignment]
+    included: list[Included] | None = None  # type: ignore[assignment]
 
 
 class OperationStarted(_Open):

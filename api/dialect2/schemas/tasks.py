@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -118,6 +118,7 @@ TASK_LINKS = {"self": "/api/v2/tasks/tk-01J00000000000000000000000",
 class TaskObject(Resource[TaskObjectAttributes]):
     """A task resource (`type: task`)."""
 
+    type: Literal["task"]
     relationships: TaskRelationshipsOut  # type: ignore[assignment]
     links: dict[str, str] = Field(examples=[TASK_LINKS])  # type: ignore[assignment]
     meta: WithheldMeta | None = None
