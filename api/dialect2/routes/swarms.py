@@ -108,8 +108,7 @@ async def get_swarm(
     return {**ok(data[0]), "included": included}
 
 
-@router.patch("/{swarm_id}", **returns(Document[SwarmObject], responses=STATE_CONFLICT,
-                                                   unavailable=UNAVAILABLE))
+@router.patch("/{swarm_id}", **returns(Document[SwarmObject], responses=STATE_CONFLICT, unavailable=UNAVAILABLE))
 async def update_swarm(swarm_id: str, body: SwarmPatchDocument, client: ClientDep,
                        principal: Annotated[Principal, Depends(require("swarms:manage"))]) -> dict:
     """The swarm's owner or an admin (403 otherwise); `sharedWith` replaces the current list."""
