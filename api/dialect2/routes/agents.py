@@ -11,10 +11,12 @@ from fastapi.responses import JSONResponse
 from api.common.deps import ClientDep, Principal, SettingsDep, list_params_v2, require
 from api.common.fields import fields_named
 from api.common.ids import checked
-from api.common.openapi import CONFLICT
+from api.common.openapi import returns
 from api.dialect2.jsonapi import ok, paged, resource_type
 from api.dialect2.presenters import agents as present
-from api.dialect2.schemas.agents import CREATE_FIELDS, AgentDocument
+from api.dialect2.schemas.agents import CREATE_FIELDS, AgentDocument, AgentListDocument, AgentMetrics, AgentObject
+from api.dialect2.schemas.documents import Document
+from api.dialect2.schemas.envelopes import UNAVAILABLE, CreatedDocument, errors, headed
 from core.agents import agents
 from core.errors import ValidationFailed
 from core.listing import PageRequest
@@ -24,7 +26,7 @@ router = APIRouter(prefix="/api/v2/agents", tags=["agents"])
 METRIC_GROUPS = ("performance", "resource", "coordination")
 
 
-@router.get("")
+@router.get("", **returns(AgentListDocument))
 def list_agents(page: Annotated[PageRequest, Depends(list_params_v2(filters=agents.FILTERABLE))],
                  principal: Annotated[Principal, Depends(require("agents:read"))]) -> dict:
     """Filters: `filter[swarmId]`, `filter[type]` (or `filter[agentType]`), `filter[status]`. Sort: `createdAt`,
@@ -36,7 +38,10 @@ def list_agents(page: Annotated[PageRequest, Depends(list_params_v2(filters=agen
     return body
 
 
-@router.post("", status_code=201, responses=CONFLICT)
+@router.post("", **headed(returns(CreatedDocument[AgentObject], 201, "The agent, initializing", responses=errors(
+    e404="`relationships.swarm` names no swarm (RESOURCE_NOT_FOUND)",
+    e409="The swarm is full or terminated, or `data.type` is not `agent` (CONFLICT)"),
+    unavailable=UNAVAILABLE), "Location"))
 async def create_agent(body: AgentDocument, client: ClientDep, settings: SettingsDep,
                        principal: Annotated[Principal, Depends(require("agents:create"))]) -> JSONResponse:
     """With `relationships.swarm` the agent joins that swarm (409 when it is full or terminated; 403 unless the
@@ -52,13 +57,13 @@ async def create_agent(body: AgentDocument, client: ClientDep, settings: Setting
                         headers={"Location": location})
 
 
-@router.get("/{agent_id}")
+@router.get("/{agent_id}", **returns(Document[AgentObject], unavailable=UNAVAILABLE))
 async def get_agent(agent_id: str, client: ClientDep,
                     principal: Annotated[Principal, Depends(require("agents:read"))]) -> dict:
     return ok(present.agent(await agents.get_agent(client, checked("agent", agent_id), caller=principal.caller)))
 
 
-@router.get("/{agent_id}/metrics")
+@router.get("/{agent_id}/metrics", **returns(Document[AgentMetrics]))
 def agent_metrics(
     agent_id: str, _: Annotated[Principal, Depends(require("agents:read"))],
     timeframe: Annotated[str, Query(max_length=10, description="1h, 24h, 7d or 30d")] = "24h",

@@ -10,8 +10,11 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse
 
 from api.common.deps import ClientDep, Principal, SettingsDep, require
+from api.common.openapi import returns
 from api.dialect2.jsonapi import ok
 from api.dialect2.presenters import github as present
+from api.dialect2.schemas.envelopes import UNAVAILABLE, headed
+from api.dialect2.schemas.github import AnalysisAcceptedDocument, AnalysisDocument, EnhancementDocument
 from core.github import service
 from core.github.service import AnalyzeBody, EnhanceBody
 
@@ -19,7 +22,9 @@ router = APIRouter(prefix="/api/v2/github", tags=["github"])
 WAIT_MAX_S = 120.0
 
 
-@router.post("/repos/analyze", status_code=202)
+@router.post("/repos/analyze", **headed(returns(AnalysisAcceptedDocument, 202, "Analysis started: results at "
+                                                                             "`links.results`",
+                                                unavailable=UNAVAILABLE), "Location"))
 async def analyze(body: AnalyzeBody, client: ClientDep, settings: SettingsDep,
                   principal: Annotated[Principal, Depends(require("workflows:run"))]) -> JSONResponse:
     """Start a GitHubAnalysisWorkflow (id `gh-analysis-…`) on `repository` (owner/name on the server's GitHub):
@@ -30,7 +35,7 @@ async def analyze(body: AnalyzeBody, client: ClientDep, settings: SettingsDep,
                         status_code=202, headers={"Location": present.analysis_links(state.id)["self"]})
 
 
-@router.get("/analysis/{analysis_id}")
+@router.get("/analysis/{analysis_id}", **returns(AnalysisDocument))
 async def get_analysis(analysis_id: str,
                        principal: Annotated[Principal, Depends(require("workflows:read"))]) -> dict:
     """Per phase: status, progress, each analyzer (version, files, languages not analysed, duration) and the
@@ -39,7 +44,11 @@ async def get_analysis(analysis_id: str,
     return ok(present.analysis(state), links=present.analysis_links(analysis_id))
 
 
-@router.post("/pr/{pr_number}/enhance", status_code=202)
+@router.post("/pr/{pr_number}/enhance", **headed(returns(
+    EnhancementDocument, 202, "Enhancement started (or, with `wait=true`, still running at `timeout`)",
+    responses={200: {"model": EnhancementDocument, "description": "With `wait=true`: it ended within `timeout`"}},
+    unavailable=UNAVAILABLE),
+    "Location"))
 async def enhance(body: EnhanceBody, client: ClientDep, settings: SettingsDep,
                   principal: Annotated[Principal, Depends(require("workflows:run"))],
                   pr_number: Annotated[int, Path(ge=1, le=10**9)],
@@ -62,7 +71,7 @@ async def enhance(body: EnhanceBody, client: ClientDep, settings: SettingsDep,
                         headers={"Location": links["self"]})
 
 
-@router.get("/enhancements/{enhance_id}")
+@router.get("/enhancements/{enhance_id}", **returns(EnhancementDocument))
 async def get_enhancement(enhance_id: str,
                           principal: Annotated[Principal, Depends(require("workflows:read"))]) -> dict:
     state = await asyncio.to_thread(service.get_enhancement, enhance_id, principal.caller)

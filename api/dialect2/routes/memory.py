@@ -10,14 +10,22 @@ from fastapi.responses import JSONResponse
 
 from api.common.deps import Principal, SettingsDep, require
 from api.common.memory import IfMatch, ServiceDep, caller_of, etag, if_match_version, tag_list
+from api.common.openapi import returns
 from api.dialect2.presenters import memory as present
-from api.dialect2.schemas.memory import StoreBody
+from api.dialect2.schemas.documents import Document
+from api.dialect2.schemas.envelopes import errors, headed
+from api.dialect2.schemas.memory import MemorySearchDocument, StoreBody, StoredEntry
 
 router = APIRouter(prefix="/api/v2/memory", tags=["memory"])
 MAX_PAGE_SIZE = 100
 
 
-@router.post("", status_code=201)
+@router.post("", **headed(returns(Document[StoredEntry], 201, "Stored (a new key, or a new version of it)",
+                                  responses=errors(
+                                      e409="The key is held privately by another user, or too many concurrent writes "
+                                           "to it (CONFLICT)",
+                                      e412="`If-Match` names another version than the current one")),
+                          "ETag"))
 def store_memory(body: StoreBody, service: ServiceDep, settings: SettingsDep,
                  principal: Annotated[Principal, Depends(require("memory:write"))],
                  if_match: IfMatch = None) -> JSONResponse:
@@ -26,7 +34,7 @@ def store_memory(body: StoreBody, service: ServiceDep, settings: SettingsDep,
     return JSONResponse(present.stored(entry), status_code=201, headers=etag(entry))
 
 
-@router.get("/search")
+@router.get("/search", **returns(MemorySearchDocument))
 def search_memory(
     service: ServiceDep, principal: Annotated[Principal, Depends(require("memory:read"))],
     q: Annotated[str | None, Query(max_length=500, description='words, "phrases", prefix*, OR, -not')] = None,

@@ -9,15 +9,21 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 
 from api.common.deps import ClientDep, Principal, SettingsDep, require
+from api.common.openapi import returns
 from api.dialect2.jsonapi import ok
 from api.dialect2.presenters import neural as present
-from api.dialect2.schemas.neural import PredictBody, TrainBody
+from api.dialect2.schemas.documents import Document
+from api.dialect2.schemas.envelopes import UNAVAILABLE, errors, headed
+from api.dialect2.schemas.neural import PredictBody, PredictionResult, TrainBody, TrainingDocument
 from core.neural import service
 
 router = APIRouter(prefix="/api/v2/neural", tags=["neural"])
 
 
-@router.post("/train", status_code=202)
+@router.post("/train", **headed(returns(TrainingDocument, 202, "Training started: follow `links.status`",
+                                         responses=errors(e404="`modelId` names no model (RESOURCE_NOT_FOUND)"),
+                                         unavailable=UNAVAILABLE),
+                                 "Location"))
 async def train(body: TrainBody, client: ClientDep, settings: SettingsDep,
                 principal: Annotated[Principal, Depends(require("neural:train"))]) -> JSONResponse:
     """Starts a training; samples that cannot be learnt (no inputs, differing outputs, one class only) are a 400.
@@ -28,7 +34,7 @@ async def train(body: TrainBody, client: ClientDep, settings: SettingsDep,
                         headers={"Location": links["status"]})
 
 
-@router.get("/training/{training_id}")
+@router.get("/training/{training_id}", **returns(TrainingDocument))
 async def get_training(training_id: str,
                        principal: Annotated[Principal, Depends(require("neural:read"))]) -> dict:
     """Live progress (`currentEpoch`, `loss`, held-out `validation`, `estimatedTime`), then the held-out figures
@@ -37,7 +43,8 @@ async def get_training(training_id: str,
     return ok(present.training(state), links=present.training_links(state.id))
 
 
-@router.post("/predict")
+@router.post("/predict", **returns(Document[PredictionResult], responses=errors(
+    e404="No such model, or no such version of it (RESOURCE_NOT_FOUND)")))
 async def predict(body: PredictBody, settings: SettingsDep,
                   principal: Annotated[Principal, Depends(require("neural:read"))]) -> dict:
     """An unknown model (or version) is a 404; an input missing features the model was trained on is a 400 naming

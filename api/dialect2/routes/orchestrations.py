@@ -10,10 +10,16 @@ from fastapi.responses import JSONResponse
 
 from api.common.deps import ClientDep, Principal, SettingsDep, require
 from api.common.fields import fields_named
-from api.common.openapi import CONFLICT
+from api.common.openapi import returns
 from api.dialect2.jsonapi import ok
 from api.dialect2.presenters import orchestrations as present
-from api.dialect2.schemas.orchestrations import FIELDS, OrchestrateBody
+from api.dialect2.schemas.envelopes import UNAVAILABLE, errors, headed
+from api.dialect2.schemas.orchestrations import (
+    FIELDS,
+    OrchestrateBody,
+    OrchestrationAcceptedDocument,
+    OrchestrationDocument,
+)
 from core.orchestrations import service
 
 router = APIRouter(tags=["orchestrations"])
@@ -24,7 +30,10 @@ def _websocket_base(request: Request) -> str:
     return f"{scheme}://{request.url.netloc}"
 
 
-@router.post("/api/v2/tasks/orchestrate", status_code=202, responses=CONFLICT)
+@router.post("/api/v2/tasks/orchestrate", **headed(returns(
+    OrchestrationAcceptedDocument, 202, "Accepted: planned, follow `links.status`", responses=errors(
+        e404="`swarmId` names no swarm (RESOURCE_NOT_FOUND)",
+        e409="The swarm is terminated (CONFLICT)"), unavailable=UNAVAILABLE), "Location"))
 async def orchestrate(body: OrchestrateBody, request: Request, client: ClientDep, settings: SettingsDep,
                       principal: Annotated[Principal, Depends(require("tasks:execute"))]) -> JSONResponse:
     """Phases run in order; each phase's agent slots run as tasks on agents of `swarmId` (by type and
@@ -40,7 +49,7 @@ async def orchestrate(body: OrchestrateBody, request: Request, client: ClientDep
                         status_code=202, headers={"Location": location})
 
 
-@router.get("/api/v2/orchestrations/{orchestration_id}")
+@router.get("/api/v2/orchestrations/{orchestration_id}", **returns(OrchestrationDocument, unavailable=UNAVAILABLE))
 async def get_orchestration(orchestration_id: str, request: Request, client: ClientDep,
                             principal: Annotated[Principal, Depends(require("tasks:read"))]) -> dict:
     """Phases, assigned agents, tasks, progress and timeline (live while it runs). Task outputs and errors are null
@@ -50,7 +59,9 @@ async def get_orchestration(orchestration_id: str, request: Request, client: Cli
               links=present.links(orchestration_id, _websocket_base(request)))
 
 
-@router.post("/api/v2/orchestrations/{orchestration_id}/cancel", responses=CONFLICT)
+@router.post("/api/v2/orchestrations/{orchestration_id}/cancel", **returns(
+    OrchestrationDocument, description="Cancelled", responses=errors(e409="It has already ended (CONFLICT)"),
+    unavailable=UNAVAILABLE))
 async def cancel_orchestration(orchestration_id: str, request: Request, client: ClientDep,
                                principal: Annotated[Principal, Depends(require("tasks:execute"))]) -> dict:
     """Owner or admin: every running task is stopped by its agent (workspace rolled back), the phases left are

@@ -12,12 +12,26 @@ from fastapi.responses import JSONResponse
 from api.common.deps import ClientDep, Principal, SettingsDep, list_params_v2, require
 from api.common.fields import fields_named
 from api.common.ids import checked
-from api.common.openapi import CONFLICT
+from api.common.openapi import returns
 from api.dialect2.jsonapi import ok, paged, resource_id, resource_type
 from api.dialect2.presenters import agents as present_agent
 from api.dialect2.presenters import swarms as present
 from api.dialect2.presenters import tasks as present_task
-from api.dialect2.schemas.swarms import CREATE_FIELDS, PATCH_FIELDS, StopBody, SwarmDocument, SwarmPatchDocument
+from api.dialect2.schemas.agents import AgentObject
+from api.dialect2.schemas.documents import Document, ListDocument, RelationshipDocument
+from api.dialect2.schemas.envelopes import UNAVAILABLE, CreatedDocument, errors, headed
+from api.dialect2.schemas.swarms import (
+    CREATE_FIELDS,
+    PATCH_FIELDS,
+    OperationStartedDocument,
+    StopBody,
+    SwarmDetailDocument,
+    SwarmDocument,
+    SwarmListDocument,
+    SwarmObject,
+    SwarmPatchDocument,
+)
+from api.dialect2.schemas.tasks import TaskObject
 from core.access import Caller
 from core.agents import agents, lookup, swarms, tasks
 from core.agents.state import SwarmState
@@ -26,6 +40,8 @@ from core.listing import PageRequest
 router = APIRouter(prefix="/api/v2/swarms", tags=["swarms"])
 
 INCLUDES = ("agents", "tasks")
+# PATCH, start, stop: a terminated swarm, or a type/id that is not this swarm's
+STATE_CONFLICT = errors(e409="The swarm's state does not allow this, or `data.type`/`data.id` do not match (CONFLICT)")
 
 
 def _includes(raw: str | None) -> list[str]:
@@ -54,7 +70,7 @@ def _compound(states: list[SwarmState], include: list[str],
     return data, included
 
 
-@router.get("")
+@router.get("", **returns(SwarmListDocument))
 def list_swarms(page: Annotated[PageRequest, Depends(list_params_v2(include=INCLUDES, filters=swarms.FILTERABLE))],
                 principal: Annotated[Principal, Depends(require("swarms:read"))]) -> dict:
     """Filters: `filter[status]`, `filter[topology]`, `filter[strategy]`. Sort: `createdAt`, `name`, `status`,
@@ -64,7 +80,8 @@ def list_swarms(page: Annotated[PageRequest, Depends(list_params_v2(include=INCL
     return paged(data, result, "/api/v2/swarms", included=included if page.include else None)
 
 
-@router.post("", status_code=201)
+@router.post("", **headed(returns(CreatedDocument[SwarmObject], 201, "The swarm, initializing",
+                                      unavailable=UNAVAILABLE), "Location"))
 async def create_swarm(body: SwarmDocument, client: ClientDep, settings: SettingsDep,
                        principal: Annotated[Principal, Depends(require("swarms:manage"))]) -> JSONResponse:
     """The swarm and the agents it spawns are yours; `sharedWith` names users who may submit tasks into it (and
@@ -78,7 +95,7 @@ async def create_swarm(body: SwarmDocument, client: ClientDep, settings: Setting
                         headers={"Location": location})
 
 
-@router.get("/{swarm_id}")
+@router.get("/{swarm_id}", **returns(SwarmDetailDocument, unavailable=UNAVAILABLE))
 async def get_swarm(
     swarm_id: str, client: ClientDep, principal: Annotated[Principal, Depends(require("swarms:read"))],
     include: Annotated[str | None, Query(max_length=200, description="agents, tasks (comma-separated)")] = None,
@@ -91,7 +108,7 @@ async def get_swarm(
     return {**ok(data[0]), "included": included}
 
 
-@router.patch("/{swarm_id}", responses=CONFLICT)
+@router.patch("/{swarm_id}", **returns(Document[SwarmObject], responses=STATE_CONFLICT, unavailable=UNAVAILABLE))
 async def update_swarm(swarm_id: str, body: SwarmPatchDocument, client: ClientDep,
                        principal: Annotated[Principal, Depends(require("swarms:manage"))]) -> dict:
     """The swarm's owner or an admin (403 otherwise); `sharedWith` replaces the current list."""
@@ -103,7 +120,9 @@ async def update_swarm(swarm_id: str, body: SwarmPatchDocument, client: ClientDe
     return ok(present.swarm(state, detail=True))
 
 
-@router.post("/{swarm_id}/start", status_code=202, responses=CONFLICT)
+@router.post("/{swarm_id}/start", **headed(returns(OperationStartedDocument, 202, "Accepted: follow `links.status`",
+                                                   responses=STATE_CONFLICT, unavailable=UNAVAILABLE),
+                                           "Location"))
 async def start_swarm(swarm_id: str, client: ClientDep,
                       principal: Annotated[Principal, Depends(require("swarms:manage"))]) -> JSONResponse:
     """Start or resume: accepted at once; the operation (`links.status`) succeeds when the swarm is active."""
@@ -113,7 +132,9 @@ async def start_swarm(swarm_id: str, client: ClientDep,
     return JSONResponse(ok(data, links=links), status_code=202, headers={"Location": links["status"]})
 
 
-@router.post("/{swarm_id}/stop", status_code=202, responses=CONFLICT)
+@router.post("/{swarm_id}/stop", **headed(returns(OperationStartedDocument, 202, "Accepted: follow `links.status`",
+                                                  responses=STATE_CONFLICT, unavailable=UNAVAILABLE),
+                                          "Location"))
 async def stop_swarm(swarm_id: str, client: ClientDep,
                      principal: Annotated[Principal, Depends(require("swarms:manage"))],
                      body: Annotated[StopBody | None, Body()] = None) -> JSONResponse:
@@ -128,7 +149,8 @@ async def stop_swarm(swarm_id: str, client: ClientDep,
     return JSONResponse(ok(data, links=links), status_code=202, headers={"Location": links["status"]})
 
 
-@router.delete("/{swarm_id}", status_code=204, responses=CONFLICT)
+@router.delete("/{swarm_id}", status_code=204,
+               responses={**errors(e409="Tasks are queued or running and no `force` (CONFLICT)"), **UNAVAILABLE})
 async def delete_swarm(swarm_id: str, client: ClientDep,
                        principal: Annotated[Principal, Depends(require("swarms:manage"))],
                        force: Annotated[bool, Query(description="delete even with queued or running tasks")] = False,
@@ -145,7 +167,7 @@ def _known(swarm_id: str) -> str:
     return swarm_id
 
 
-@router.get("/{swarm_id}/agents")
+@router.get("/{swarm_id}/agents", **returns(ListDocument[AgentObject]))
 def swarm_agents(swarm_id: str, page: Annotated[PageRequest, Depends(list_params_v2(filters=agents.FILTERABLE))],
 
                  principal: Annotated[Principal, Depends(require("agents:read"))]) -> dict:
@@ -154,7 +176,7 @@ def swarm_agents(swarm_id: str, page: Annotated[PageRequest, Depends(list_params
     return paged([present_agent.agent(a) for a in result.items], result, f"/api/v2/swarms/{swarm_id}/agents")
 
 
-@router.get("/{swarm_id}/tasks")
+@router.get("/{swarm_id}/tasks", **returns(ListDocument[TaskObject]))
 def swarm_tasks(swarm_id: str, page: Annotated[PageRequest, Depends(list_params_v2(filters=tasks.FILTERABLE))],
 
                 principal: Annotated[Principal, Depends(require("tasks:read"))]) -> dict:
@@ -164,7 +186,7 @@ def swarm_tasks(swarm_id: str, page: Annotated[PageRequest, Depends(list_params_
     return paged([present_task.task(t) for t in result.items], result, f"/api/v2/swarms/{swarm_id}/tasks")
 
 
-@router.get("/{swarm_id}/relationships/agents")
+@router.get("/{swarm_id}/relationships/agents", **returns(RelationshipDocument, unavailable=UNAVAILABLE))
 async def agents_relationship(swarm_id: str, client: ClientDep,
                               _: Annotated[Principal, Depends(require("swarms:read"))]) -> dict:
     """The linkage of the swarm's live agents (JSON:API relationship object)."""
@@ -173,7 +195,7 @@ async def agents_relationship(swarm_id: str, client: ClientDep,
     return {"success": True, **present.relationship(swarm_id, "agents", live, len(live))}
 
 
-@router.get("/{swarm_id}/relationships/tasks")
+@router.get("/{swarm_id}/relationships/tasks", **returns(RelationshipDocument))
 def tasks_relationship(swarm_id: str, principal: Annotated[Principal, Depends(require("swarms:read"))]) -> dict:
     """The linkage of the swarm's tasks, oldest first (at most `swarms.MAX_MEMBERS`; `meta.count` is the total)."""
     members, total = swarms.swarm_tasks(_known(swarm_id), caller=principal.caller)

@@ -11,10 +11,12 @@ from fastapi.responses import JSONResponse
 from api.common.deps import ClientDep, Principal, SettingsDep, require
 from api.common.fields import fields_named
 from api.common.ids import checked
-from api.common.openapi import CONFLICT
+from api.common.openapi import returns
 from api.dialect2.jsonapi import ok, resource_type
 from api.dialect2.presenters import tasks as present
-from api.dialect2.schemas.tasks import CREATE_FIELDS, TaskDocument
+from api.dialect2.schemas.documents import Document
+from api.dialect2.schemas.envelopes import UNAVAILABLE, CreatedDocument, errors, headed
+from api.dialect2.schemas.tasks import CREATE_FIELDS, TaskDocument, TaskObject, TaskResultsDocument
 from core.agents import agents, tasks
 from core.agents.state import AgentState
 from core.errors import NotFound
@@ -22,7 +24,10 @@ from core.errors import NotFound
 router = APIRouter(prefix="/api/v2/tasks", tags=["tasks"])
 
 
-@router.post("", status_code=201, responses=CONFLICT)
+@router.post("", **headed(returns(CreatedDocument[TaskObject], 201, "The task", responses=errors(
+    e404="`relationships.swarm` or `relationships.assignedAgent` names none (RESOURCE_NOT_FOUND)",
+    e409="The swarm or agent is terminated, or `data.type` is not `task` (CONFLICT)"),
+    unavailable=UNAVAILABLE), "Location"))
 async def create_task(body: TaskDocument, client: ClientDep, settings: SettingsDep,
                       principal: Annotated[Principal, Depends(require("tasks:execute"))]) -> JSONResponse:
     """In a swarm (`relationships.swarm`) the swarm assigns it; with `relationships.assignedAgent` it goes to that
@@ -38,7 +43,7 @@ async def create_task(body: TaskDocument, client: ClientDep, settings: SettingsD
                         headers={"Location": location})
 
 
-@router.get("/{task_id}")
+@router.get("/{task_id}", **returns(Document[TaskObject], unavailable=UNAVAILABLE))
 async def get_task(task_id: str, client: ClientDep,
                    principal: Annotated[Principal, Depends(require("tasks:read"))]) -> dict:
     """`requirements`, `error` and `progressMessage` are null (named in `meta.redacted`) unless the task is yours,
@@ -46,7 +51,7 @@ async def get_task(task_id: str, client: ClientDep,
     return ok(present.task(await tasks.get_task(client, checked("task", task_id), caller=principal.caller)))
 
 
-@router.get("/{task_id}/results")
+@router.get("/{task_id}/results", **returns(TaskResultsDocument, unavailable=UNAVAILABLE))
 async def task_results(task_id: str, client: ClientDep,
                        principal: Annotated[Principal, Depends(require("tasks:read"))]) -> dict:
     """What the task produced, measured in its workspace; `result` is null until it has finished — or when the

@@ -1,6 +1,6 @@
 """`POST /api/v2/neural/train` and `POST /api/v2/neural/predict`: the spec's bodies (plain objects, not resource
 documents), camelCase; `trainingData.source`, `configuration.hiddenLayers`, `modelId` and `sharedWith` on train
-and `version` on predict are ours."""
+and `version` on predict are ours. Then the trainings and predictions the routes answer."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.common.values import Usernames
+from api.dialect2.schemas.documents import Document, _Open
 from core.neural.models import (
     MAX_EPOCHS,
     MAX_LAYERS,
@@ -16,6 +17,7 @@ from core.neural.models import (
     LayerSize,
     Sample,
     TrainingConfig,
+    TrainingStatus,
     TrainRequest,
 )
 
@@ -76,3 +78,101 @@ class PredictBody(BaseModel):
     modelId: str = Field(min_length=1, max_length=200)
     version: int | None = Field(default=None, ge=1, description="a version number; the latest when absent")
     input: dict[str, Any]
+
+
+# ---- what the API answers (api/dialect2/presenters/neural.py) ---------------------------------------------
+
+
+class ConfusionMatrix(_Open):
+    labels: list[str] | None = Field(description="The classes, in the matrix's row and column order")
+    matrix: list[list[int]] | None = Field(description="Rows: actual class, columns: predicted")
+
+
+class HeldOutFigures(_Open):
+    """One output's figures on the held-out split: `accuracy` and `confusionMatrix` for a categorical output,
+    `mae` and `r2` for a numeric one."""
+
+    output: str = Field(examples=["optimalStrategy"])
+    task: Literal["classification", "regression"]
+    heldOut: int = Field(description="Rows the network never trained on")
+    accuracy: float | None = None
+    confusionMatrix: ConfusionMatrix | None = None
+    mae: float | None = None
+    r2: float | None = None
+
+
+class TrainedModel(_Open):
+    modelId: str = Field(examples=["model-01J00000000000000000000000"])
+    version: str | None = Field(description="Null until the training registered it", examples=["1"])
+
+
+class Training(_Open):
+    """A training (`train-…`): live progress, then the held-out figures and the model version."""
+
+    trainingId: str = Field(examples=["train-01J00000000000000000000000"])
+    status: TrainingStatus
+    estimatedTime: float | None = Field(description="Seconds left; null until two epochs were timed",
+                                        examples=[300])
+    currentEpoch: int = Field(examples=[0])
+    totalEpochs: int = Field(examples=[100])
+    patternType: str = Field(examples=["coordination"])
+    source: str = Field(description="`samples` or `history`")
+    samples: int | None
+    loss: float | None
+    validation: dict[str, float] = Field(description="Per output: accuracy or R², on the held-out split")
+    epochTime: float | None = Field(description="Seconds per epoch")
+    attempt: int
+    resumedFromEpoch: int | None
+    model: TrainedModel
+    heldOutMetrics: list[HeldOutFigures]
+    accuracy: float | None = Field(description="Mean held-out accuracy of the categorical outputs")
+    trainingTime: float | None = Field(description="seconds")
+    error: str | None
+    owner: str | None
+    createdAt: str
+    startedAt: str | None
+    completedAt: str | None
+    updatedAt: str | None
+
+
+class TrainingLinks(_Open):
+    status: str = Field(examples=["/api/v2/neural/training/train-01J00000000000000000000000"])
+    websocket: str = Field(examples=["/v2/ws/training/train-01J00000000000000000000000"])
+
+
+class TrainingDocument(Document[Training]):
+    links: TrainingLinks  # type: ignore[assignment]
+
+
+class PredictedValues(_Open):
+    """One entry per output the model learnt, named as in its training samples, then these two."""
+
+    confidenceScore: float | None = Field(examples=[0.89])
+    reasoning: list[str]
+
+
+class FeatureContribution(_Open):
+    feature: str
+    output: str
+    effect: float = Field(description="How much the feature moved the output (probability, or the output's units)")
+
+
+class PredictionModelInfo(_Open):
+    modelId: str
+    version: str
+    lastTrained: str | None
+    lastTrainined: str | None = Field(description="The spec's spelling of `lastTrained`")
+    accuracy: float | None
+    trainingTime: float = Field(description="seconds")
+    samples: int
+    epochs: int
+    heldOutMetrics: list[HeldOutFigures]
+
+
+class PredictionResult(_Open):
+    """`POST /api/v2/neural/predict`."""
+
+    prediction: PredictedValues
+    probabilities: dict[str, dict[str, float]] = Field(description="Per categorical output: class → probability")
+    featureContributions: list[FeatureContribution]
+    modelInfo: PredictionModelInfo

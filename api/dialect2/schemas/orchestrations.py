@@ -1,5 +1,5 @@
 """`POST /api/v2/tasks/orchestrate`: the spec's body (plain, not a JSON:API resource object, as the spec shows it).
-Durations are seconds, as in the spec's example (`duration: 3600`)."""
+Durations are seconds, as in the spec's example (`duration: 3600`). Then the orchestration bodies the routes answer."""
 
 from __future__ import annotations
 
@@ -8,7 +8,16 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.common.values import Usernames
-from core.orchestrations.models import OrchestrationStrategy, PhaseSpec, SlotTask
+from api.dialect2.schemas.documents import Document, _Open
+from api.dialect2.schemas.envelopes import MaybeRedactedMeta
+from core.agents.models import TaskStatus
+from core.orchestrations.models import (
+    OrchestrationStatus,
+    OrchestrationStrategy,
+    PhaseSpec,
+    PhaseStatus,
+    SlotTask,
+)
 from core.orchestrations.service import OrchestrationCreate
 
 EXAMPLE = {
@@ -76,3 +85,123 @@ class OrchestrateBody(BaseModel):
                                    max_duration_s=r.constraints.maxDuration,
                                    required_capabilities=r.constraints.requiredCapabilities, swarm_id=self.swarmId,
                                    agent_config=self.agentConfig, shared_with=self.sharedWith)
+
+
+# ---- what the API answers (api/dialect2/presenters/orchestrations.py) -------------------------------------
+
+ESTIMATE_SOURCE = ("Where the estimate comes from: `history` (measured similar tasks), `declared` (the phases' "
+                   "durations), `mixed`, or `none` (no estimate)")
+
+
+class SlotAgent(_Open):
+    agentId: str
+    agentType: str = Field(examples=["coder"])
+    spawned: bool = Field(description="Spawned for this orchestration (released when it ends)")
+
+
+class PlannedPhase(_Open):
+    phaseId: str = Field(examples=["ph-1"])
+    name: str = Field(examples=["architecture"])
+    status: PhaseStatus
+    assignedAgents: list[SlotAgent]
+
+
+class OrchestrationAccepted(_Open):
+    """The 202 of `POST /api/v2/tasks/orchestrate`: the plan, and the estimate."""
+
+    orchestrationId: str
+    status: OrchestrationStatus
+    phases: list[PlannedPhase]
+    estimatedCompletion: str | None = Field(examples=["2025-07-23T20:00:00Z"])
+    estimateSource: str = Field(description=ESTIMATE_SOURCE, examples=["declared"])
+
+
+class OrchestrationLinks(_Open):
+    self: str
+    status: str = Field(examples=["/api/v2/orchestrations/orch-01J00000000000000000000000"])
+    cancel: str
+    websocket: str = Field(examples=["wss://api.example.com/v2/ws/orchestrations/orch-01J00000000000000000000000"])
+
+
+class OrchestrationAcceptedDocument(Document[OrchestrationAccepted]):
+    links: OrchestrationLinks  # type: ignore[assignment]
+
+
+class SlotTaskOut(_Open):
+    """One agent slot's task; `output` and `error` are null when withheld (named in `meta.redacted`)."""
+
+    taskId: str
+    attempts: list[str] = Field(description="Task ids run for the slot, oldest first")
+    agentId: str
+    agentType: str
+    description: str | None
+    status: TaskStatus
+    progress: float
+    error: str | None
+    output: str | None
+    filesCreated: list[str]
+    filesChanged: list[str]
+    executionTime: int | None = Field(description="ms")
+    startedAt: str | None
+    completedAt: str | None
+    links: dict[str, str]
+
+
+class PhaseOut(_Open):
+    phaseId: str
+    name: str
+    status: PhaseStatus
+    progress: float = Field(description="Its slots that have ended (0–1)")
+    duration: float | None = Field(description="The phase's timeout as submitted, seconds")
+    estimatedDuration: float | None = Field(description="seconds")
+    estimateSource: str = Field(description=ESTIMATE_SOURCE)
+    startedAt: str | None
+    completedAt: str | None
+    error: str | None
+    assignedAgents: list[SlotAgent]
+    tasks: list[SlotTaskOut]
+
+
+class SpawnedAgents(_Open):
+    spawned: list[str] = Field(description="Agents started for it")
+    released: list[str] = Field(description="… and released again")
+
+
+class ConstraintsOut(_Open):
+    maxDuration: float | None = Field(description="seconds")
+    requiredCapabilities: list[str]
+
+
+class OrchestrationTimeline(_Open):
+    createdAt: str
+    startedAt: str | None
+    completedAt: str | None
+    cancelledAt: str | None
+    cancelledBy: str | None
+    updatedAt: str | None
+
+
+class Orchestration(_Open):
+    """`GET /api/v2/orchestrations/{id}` (live while it runs) and the answer of its cancel."""
+
+    orchestrationId: str
+    task: str
+    status: OrchestrationStatus
+    strategy: OrchestrationStrategy
+    swarmId: str | None
+    owner: str | None
+    sharedWith: list[str]
+    progress: float = Field(description="Ended slots over all slots (0–1)")
+    currentPhase: str | None = Field(description="The running phase's id")
+    phases: list[PhaseOut]
+    agents: SpawnedAgents
+    constraints: ConstraintsOut
+    estimatedCompletion: str | None
+    estimateSource: str = Field(description=ESTIMATE_SOURCE)
+    error: str | None
+    timeline: OrchestrationTimeline
+
+
+class OrchestrationDocument(Document[Orchestration]):
+    meta: MaybeRedactedMeta
+    links: OrchestrationLinks  # type: ignore[assignment]
