@@ -30,6 +30,7 @@ from githubkit import (
     UnauthAuthStrategy,
 )
 from githubkit.cache import MemCacheStrategy
+from githubkit.exception import RequestFailed
 from temporalio.exceptions import ApplicationError
 
 from activities.egress import GuardedTransport
@@ -101,8 +102,15 @@ async def installation_id(settings: Settings, found: App, repository: str) -> in
     if cached is not None and cached[0] > time.monotonic():
         return cached[1]
     owner, name = repository.split("/", 1)
-    async with _github(settings, AppAuthStrategy(found.app_id, found.private_key), found) as gh:
-        answer = (await gh.arequest("GET", f"/repos/{owner}/{name}/installation")).json()
+    try:
+        async with _github(settings, AppAuthStrategy(found.app_id, found.private_key), found) as gh:
+            answer = (await gh.arequest("GET", f"/repos/{owner}/{name}/installation")).json()
+    except RequestFailed as err:
+        if err.response.status_code != 404:
+            raise
+        raise ApplicationError(f"the GitHub App {found.app_id} is not installed on {repository} (GitHub answered "
+                               "404 to GET /repos/{owner}/{repo}/installation)", type="GitHubError",
+                               non_retryable=True) from None
     number = int(answer["id"])
     _installations[key] = (time.monotonic() + INSTALLATION_TTL_S, number)
     return number

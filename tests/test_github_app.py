@@ -113,9 +113,9 @@ async def test_an_analysis_as_a_github_app(api: httpx.AsyncClient, app_github: A
 
     # the installation was looked up as the App (a verified JWT), then tokens limited to this repository were issued:
     # one for githubkit's REST calls, one for git with `contents: read` only
-    assert ("GET", f"/repos/{REPOSITORY}/installation") in {(m, p) for m, p, _ in fake.requests}
-    assert fake.jwts and all(auth == f"Bearer {jwt}" for m, p, auth in fake.requests for jwt in [fake.jwts[0]]
-                             if p == f"/repos/{REPOSITORY}/installation")
+    lookups = [auth for method, path, auth in fake.requests
+               if (method, path) == ("GET", f"/repos/{REPOSITORY}/installation")]
+    assert lookups and all(auth in {f"Bearer {jwt}" for jwt in fake.jwts} for auth in lookups), lookups
     git_tokens = [t for t in fake.issued if t.permissions == {"contents": "read"}]
     rest_tokens = [t for t in fake.issued if not t.permissions]
     assert git_tokens and rest_tokens and all(t.repositories == ["planted"] for t in fake.issued)
@@ -211,7 +211,8 @@ async def test_a_repository_the_app_is_not_installed_on(api: httpx.AsyncClient, 
     reset_settings()
     started = (await api.post("/api/v2/github/repos/analyze", json={"repository": "octo-org/elsewhere"})).json()
     failed = (await poll(api, started["links"]["results"], finished, timeout=60, interval=0.2))["data"]
-    assert failed["status"] == "failed" and "404" in failed["error"], failed
+    assert failed["status"] == "failed" and f"App {APP_ID} is not installed on octo-org/elsewhere" in failed["error"]
+    assert "404" in failed["error"], failed
     assert not app_github.fake.issued
     assert_nothing_leaks("the answer", json.dumps(failed), app_github.secrets())
 
