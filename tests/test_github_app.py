@@ -243,6 +243,13 @@ def test_app_settings_redaction_and_status_states(tmp_path: Path) -> None:
     assert installation not in redacted and STALE_TOKEN not in redacted and private.splitlines()[3] not in redacted
     assert redacted.startswith("fatal: ***")
     assert repr(one_line).count(private.splitlines()[1]) == 0
+    # diagnostics and /api/system/config redact the key too, line by line, inline or from its file
+    from core.system.redact import REDACTED, redact_text, secret_values
+    key_file = tmp_path / "app.pem"
+    key_file.write_text(private)
+    for settings in (one_line, Settings(github_app_id=APP_ID, github_app_private_key_file=key_file)):
+        log_tail = f"worker: could not sign with {private.splitlines()[2]}"
+        assert redact_text(log_tail, secret_values(settings)) == f"worker: could not sign with {REDACTED}"
 
     assert commit_status(0, 0, []) == ("success", "0 issue(s), 0 recommendation(s) on changed lines")
     assert commit_status(1, 2, [])[0] == "failure" and commit_status(0, 1, [])[0] == "failure"
