@@ -11,6 +11,7 @@ from activities.github import (
     github_coverage,
     github_fetch_pull,
     github_post_review,
+    github_post_status,
     github_push,
     github_run_analyzer,
     github_update_pull,
@@ -31,6 +32,6 @@ ALL = [execute_command, http_request, deploy, notify, send_notifications, record
        open_workflows, resolve_child_run, prepare_rerun_workspace, store_artifacts, sweep_expired_artifacts,
        sync_source, sample_host_metrics, build_diagnostics, gather_handover, train_model, github_checkout,
        github_run_analyzer, github_cleanup, github_fetch_pull, github_post_review, github_coverage, github_push,
-       github_update_pull]
+       github_update_pull, github_post_status]
 
 __all__ = ["ALL"]

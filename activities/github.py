@@ -1,10 +1,11 @@
-"""GitHub's side effects: REST calls through githubkit (token and base URL from the server's settings, every
-connection through the egress guard), a shallow checkout with the git CLI inside the sandbox (the token as an
-`http.extraHeader`, exactly as git sources do: core/sources/git.py), and the analyzers run inside the sandbox on
-that checkout (`python -m ruff|lizard|bandit|detect_secrets` from the worker's own environment, no network).
+"""GitHub's side effects: REST calls through githubkit (credentials and base URL from the server's settings:
+activities/github_auth.py — a GitHub App's installation or the token; every connection through the egress guard), a
+shallow checkout with the git CLI inside the sandbox (the token as an `http.extraHeader`, exactly as git sources
+do: core/sources/git.py), and the analyzers run inside the sandbox on that checkout (`python -m
+ruff|lizard|bandit|detect_secrets` from the worker's own environment, no network).
 
-The token never leaves these functions except as a request header: errors are redacted, and nothing returned
-(which lands in Temporal's history, events and responses) carries it."""
+Tokens and the App's key never leave these functions except as request headers: errors are redacted, and nothing
+returned (which lands in Temporal's history, events and responses) carries them."""
 
 from __future__ import annotations
 
@@ -17,14 +18,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from githubkit import GitHub, TokenAuthStrategy, UnauthAuthStrategy
 from githubkit.exception import RequestFailed
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities import github_auth as auth
 from activities import sandbox as sandboxing
 from activities.command import run_process
-from activities.egress import EgressRefused, GuardedTransport, resolve_checked
+from activities.egress import EgressRefused, resolve_checked
 from activities.environment import base_environment
 from core import names
 from core.github import findings as normalise
@@ -41,6 +42,8 @@ from core.github.contracts import (
     PushResult,
     ReviewPosted,
     ReviewRequest,
+    StatusPosted,
+    StatusRequest,
     UpdatePullRequest,
 )
 from core.github.models import Checkout, Finding, ToolRun
@@ -54,39 +57,43 @@ PACKAGES = {"ruff": "ruff", "lizard": "lizard", "lizard-duplicates": "lizard", "
 EXCLUDED = (".git", "node_modules", ".venv", "venv", "__pycache__")
 
 
-def _token(settings: Settings) -> str | None:
-    return settings.github_token.get_secret_value() if settings.github_token else None
-
-
-def _client(settings: Settings) -> GitHub:
-    token = _token(settings)
-    return GitHub(TokenAuthStrategy(token) if token else UnauthAuthStrategy(),
-                  base_url=settings.github_api_url.rstrip("/") + "/", async_transport=GuardedTransport(),
-                  follow_redirects=False, http_cache=False, auto_retry=False, timeout=30.0)
-
-
 def _failure(err: Exception, what: str, settings: Settings) -> ApplicationError:
     """A GitHub error as a message safe to record: status and GitHub's message, redacted, never the headers."""
+    if isinstance(err, ApplicationError):  # already worded (a half-configured App)
+        return err
     if isinstance(err, RequestFailed):
         status = err.response.status_code
         try:
             message = str(err.response.json().get("message", ""))
         except ValueError:
             message = ""
-        text = git.redact(f"{what}: GitHub answered {status} {message}".strip(), _token(settings))
+        text = auth.redact_all(f"{what}: GitHub answered {status} {message}".strip(), settings)
         # 4xx will not get better by retrying (a missing repository, no access, an invalid review)
         return ApplicationError(text, type="GitHubError", non_retryable=400 <= status < 500 and status != 429)
     if isinstance(err, EgressRefused):
         return ApplicationError(f"{what}: {err}", type="EgressRefused", non_retryable=True)
-    return ApplicationError(git.redact(f"{what}: {type(err).__name__}: {err}", _token(settings)), type="GitHubError")
+    return ApplicationError(auth.redact_all(f"{what}: {type(err).__name__}: {err}", settings), type="GitHubError")
 
 
-async def _get(settings: Settings, path: str, what: str, params: dict | None = None) -> Any:
+async def _call(settings: Settings, repository: str, method: str, path: str, what: str, *,
+                params: dict | None = None, json: dict | None = None) -> Any:
+    """One REST call acting for `repository` (as the App's installation on it, or with the token)."""
     try:
-        async with _client(settings) as gh:
-            return (await gh.arequest("GET", path, params=params)).json()
+        async with await auth.client(settings, repository) as gh:
+            return (await gh.arequest(method, path, params=params, json=json)).json()
     except Exception as err:  # noqa: BLE001 - every failure redacted
         raise _failure(err, what, settings) from None
+
+
+async def _get(settings: Settings, repository: str, path: str, what: str, params: dict | None = None) -> Any:
+    return await _call(settings, repository, "GET", path, what, params=params)
+
+
+async def _git_token(settings: Settings, repository: str, *, write: bool = False) -> str | None:
+    try:
+        return await auth.git_token(settings, repository, write=write)
+    except Exception as err:  # noqa: BLE001 - every failure redacted
+        raise _failure(err, f"getting a token for git on {repository}", settings) from None
 
 
 def _workspace(settings: Settings, key: str) -> Path:
@@ -103,11 +110,12 @@ async def github_checkout(request: CheckoutRequest) -> Checkout:
     settings = get_settings()
     started = time.monotonic()
     owner, name = request.repository.split("/", 1)
-    info = await _get(settings, f"/repos/{owner}/{name}", f"reading {request.repository}")
+    info = await _get(settings, request.repository, f"/repos/{owner}/{name}", f"reading {request.repository}")
     clone_url = str(info.get("clone_url") or "")
     branch = request.branch or str(info.get("default_branch") or "main")
     refspec = f"refs/pull/{request.pull_number}/head" if request.pull_number else f"refs/heads/{branch}"
-    token = _token(settings) if repos.token_may_go_to(settings.github_api_url, clone_url) else None
+    token = (await _git_token(settings, request.repository)
+             if repos.token_may_go_to(settings.github_api_url, clone_url) else None)
     parts = urlsplit(clone_url)
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise ApplicationError(f"GitHub answered a clone URL this worker does not fetch from ({parts.scheme}://)",
@@ -134,7 +142,7 @@ async def github_checkout(request: CheckoutRequest) -> Checkout:
         outcome = await run_process(argv, cwd=workspace, env=env, timeout_s=GIT_TIMEOUT_S, tail_bytes=8192,
                                     sandbox=sandbox)
         if not outcome.ok:
-            detail = git.redact((outcome.stderr or outcome.failure_message(argv[3])).strip(), token)
+            detail = auth.redact_all((outcome.stderr or outcome.failure_message(argv[3])).strip(), settings, token)
             raise ApplicationError(f"git {argv[3] if argv[1] == '-C' else argv[1]} failed: {detail[-2000:]}",
                                    type="GitFailed", non_retryable=True)
     head = await run_process(["git", "-C", str(checkout), "rev-parse", "HEAD"], cwd=workspace, env=env,
@@ -249,10 +257,11 @@ async def github_fetch_pull(request: CheckoutRequest) -> PullInfo:
     settings = get_settings()
     owner, name = request.repository.split("/", 1)
     number = request.pull_number
-    pull = await _get(settings, f"/repos/{owner}/{name}/pulls/{number}", f"reading {request.repository}#{number}")
+    pull = await _get(settings, request.repository, f"/repos/{owner}/{name}/pulls/{number}",
+                      f"reading {request.repository}#{number}")
     files: list[PullFile] = []
     for page in range(1, 31):  # GitHub lists at most 3,000 files of a PR
-        batch = await _get(settings, f"/repos/{owner}/{name}/pulls/{number}/files",
+        batch = await _get(settings, request.repository, f"/repos/{owner}/{name}/pulls/{number}/files",
                            f"listing the files of {request.repository}#{number}", {"per_page": 100, "page": page})
         files.extend(PullFile(filename=f["filename"], status=f.get("status", "modified"), patch=f.get("patch"))
                      for f in batch)
@@ -272,13 +281,27 @@ async def github_post_review(request: ReviewRequest) -> ReviewPosted:
     body = {"commit_id": request.commit, "body": request.body, "event": "COMMENT",
             "comments": [{"path": c.path, "line": c.line, "side": "RIGHT", "body": c.body}
                          for c in request.comments]}
-    try:
-        async with _client(settings) as gh:
-            answer = (await gh.arequest("POST", f"/repos/{owner}/{name}/pulls/{request.pr_number}/reviews",
-                                        json=body)).json()
-    except Exception as err:  # noqa: BLE001 - every failure redacted
-        raise _failure(err, f"posting a review on {request.repository}#{request.pr_number}", settings) from None
+    answer = await _call(settings, request.repository, "POST",
+                         f"/repos/{owner}/{name}/pulls/{request.pr_number}/reviews",
+                         f"posting a review on {request.repository}#{request.pr_number}", json=body)
     return ReviewPosted(id=int(answer["id"]), url=answer.get("html_url"))
+
+
+@activity.defn(name=names.GITHUB_POST_STATUS)
+async def github_post_status(request: StatusRequest) -> StatusPosted:
+    """A commit status on the PR's head (`stellarflow/security-review`), linking to the enhancement's API URL when
+    the server's public URL is known (`STELLARFLOW_PUBLIC_URL`)."""
+    settings = get_settings()
+    owner, name = request.repository.split("/", 1)
+    body: dict[str, Any] = {"state": request.state, "context": request.context,
+                            "description": request.description[:140]}
+    target = (f"{settings.public_url.rstrip('/')}/api/v2/github/enhancements/{request.enhance_id}"
+              if settings.public_url and request.enhance_id else None)
+    if target:
+        body["target_url"] = target
+    answer = await _call(settings, request.repository, "POST", f"/repos/{owner}/{name}/statuses/{request.sha}",
+                         f"posting a commit status on {request.repository}@{request.sha[:12]}", json=body)
+    return StatusPosted(id=answer.get("id"), state=request.state, context=request.context, target_url=target)
 
 
 # ---- agent-driven enhancements: coverage, the branch, the description -----------------------------------------
@@ -339,11 +362,11 @@ async def github_push(request: PushRequest) -> PushResult:
     workspace = Path(request.workspace)
     checkout = _agent_checkout(workspace)
     owner, name = request.repository.split("/", 1)
-    info = await _get(settings, f"/repos/{owner}/{name}", f"reading {request.repository}")
+    info = await _get(settings, request.repository, f"/repos/{owner}/{name}", f"reading {request.repository}")
     clone_url = str(info.get("clone_url") or "")
     if not repos.token_may_go_to(settings.github_api_url, clone_url):
         raise ApplicationError("GitHub answered a clone URL on another host: not pushing there", non_retryable=True)
-    token = _token(settings)
+    token = await _git_token(settings, request.repository, write=True)
     parts = urlsplit(clone_url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
@@ -378,7 +401,8 @@ async def github_push(request: PushRequest) -> PushResult:
     pushed = await run("push", "--quiet", *(["--force"] if request.force else []), "--", clone_url,
                        f"HEAD:refs/heads/{request.branch}")
     if not pushed.ok:
-        raise ApplicationError(f"git push failed: {git.redact(pushed.stderr, token)[-1000:]}", type="GitFailed")
+        raise ApplicationError(f"git push failed: {auth.redact_all(pushed.stderr, settings, token)[-1000:]}",
+                               type="GitFailed")
     head = await run("rev-parse", "HEAD")
     return PushResult(pushed=True, commit=head.stdout.strip(), branch=request.branch, files=files,
                       tests_added=normalise.tests_added(diff.stdout))
@@ -388,8 +412,5 @@ async def github_push(request: PushRequest) -> PushResult:
 async def github_update_pull(request: UpdatePullRequest) -> None:
     settings = get_settings()
     owner, name = request.repository.split("/", 1)
-    try:
-        async with _client(settings) as gh:
-            await gh.arequest("PATCH", f"/repos/{owner}/{name}/pulls/{request.pr_number}", json={"body": request.body})
-    except Exception as err:  # noqa: BLE001 - every failure redacted
-        raise _failure(err, f"updating {request.repository}#{request.pr_number}", settings) from None
+    await _call(settings, request.repository, "PATCH", f"/repos/{owner}/{name}/pulls/{request.pr_number}",
+                f"updating {request.repository}#{request.pr_number}", json={"body": request.body})

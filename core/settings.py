@@ -133,6 +133,12 @@ class Settings(BaseSettings):
     # https://HOST/api/v3) and the server's token, sent only to that host, never in a URL, log, event or response.
     github_api_url: str = "https://api.github.com"
     github_token: SecretStr | None = None
+    # Or as a GitHub App (takes precedence over the token when both are set): its id (or client id), its private key
+    # (PEM, or a file holding it), and optionally the installation to act as (else looked up per repository).
+    github_app_id: str | None = None
+    github_app_private_key: SecretStr | None = None
+    github_app_private_key_file: Path | None = None
+    github_app_installation_id: int | None = Field(default=None, ge=1)
     github_tool_timeout_s: float = Field(default=900.0, gt=0)  # one analyzer's run over one checkout
 
 

@@ -65,10 +65,9 @@ def git(*args: str, cwd: Path) -> str:
     return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout.strip()
 
 
-@pytest.fixture
-def github(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
-    """The fake GitHub serving `octo-org/planted` (main: the planted files; `feature`: PR 7, appending an eval to
-    app/insecure.py), with the worker's settings pointing at it."""
+def plant_repository(tmp_path: Path) -> Path:
+    """`octo-org/planted` as a bare repository under the returned root (main: the planted files; `feature`, PR 7's
+    head, appending an eval to app/insecure.py; `tested`, PR 8's, adding a first test)."""
     root = tmp_path / "github"
     bare = root / f"{REPOSITORY}.git"
     bare.mkdir(parents=True)
@@ -94,6 +93,13 @@ def github(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitH
     git("add", ".", cwd=work)
     git("commit", "-m", "a first test", cwd=work)
     git("push", str(bare), "tested", cwd=work)
+    return root
+
+
+@pytest.fixture
+def github(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeGitHub]:
+    """The fake GitHub serving `octo-org/planted` (plant_repository), with the worker's settings pointing at it."""
+    root = plant_repository(tmp_path)
     with FakeGitHub(root, token=TOKEN) as fake:
         fake.add_pull(REPOSITORY, 7, "feature")
         fake.add_pull(REPOSITORY, 8, "tested")
@@ -180,6 +186,10 @@ async def test_pr_security_review_comments_on_changed_lines_only(api: httpx.Asyn
     # eval() is on line 9 of the new file (a line the PR added); shell=True on line 5 is older: not commented
     assert [(c["path"], c["line"], c["side"]) for c in review["comments"]] == [("app/insecure.py", 9, "RIGHT")]
     assert "B307" in review["comments"][0]["body"]
+    # and a commit status on the head: a finding on a changed line is a failure (no public URL: no link)
+    [status] = github.statuses
+    assert (status["sha"], status["state"], status["context"]) == (
+        review["commit_id"], "failure", "stellarflow/security-review") and "target_url" not in status
     assert TOKEN not in answered.text
     again = await api.get(answered.json()["links"]["self"])
     assert again.status_code == 200 and again.json()["data"]["enhancements"]["security"]["reviewId"] == review["id"]

@@ -23,6 +23,7 @@ with workflow.unsafe.imports_passed_through():
     from core.agents.models import TaskResult
     from core.github.contracts import (
         ENHANCE_KIND,
+        STATUS_CONTEXT,
         STATUS_QUERY,
         AnalyzerRequest,
         CheckoutRequest,
@@ -35,6 +36,8 @@ with workflow.unsafe.imports_passed_through():
         PushResult,
         ReviewPosted,
         ReviewRequest,
+        StatusPosted,
+        StatusRequest,
         UpdatePullRequest,
     )
     from core.github.models import Checkout, EnhancementPart, EnhanceState, Finding, ReviewComment, ToolRun
@@ -45,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
         GITHUB_COVERAGE,
         GITHUB_FETCH_PULL,
         GITHUB_POST_REVIEW,
+        GITHUB_POST_STATUS,
         GITHUB_PUSH,
         GITHUB_RUN_ANALYZER,
         GITHUB_UPDATE_PULL,
@@ -88,6 +92,15 @@ def coverage_change(before: CoverageResult | None, after: CoverageResult | None)
         return f"unchanged at {before.percent:g}%"
     verb = "increased" if after.percent > before.percent else "decreased"
     return f"{verb} from {before.percent:g}% to {after.percent:g}%"
+
+
+def commit_status(issues: int, recommendations: int, failed: list[str]) -> tuple[str, str]:
+    """The security review's commit status: `success` with no finding on the changed lines, `failure` with any,
+    `error` when an analyzer failed (nothing found is then not the same as clean)."""
+    counts = f"{issues} issue(s), {recommendations} recommendation(s) on changed lines"
+    if failed:
+        return "error", f"not fully reviewed ({', '.join(failed)} failed); {counts}"
+    return ("failure" if issues or recommendations else "success"), counts
 
 
 def comment_body(finding: Finding) -> str:
@@ -281,6 +294,21 @@ class PullRequestEnhanceWorkflow:
         self.state.parts["securityReview"] = part
         recorder.emit("github.review.posted", {"reviewId": posted.id, "comments": len(comments),
                                                "issues": len(issues), "recommendations": len(recommendations)})
+        state, description = commit_status(len(issues), len(recommendations), failed)
+        status = {"state": state, "context": STATUS_CONTEXT, "description": description, "posted": False,
+                  "targetUrl": None, "error": None}
+        try:
+            answer = await workflow.execute_activity(
+                GITHUB_POST_STATUS, StatusRequest(repository=request.repository, sha=pull.head_sha, state=state,
+                                                  description=description, enhance_id=request.enhance_id),
+                result_type=StatusPosted, start_to_close_timeout=timedelta(minutes=5), retry_policy=RETRY)
+            status.update(posted=True, targetUrl=answer.target_url)
+        except ActivityError as err:  # the review stands; the missing status is reported, not fatal
+            status["error"] = error_text(err)
+            part.message = "; ".join(m for m in (part.message, f"commit status not posted: {status['error']}") if m)
+        part.detail["commitStatus"] = status
+        recorder.emit("github.status.posted", {"state": state, "context": STATUS_CONTEXT,
+                                               "posted": status["posted"], "error": status["error"]})
 
     async def _end(self, recorder: Recorder, error: str | None) -> dict:
         assert self.state is not None

@@ -118,6 +118,27 @@ class ReviewPosted(BaseModel):
     url: str | None = None
 
 
+STATUS_CONTEXT = "stellarflow/security-review"
+
+
+class StatusRequest(BaseModel):
+    """A commit status on `sha`: `success` when the security review found nothing on the changed lines."""
+
+    repository: str
+    sha: str
+    state: str  # success | failure | error | pending
+    description: str
+    context: str = STATUS_CONTEXT
+    enhance_id: str | None = None  # its API URL becomes the status' target_url when the public URL is known
+
+
+class StatusPosted(BaseModel):
+    id: int | None = None
+    state: str
+    context: str
+    target_url: str | None = None
+
+
 __all__ = ["ANALYSIS_KIND", "ENHANCE_KIND", "AnalysisRequest", "AnalyzerRequest", "Checkout", "CheckoutRequest",
            "CleanupRequest", "EnhanceRequest", "Finding", "PullFile", "PullInfo", "ReviewPosted", "ReviewRequest",
-           "STATUS_QUERY", "ToolRun"]
+           "STATUS_CONTEXT", "STATUS_QUERY", "StatusPosted", "StatusRequest", "ToolRun"]

@@ -57,7 +57,21 @@ def secret_values(settings: Settings) -> list[str]:
         pass
     for variable in (*settings.agent_cli_env, *settings.executor_secret_env):
         found.append(os.environ.get(variable, ""))
+    found.extend(_app_key_parts(settings))
     return sorted({value for value in found if value and len(value) >= _MIN_SECRET}, key=len, reverse=True)
+
+
+def _app_key_parts(settings: Settings) -> list[str]:
+    """The GitHub App's private key (inline or from its file), whole and line by line: a log tail may hold one
+    line of it."""
+    key = settings.github_app_private_key.get_secret_value() if settings.github_app_private_key else ""
+    if not key and settings.github_app_private_key_file is not None:
+        try:
+            key = settings.github_app_private_key_file.read_text()
+        except OSError:
+            return []
+    key = key.replace("\\n", "\n")
+    return [key.strip(), *(line.strip() for line in key.splitlines() if "-----" not in line)]
 
 
 def redact_text(text: str, secrets: list[str]) -> str:

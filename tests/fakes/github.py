@@ -4,19 +4,30 @@ one 127.0.0.1 port, so cloning and pushing are real. Repositories are bare repos
 (`<owner>/<name>.git`); a pull request is a head and a base branch of one, its head also published as
 `refs/pull/N/head` like GitHub does. With `token` set, REST calls need `Authorization: Bearer|token <token>` and
 git calls `Basic base64(x-access-token:<token>)`. Every request's path and Authorization header is recorded, and
-reviews are checked like GitHub checks them: a comment off the diff's new lines is a 422."""
+reviews are checked like GitHub checks them: a comment off the diff's new lines is a 422.
+
+With `app` (a `FakeApp`: its id, its public key, one installation) it is also the App's GitHub: the App's routes
+(`GET /repos/{o}/{r}/installation`, `POST /app/installations/{id}/access_tokens`) need a JWT verified like GitHub
+does (RS256 against the public key, `iss` = the App's id, at most 10 minutes long), and the installation tokens it
+issues (limited to the repositories and `contents` permission asked for) are accepted by REST and git on those
+repositories. Commit statuses are recorded (`statuses`), or refused with `refuse_statuses`."""
 
 from __future__ import annotations
 
 import base64
 import json
 import re
+import secrets
 import subprocess
 import threading
+import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+import jwt
 
 from core.github.findings import added_lines
 from tests.fakes.git_http import http_backend
@@ -37,13 +48,36 @@ class Pull:
     reviews: list[dict[str, Any]] = field(default_factory=list)
 
 
+@dataclass
+class FakeApp:
+    """A GitHub App as GitHub knows it: its id, its public key (PEM), and its one installation, on `repositories`
+    (owner/name)."""
+
+    app_id: str
+    public_key: str
+    installation_id: int = 4242
+    repositories: tuple[str, ...] = ()
+
+
+@dataclass
+class IssuedToken:
+    token: str
+    repositories: list[str]  # names (without the owner) the token is limited to; empty: all of the installation's
+    permissions: dict[str, str]
+    expires: float
+
+
 class FakeGitHub:
-    def __init__(self, root: Path, token: str | None = None) -> None:
+    def __init__(self, root: Path, token: str | None = None, app: FakeApp | None = None) -> None:
         self.root = root
         self.token = token
+        self.app = app
         self.requests: list[tuple[str, str, str | None]] = []  # (method, path, Authorization)
         self.pulls: dict[tuple[str, int], Pull] = {}
         self.statuses: list[dict[str, Any]] = []
+        self.refuse_statuses = False
+        self.issued: list[IssuedToken] = []  # installation tokens, oldest first
+        self.jwts: list[str] = []  # the App JWTs it verified
         self._lock = threading.Lock()
         fake = self
 
@@ -69,9 +103,10 @@ class FakeGitHub:
                     self.wfile.write(payload)
 
             def _git(self, auth: str | None, body: bytes) -> None:
-                if fake.token is not None:
-                    wanted = "Basic " + base64.b64encode(f"x-access-token:{fake.token}".encode()).decode()
-                    if auth != wanted:
+                if fake.token is not None or fake.app is not None:
+                    repository = self.path.partition(".git/")[0].lstrip("/")
+                    write = "git-receive-pack" in self.path
+                    if not fake._git_authorised(auth, repository, write):
                         self.send_response(401)
                         self.send_header("WWW-Authenticate", 'Basic realm="GitHub"')
                         self.send_header("Content-Length", "0")
@@ -115,9 +150,89 @@ class FakeGitHub:
         self.server.shutdown()
         self.server.server_close()
 
+    # ---- credentials ---------------------------------------------------------------------------------------
+    def _installation_token(self, value: str | None, repository: str, write: bool = False) -> bool:
+        """Whether `value` is an unexpired installation token for `repository` (and `contents: write` if asked)."""
+        now = time.time()
+        for issued in self.issued:
+            if issued.token == value and issued.expires > now:
+                name = repository.split("/", 1)[-1]
+                in_scope = repository in (self.app.repositories if self.app else ()) and (
+                    not issued.repositories or name in issued.repositories)
+                contents = issued.permissions.get("contents", "write")
+                return in_scope and (not write or contents == "write")
+        return False
+
+    def _authorised(self, auth: str | None, repository: str = "") -> bool:
+        if self.token is None and self.app is None:
+            return True
+        if self.token is not None and auth in (f"Bearer {self.token}", f"token {self.token}"):
+            return True
+        scheme, _, value = (auth or "").partition(" ")
+        return scheme in ("Bearer", "token") and self._installation_token(value, repository)
+
+    def _git_authorised(self, auth: str | None, repository: str, write: bool) -> bool:
+        scheme, _, value = (auth or "").partition(" ")
+        try:
+            user, _, password = base64.b64decode(value).decode().partition(":") if scheme == "Basic" else ("", "", "")
+        except ValueError:
+            return False
+        if user != "x-access-token":
+            return False
+        if self.token is not None and password == self.token:
+            return True
+        return self._installation_token(password, repository, write)
+
+    def _app_jwt(self, auth: str | None) -> bool:
+        """A JWT as GitHub wants it from an App: RS256 with the App's key, `iss` its id, `exp` within 10 min."""
+        if self.app is None or not (auth or "").startswith("Bearer "):
+            return False
+        token = (auth or "")[len("Bearer "):]
+        try:
+            claims = jwt.decode(token, self.app.public_key, algorithms=["RS256"],
+                                options={"require": ["iat", "exp", "iss"]}, leeway=60)
+        except jwt.PyJWTError:
+            return False
+        if str(claims["iss"]) != self.app.app_id or claims["exp"] - claims["iat"] > 660:
+            return False
+        with self._lock:
+            self.jwts.append(token)
+        return True
+
+    def _app_rest(self, method: str, path: str, auth: str | None, body: bytes) -> tuple[int, Any] | None:
+        """The App's own routes, or None when `path` is not one."""
+        assert self.app is not None
+        installation = re.match(r"^/repos/([^/]+/[^/]+)/installation$", path)
+        tokens = re.match(r"^/app/installations/(\d+)/access_tokens$", path)
+        if not installation and not tokens:
+            return None
+        if not self._app_jwt(auth):
+            return 401, {"message": "A JSON web token could not be decoded"}
+        if installation and method == "GET":
+            if installation[1] not in self.app.repositories:
+                return 404, {"message": "Not Found"}
+            return 200, {"id": self.app.installation_id, "app_id": int(self.app.app_id),
+                         "account": {"login": installation[1].split("/")[0]}, "repository_selection": "selected"}
+        if tokens and method == "POST":
+            if int(tokens[1]) != self.app.installation_id:
+                return 404, {"message": "Not Found"}
+            asked = json.loads(body or b"{}")
+            names = [r.split("/")[-1] for r in self.app.repositories]
+            wanted = list(asked.get("repositories") or [])
+            if any(name not in names for name in wanted):
+                return 422, {"message": "There is at least one repository that does not exist or is not accessible"}
+            expires = datetime.now(UTC) + timedelta(hours=1)
+            issued = IssuedToken("ghs_" + secrets.token_hex(18), wanted, dict(asked.get("permissions") or {}),
+                                 expires.timestamp())
+            with self._lock:
+                self.issued.append(issued)
+            return 201, {"token": issued.token, "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                         "permissions": issued.permissions or {"contents": "write", "pull_requests": "write",
+                                                               "statuses": "write"},
+                         "repository_selection": "selected"}
+        return 404, {"message": "Not Found"}
+
     # ---- REST ----------------------------------------------------------------------------------------------
-    def _authorised(self, auth: str | None) -> bool:
-        return self.token is None or auth in (f"Bearer {self.token}", f"token {self.token}")
 
     def _repo(self, repository: str) -> dict[str, Any]:
         bare = self.bare(repository)
@@ -151,9 +266,11 @@ class FakeGitHub:
                          "repo": repo}}
 
     def _rest(self, method: str, path: str, auth: str | None, body: bytes) -> tuple[int, Any]:
-        if not self._authorised(auth):
-            return 401, {"message": "Bad credentials"}
+        if self.app is not None and (answer := self._app_rest(method, path, auth, body)) is not None:
+            return answer
         match = re.match(r"^/repos/([^/]+/[^/]+)(/.*)?$", path)
+        if not self._authorised(auth, match[1] if match else ""):
+            return 401, {"message": "Bad credentials"}
         if not match or not self.bare(match[1]).is_dir():
             return 404, {"message": "Not Found"}
         repository, rest = match[1], match[2] or ""
@@ -186,7 +303,9 @@ class FakeGitHub:
             return 200, {"ref": f"refs/{refs[1]}", "object": {"sha": sha, "type": "commit"}}
         if status := re.match(r"^/statuses/([0-9a-f]{40})$", rest):
             if method == "POST":
-                entry = {"sha": status[1], **json.loads(body or b"{}")}
+                if self.refuse_statuses:
+                    return 403, {"message": "Resource not accessible by integration"}
+                entry = {"sha": status[1], "id": len(self.statuses) + 1, **json.loads(body or b"{}")}
                 self.statuses.append(entry)
                 return 201, entry
         return 404, {"message": "Not Found"}
