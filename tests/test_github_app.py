@@ -174,6 +174,7 @@ async def test_pr_security_reviews_as_a_github_app_post_commit_statuses(
     assert outcome["parts"]["securityReview"]["detail"]["commitStatus"] == {
         "state": "failure", "context": "stellarflow/security-review", "posted": True, "error": None,
         "description": status["description"], "targetUrl": status["target_url"]}
+    assert security["commitStatus"] == outcome["parts"]["securityReview"]["detail"]["commitStatus"]  # the API says it
     # the configured installation: never looked up
     assert not [p for _, p, _ in fake.requests if p.endswith("/installation")]
 
@@ -188,6 +189,7 @@ async def test_pr_security_reviews_as_a_github_app_post_commit_statuses(
     part = refused["enhancements"]["security"]
     assert part["status"] == "done" and part["reviewId"] == 2, part
     assert "commit status not posted" in part["message"] and "403" in part["message"], part
+    assert part["commitStatus"]["posted"] is False and "403" in part["commitStatus"]["error"], part
     assert len(fake.statuses) == 2
     events = await asyncio.to_thread(list_events, refused["enhancementId"])
     [posted] = [e.data for e in events if e.type == "github.status.posted"]

@@ -67,6 +67,7 @@ def _part(state: EnhanceState, name: str) -> dict[str, Any]:
         body.update({"issues": detail.get("issues"), "recommendations": detail.get("recommendations"),
                      "comments": detail.get("comments"), "reviewId": detail.get("reviewId"),
                      "reviewUrl": detail.get("reviewUrl"), "tools": detail.get("tools"),
+                     "commitStatus": detail.get("commitStatus"),
                      "findings": [_finding(Finding.model_validate(f)) for f in detail.get("findings", [])]})
     return body
 

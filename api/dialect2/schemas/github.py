@@ -112,6 +112,17 @@ class ReviewTool(_Open):
     durationMs: int | None
 
 
+class CommitStatus(_Open):
+    """What the security review reported on the PR's head commit (`POST /repos/{o}/{r}/statuses/{sha}`)."""
+
+    state: Literal["success", "failure", "error", "pending"]
+    context: str = Field(examples=["stellarflow/security-review"])
+    description: str
+    posted: bool = Field(description="False when GitHub refused it (`error` says why); the review stands")
+    targetUrl: str | None = None
+    error: str | None = None
+
+
 class EnhancementPart(_Open):
     """One enhancement's outcome. `status`: skipped (not requested), running, done, failed, not_configured (no
     agent executor; `message` says how to configure one). An agent-driven part, once done: the files it changed,
@@ -138,6 +149,7 @@ class EnhancementPart(_Open):
     reviewId: int | None = None
     reviewUrl: str | None = None
     tools: list[ReviewTool] | None = None
+    commitStatus: CommitStatus | None = Field(default=None, description="The status posted on the PR's head commit")
     findings: list[AnalysisFinding] | None = None
 
 
