@@ -146,9 +146,11 @@ def take(base: Sandbox) -> Warm | None:
 
 def prepare(base: Sandbox, protocol: Callable[[], Any]) -> None:
     """Start a sandbox as `base` now (the spawn itself is quick: bubblewrap sets up in the child), unless one
-    is ready, or `MAX_WARM` are."""
-    if base.helper is None or not _enabled() or base in _ready or len(_ready) >= MAX_WARM:
+    is ready. With `MAX_WARM` ready, the oldest goes: the newest is the likeliest to be wanted next."""
+    if base.helper is None or not _enabled() or base in _ready:
         return
+    while len(_ready) >= MAX_WARM:
+        discard(next(iter(_ready.values())))  # dicts keep insertion order: the oldest first
     wait = wait_path()
     assert wait is not None
     loop = asyncio.get_running_loop()

@@ -35,9 +35,10 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     reset_settings()
 
 
-async def _ready() -> None:
-    """The sandbox the last step asked for was started (bubblewrap may still be setting it up)."""
-    assert warm_sandboxes._ready, "no sandbox was started ahead"
+def _ready(run_id: str) -> warm_sandboxes.Warm:
+    """The sandbox the run's last step started for its next one (bubblewrap may still be setting it up)."""
+    [warm] = [w for w in warm_sandboxes._ready.values() if w.base.workspace.name == run_id]
+    return warm
 
 
 async def _shell(script: str, *, run_id: str = "run-warm1", env: dict[str, str] | None = None) -> dict:
@@ -48,7 +49,7 @@ async def _shell(script: str, *, run_id: str = "run-warm1", env: dict[str, str] 
 async def test_the_next_step_runs_in_a_sandbox_started_ahead_and_sees_what_a_cold_one_sees(data_dir: Path) -> None:
     first = await _shell("echo mine > /tmp/private; echo ran > marker; sleep 30 & id -u; echo $FIRST_ONLY",
                          env={"FIRST_ONLY": "one"})
-    await _ready()
+    _ready("run-warm1")
     taken = warm_sandboxes.counts["taken"]
     failure = await failure_of(make_request(
         {"command": 'echo "tmp:$(ls -A /tmp | tr "\\n" " ")"; cat marker; ls /proc | grep -c "^[0-9]"; id -u; '
@@ -76,8 +77,7 @@ async def test_the_next_step_runs_in_a_sandbox_started_ahead_and_sees_what_a_col
 async def test_a_warm_sandbox_nobody_takes_is_killed(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(warm_sandboxes, "IDLE_S", 0.3)
     await _shell("true", run_id="run-warm2")
-    await _ready()
-    warm = next(w for w in warm_sandboxes._ready.values() if w.base.workspace.name == "run-warm2")
+    warm = _ready("run-warm2")
     pid, output = warm.transport.get_pid(), warm.output
     assert output.exists()
     deadline = time.monotonic() + 5
@@ -95,3 +95,11 @@ async def test_switched_off_every_step_starts_cold(data_dir: Path, monkeypatch: 
     await asyncio.sleep(0.1)
     assert warm_sandboxes.counts["started"] == started
     assert not any(w.base.workspace.name == "run-warm3" for w in warm_sandboxes._ready.values())
+
+
+async def test_with_the_most_ready_the_oldest_makes_way(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(warm_sandboxes, "MAX_WARM", 2)
+    for run_id in ("run-warm4", "run-warm5", "run-warm6"):
+        await _shell("true", run_id=run_id)
+    ready = {w.base.workspace.name for w in warm_sandboxes._ready.values()}
+    assert {"run-warm5", "run-warm6"} <= ready and "run-warm4" not in ready and len(warm_sandboxes._ready) <= 2

@@ -82,16 +82,27 @@ def read_arrays(path: Path, expected_sha256: str) -> dict[str, np.ndarray]:
 
 
 def write_checkpoint(folder: Path, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
-    """The arrays, then the JSON naming their sha256 (renamed last: a checkpoint is whole or the previous one)."""
-    digest, _ = write_arrays(folder / CHECKPOINT, arrays)
-    _atomic_write(folder / CHECKPOINT_META, json.dumps({**meta, "sha256": digest}).encode())
+    """The arrays in a file of their own (named by their sha256), then the JSON naming that file and digest,
+    renamed last; then the previous arrays go. A worker killed at any point leaves a JSON whose arrays are there:
+    a checkpoint is whole or the previous one (one shared arrays file could be a newer epoch than its JSON)."""
+    data = dump_arrays(arrays)
+    digest = sha256(data)
+    name = f"checkpoint-{digest[:16]}.npz"
+    _atomic_write(folder / name, data)
+    _atomic_write(folder / CHECKPOINT_META, json.dumps({**meta, "sha256": digest, "arrays": name}).encode())
+    for old in folder.glob("checkpoint*.npz"):
+        if old.name != name:
+            old.unlink(missing_ok=True)
 
 
 def read_checkpoint(folder: Path) -> tuple[dict[str, Any], dict[str, np.ndarray]] | None:
     """The last checkpoint, or None when there is none or it does not check out (then training starts over)."""
     try:
         meta = json.loads((folder / CHECKPOINT_META).read_text())
-        return meta, read_arrays(folder / CHECKPOINT, meta["sha256"])
+        name = meta.get("arrays", CHECKPOINT)  # a checkpoint written before the arrays had their own name
+        if "/" in name or name.startswith("."):
+            return None
+        return meta, read_arrays(folder / name, meta["sha256"])
     except (FileNotFoundError, KeyError, ValueError, CorruptFile):
         return None
 
