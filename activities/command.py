@@ -516,7 +516,8 @@ async def run_in_workspace(
             await lines.close()
             if base is not None and cwd == workspace:  # the run's next step will likely want the same sandbox
                 loop = asyncio.get_running_loop()
-                warm_sandboxes.prepare(base, lambda: _Capture(loop, get_settings().output_tail_bytes))
+                # once this step's result is on its way: the spawn takes the event loop for a moment
+                loop.call_soon(warm_sandboxes.prepare, base, lambda: _Capture(loop, get_settings().output_tail_bytes))
         raw = sandboxing.read_back(output_path, MAX_OUTPUT_FILE_BYTES + 1) or b""
     finally:
         for leftover in (output_path, marker):  # the marker matters only if this worker dies mid-step

@@ -182,6 +182,9 @@ def _main() -> int:
     parser.add_argument("--run-timeout", type=float, default=60.0, help="seconds before one run counts as hung")
     parser.add_argument("--stall-timeout", type=float, default=30.0,
                         help="seconds the event loop may be blocked before the watchdog aborts")
+    parser.add_argument("--cold", action="store_true",
+                        help="add a variant: ours with warm sandboxes off (STELLARFLOW_SANDBOX_PREWARM=false) for "
+                             "that run only, interleaved like the others")
     parser.add_argument("--sandbox-off", action="store_true",
                         help="also time `ours` with the worker's sandbox off (STELLARFLOW_SANDBOX=none, opted in), "
                              "interleaved: what the sandbox costs, measured in one run")
@@ -537,7 +540,21 @@ def _main() -> int:
                         os.environ.pop(name, None)
                     reset_settings()
 
+            async def cold(shape: str) -> dict:
+                # Warm sandboxes off for this run only: every step starts its sandbox when it starts.
+                from core.settings import reset_settings
+
+                os.environ["STELLARFLOW_SANDBOX_PREWARM"] = "false"
+                reset_settings()
+                try:
+                    return await ours(shape)
+                finally:
+                    os.environ.pop("STELLARFLOW_SANDBOX_PREWARM", None)
+                    reset_settings()
+
             variants = {"ours": ours, "direct": direct, "baseline": baseline, "minimal": minimal}
+            if args.cold:
+                variants["cold"] = cold
             if args.sandbox_off:
                 variants["unsandboxed"] = unsandboxed
             samples: dict[str, dict[str, list[dict]]] = {s: {v: [] for v in variants} for s in workflows}
@@ -584,6 +601,8 @@ def _main() -> int:
             row["server_ratio_ours_minimal"] = row["ours"]["server_median_ms"] / row["minimal"]["server_median_ms"]
             row["server_ratio_direct_minimal"] = (row["direct"]["server_median_ms"]
                                                   / row["minimal"]["server_median_ms"])
+            if "cold" in row:
+                row["ratio_ours_cold"] = row["ours"]["median_ms"] / row["cold"]["median_ms"]
             if "unsandboxed" in row:
                 row["ratio_ours_unsandboxed"] = row["ours"]["median_ms"] / row["unsandboxed"]["median_ms"]
             row["ratio_direct_baseline"] = row["direct"]["median_ms"] / row["baseline"]["median_ms"]
@@ -671,6 +690,12 @@ def _main() -> int:
             out.append(f"{name:<12} " + " ".join(
                 f"{results.get(c, float('nan')):>{max(len(c), 8)}.{0 if c.endswith(counts) else 2}f}"
                 for c in columns))
+    if args.cold:
+        out += ["", "warm sandboxes (ours, the default, against every sandbox started cold; medians, ms):"]
+        for shape, row in summary.items():
+            warm, cold_ms = row["ours"]["median_ms"], row["cold"]["median_ms"]
+            out.append(f"{labels[shape]:<16} warm {warm:>6.0f}   cold {cold_ms:>6.0f}   warm/cold "
+                       f"{row['ratio_ours_cold']:.3f}x   minimal {row['minimal']['median_ms']:>6.0f}")
     if args.sandbox_off:
         out += ["", "the sandbox (ours with the worker's sandbox on, the default, against off; medians, ms):"]
         for shape, row in summary.items():

@@ -43,6 +43,7 @@ def _ready(run_id: str) -> warm_sandboxes.Warm:
 
 async def _shell(script: str, *, run_id: str = "run-warm1", env: dict[str, str] | None = None) -> dict:
     result = await run_command(make_request({"command": script}, run_id=run_id, env=env or {}))
+    await asyncio.sleep(0.01)  # the next sandbox starts once the step's result is on its way
     return result.outputs
 
 
