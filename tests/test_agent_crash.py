@@ -8,6 +8,7 @@ attempt left in the task's workspace."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import time
@@ -68,7 +69,9 @@ async def test_killed_worker_resumes_the_agents_task(temporal_env: WorkflowEnvir
         assert "finished" in done.result.output
         assert "started from the workspace snapshot" in done.result.output  # … on a second attempt
 
-        task_events = [e.type for e in list_events(task.spec.id)]
+        # the task's state is read live; its events are written in batches a moment later
+        task_events = await eventually(lambda: asyncio.to_thread(lambda: [e.type for e in list_events(task.spec.id)]),
+                                       lambda types: "task.completed" in types, "the task's completion event")
         assert task_events.count("task.completed") == 1, task_events
 
         state = await swarms.get_swarm(client, swarm.spec.id)

@@ -272,7 +272,9 @@ async def test_made_up_tokens_share_the_ip_budget(apps: Apps) -> None:
 
 
 async def test_pro_tier_gets_its_own_numbers(apps: Apps) -> None:
-    tiers = {"free": FAST_FREE, "pro": {"per_minute": 600, "burst": 10, "per_hour": 1000}}
+    # a token back every 2 s: the 11 requests below take far less, even on a loaded machine (at 600/min one came
+    # back every 100 ms, and a slow run saw its 11th request pass)
+    tiers = {"free": FAST_FREE, "pro": {"per_minute": 30, "burst": 10, "per_hour": 1000}}
     app = apps.app(lambda token: "pro" if token == "pro-token" else None, rate_limit_tiers=tiers)
     pro = apps.client(app, token="pro-token")
     response = await pro.get("/api/v2/_probe")
