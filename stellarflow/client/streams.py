@@ -159,13 +159,40 @@ def _close_error(code: int | None, reason: str) -> errors.StellarFlowError | Non
     return kind(reason or f"stream closed ({code})", code=kind.__name__.upper(), status=code or 0)
 
 
+class _Reconnects:
+    """The reconnect policy both stream loops share: a close with an error code ends the stream with that error;
+    a lost connection is retried with backoff, at most `max_reconnects` times in a row (an event resets it)."""
+
+    def __init__(self, topic: Topic, settings: StreamSettings) -> None:
+        self.topic, self.settings, self.failures = topic, settings, 0
+
+    def closed(self, closed: Any) -> None:
+        received = closed.rcvd
+        error = _close_error(received.code if received else None, received.reason if received else "")
+        if error is not None:
+            raise error from closed
+
+    def lost(self, exc: BaseException) -> None:
+        if self.failures >= self.settings.max_reconnects:
+            raise errors.TransportError(f"stream {self.topic.kind}/{self.topic.id}: {exc}",
+                                        code="TRANSPORT_ERROR") from exc
+
+    def delay(self) -> float:
+        """Seconds to wait before the next attempt (raises once there have been too many)."""
+        self.failures += 1
+        if self.failures > self.settings.max_reconnects:
+            raise errors.TransportError(f"stream {self.topic.kind}/{self.topic.id} kept closing",
+                                        code="TRANSPORT_ERROR")
+        return min(10.0, 0.5 * 2 ** (self.failures - 1))
+
+
 async def _astream(base_url: str, token: str | None, topic: Topic, since: str | None,
                    settings: StreamSettings, progress_only: bool) -> AsyncIterator[StreamEvent]:
     from websockets.asyncio.client import connect
     from websockets.exceptions import ConnectionClosed, InvalidStatus
 
     protocol = _Protocol(base_url, token, topic, since, progress_only)
-    failures = 0
+    reconnects = _Reconnects(topic, settings)
     while True:
         try:
             async with connect(protocol.url(), open_timeout=settings.open_timeout) as socket:
@@ -181,23 +208,15 @@ async def _astream(base_url: str, token: str | None, topic: Topic, since: str | 
                         await socket.send(json.dumps(reply))
                     if event is None:
                         continue
-                    failures = 0
+                    reconnects.failures = 0
                     yield event
                     if protocol.ends(event):
                         return
         except ConnectionClosed as closed:
-            received = closed.rcvd
-            error = _close_error(received.code if received else None, received.reason if received else "")
-            if error is not None:
-                raise error from closed
+            reconnects.closed(closed)
         except (OSError, InvalidStatus, TimeoutError) as exc:
-            if failures >= settings.max_reconnects:
-                raise errors.TransportError(f"stream {topic.kind}/{topic.id}: {exc}", code="TRANSPORT_ERROR") \
-                    from exc
-        failures += 1
-        if failures > settings.max_reconnects:
-            raise errors.TransportError(f"stream {topic.kind}/{topic.id} kept closing", code="TRANSPORT_ERROR")
-        await asyncio.sleep(min(10.0, 0.5 * 2 ** (failures - 1)))
+            reconnects.lost(exc)
+        await asyncio.sleep(reconnects.delay())
 
 
 def _stream(base_url: str, token: str | None, topic: Topic, since: str | None,
@@ -206,7 +225,7 @@ def _stream(base_url: str, token: str | None, topic: Topic, since: str | None,
     from websockets.sync.client import connect
 
     protocol = _Protocol(base_url, token, topic, since, progress_only)
-    failures = 0
+    reconnects = _Reconnects(topic, settings)
     while True:
         try:
             with connect(protocol.url(), open_timeout=settings.open_timeout) as socket:
@@ -222,23 +241,15 @@ def _stream(base_url: str, token: str | None, topic: Topic, since: str | None,
                         socket.send(json.dumps(reply))
                     if event is None:
                         continue
-                    failures = 0
+                    reconnects.failures = 0
                     yield event
                     if protocol.ends(event):
                         return
         except ConnectionClosed as closed:
-            received = closed.rcvd
-            error = _close_error(received.code if received else None, received.reason if received else "")
-            if error is not None:
-                raise error from closed
+            reconnects.closed(closed)
         except (OSError, InvalidStatus, TimeoutError) as exc:
-            if failures >= settings.max_reconnects:
-                raise errors.TransportError(f"stream {topic.kind}/{topic.id}: {exc}", code="TRANSPORT_ERROR") \
-                    from exc
-        failures += 1
-        if failures > settings.max_reconnects:
-            raise errors.TransportError(f"stream {topic.kind}/{topic.id} kept closing", code="TRANSPORT_ERROR")
-        time.sleep(min(10.0, 0.5 * 2 ** (failures - 1)))
+            reconnects.lost(exc)
+        time.sleep(reconnects.delay())
 
 
 def open_stream(transport: Any, settings: StreamSettings, topic: Topic, *, since: str | None = None,
